@@ -1,0 +1,52 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""MT-DNN models for transformers. Importing this package registers them with `AutoConfig` and `AutoModel`."""
+
+from __future__ import annotations
+
+from transformers import AutoConfig, AutoModel
+
+from .configuration_mtdnn import HEADS, TASK_TYPES, MTDNNConfig, normalize_task_spec
+from .heads import HEAD_TYPES, LinearHead, SANHead
+from .losses import LOSS_FUNCTIONS, compute_task_loss
+from .modeling_mtdnn import MTDNNForMultiTask, MTDNNPreTrainedModel
+from .outputs import MTDNNMultiTaskOutput, MTDNNOutput
+
+__all__ = [
+    "HEADS",
+    "HEAD_TYPES",
+    "LOSS_FUNCTIONS",
+    "TASK_TYPES",
+    "LinearHead",
+    "MTDNNConfig",
+    "MTDNNForMultiTask",
+    "MTDNNMultiTaskOutput",
+    "MTDNNOutput",
+    "MTDNNPreTrainedModel",
+    "SANHead",
+    "compute_task_loss",
+    "normalize_task_spec",
+    "register_auto_classes",
+]
+
+__version__ = "0.1.0"
+
+
+def register_auto_classes() -> None:
+    """Registers MT-DNN with `AutoConfig` and `AutoModel` (done on import; safe to call again)."""
+    AutoConfig.register(MTDNNConfig.model_type, MTDNNConfig, exist_ok=True)
+    AutoModel.register(MTDNNConfig, MTDNNForMultiTask, exist_ok=True)
+
+
+register_auto_classes()

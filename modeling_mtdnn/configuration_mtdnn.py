@@ -1,0 +1,245 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""MT-DNN configuration: one shared encoder config plus a JSON-able spec per task."""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from typing import Any
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+__all__ = ["HEADS", "TASK_TYPES", "MTDNNConfig", "normalize_task_spec"]
+
+TASK_TYPES = ("classification", "regression", "ranking")
+HEADS = ("linear", "san")
+
+# Fields every task spec has, with their defaults (None: derived from the other fields).
+_COMMON_DEFAULTS: dict[str, Any] = {"head": "linear", "dropout": 0.1, "loss_weight": 1.0}
+# Fields that only exist for some task types or heads, with their defaults.
+_SAN_DEFAULTS: dict[str, Any] = {"san_steps": 5, "san_step_dropout": 0.1}
+_RANKING_DEFAULTS: dict[str, Any] = {"ranking_gamma": 1.0}
+_ALL_FIELDS = ("task_type", "num_labels", "id2label", *_COMMON_DEFAULTS, *_SAN_DEFAULTS, *_RANKING_DEFAULTS)
+_TASK_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def _fail(task: str, field: str, value: Any, allowed: str) -> ValueError:
+    return ValueError(f"Task '{task}': field '{field}' must be {allowed}, got {value!r}.")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_fraction(task: str, field: str, value: Any) -> float:
+    if not _is_number(value) or not 0.0 <= value < 1.0:
+        raise _fail(task, field, value, "a number in [0, 1)")
+    return float(value)
+
+
+def _check_positive(task: str, field: str, value: Any) -> float:
+    if not _is_number(value) or value <= 0:
+        raise _fail(task, field, value, "a positive number")
+    return float(value)
+
+
+def _normalize_id2label(task: str, id2label: Any, num_labels: Any) -> dict[int, str]:
+    if not isinstance(id2label, dict) or not id2label:
+        raise _fail(task, "id2label", id2label, "a non-empty dict mapping 0..num_labels-1 to label names")
+    try:
+        normalized = {int(key): value for key, value in id2label.items()}
+    except (TypeError, ValueError):
+        raise _fail(task, "id2label", id2label, "a dict whose keys are integers (or their strings)") from None
+    if sorted(normalized) != list(range(len(normalized))):
+        raise _fail(task, "id2label", id2label, f"a dict with keys 0..{len(normalized) - 1} and no gaps")
+    names = [normalized[i] for i in range(len(normalized))]
+    if not all(isinstance(name, str) and name for name in names) or len(set(names)) != len(names):
+        raise _fail(task, "id2label", id2label, "a dict whose values are distinct non-empty strings")
+    if num_labels is not None and num_labels != len(normalized):
+        raise ValueError(
+            f"Task '{task}': field 'num_labels' is {num_labels!r} but 'id2label' names {len(normalized)} labels; "
+            "give one of them or make them agree."
+        )
+    return {i: names[i] for i in range(len(names))}
+
+
+def normalize_task_spec(task: str, spec: Any) -> dict[str, Any]:
+    """
+    Validates one task spec and returns it complete, with every default filled in.
+
+    Args:
+        task (`str`):
+            The task's name, used as the key of its head (`heads.<task>`) and in every error message.
+        spec (`dict`):
+            The task spec. `task_type` is required; see [`MTDNNConfig`] for every field.
+
+    Returns:
+        `dict`: a new dict holding only JSON-able values (`id2label` keys are `int` here and strings in JSON).
+
+    Raises:
+        `ValueError`: naming the task, the field, the value received and what is allowed.
+    """
+    if not isinstance(task, str) or not _TASK_NAME_PATTERN.match(task):
+        raise ValueError(
+            f"Task name {task!r} is not valid: use a non-empty string of letters, digits, '_' and '-' "
+            "(it becomes a module name, so no dots or spaces)."
+        )
+    if not isinstance(spec, dict):
+        raise ValueError(f"Task '{task}': the spec must be a dict of fields, got {type(spec).__name__} {spec!r}.")
+    unknown = sorted(set(spec) - set(_ALL_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"Task '{task}': unknown field(s) {unknown}; the fields a task spec takes are {list(_ALL_FIELDS)}."
+        )
+
+    task_type = spec.get("task_type")
+    if task_type not in TASK_TYPES:
+        raise _fail(task, "task_type", task_type, f"one of {list(TASK_TYPES)}")
+    head = spec.get("head", _COMMON_DEFAULTS["head"])
+    if head not in HEADS:
+        raise _fail(task, "head", head, f"one of {list(HEADS)}")
+    if head == "san" and task_type != "classification":
+        raise _fail(task, "head", head, f"'linear' for task_type '{task_type}' (the SAN head is for classification)")
+
+    out: dict[str, Any] = {"task_type": task_type}
+    num_labels = spec.get("num_labels")
+    if num_labels is not None and (isinstance(num_labels, bool) or not isinstance(num_labels, int)):
+        raise _fail(task, "num_labels", num_labels, "an integer")
+    if task_type == "classification":
+        if spec.get("id2label") is not None:
+            out["id2label"] = _normalize_id2label(task, spec["id2label"], num_labels)
+            num_labels = len(out["id2label"])
+        elif num_labels is None:
+            raise ValueError(
+                f"Task '{task}': a classification task needs 'num_labels' or 'id2label'; neither was given."
+            )
+        else:
+            out["id2label"] = {i: f"LABEL_{i}" for i in range(num_labels)}
+        if num_labels < 2:
+            raise _fail(task, "num_labels", num_labels, "at least 2 for classification (use 2 for binary tasks)")
+        out["num_labels"] = num_labels
+    else:
+        if num_labels not in (None, 1):
+            raise _fail(task, "num_labels", num_labels, f"1 (or left out) for task_type '{task_type}'")
+        if spec.get("id2label") is not None:
+            raise _fail(
+                task, "id2label", spec["id2label"], f"left out for task_type '{task_type}' (it has no classes)"
+            )
+        out["num_labels"] = 1
+
+    out["head"] = head
+    out["dropout"] = _check_fraction(task, "dropout", spec.get("dropout", _COMMON_DEFAULTS["dropout"]))
+    out["loss_weight"] = _check_positive(task, "loss_weight", spec.get("loss_weight", _COMMON_DEFAULTS["loss_weight"]))
+
+    for field, default in _SAN_DEFAULTS.items():
+        if head != "san":
+            if field in spec:
+                raise _fail(task, field, spec[field], "left out unless head is 'san'")
+            continue
+        value = spec.get(field, default)
+        if field == "san_steps":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise _fail(task, field, value, "an integer >= 1")
+            out[field] = value
+        else:
+            out[field] = _check_fraction(task, field, value)
+    if task_type == "ranking":
+        out["ranking_gamma"] = _check_positive(task, "ranking_gamma", spec.get("ranking_gamma", 1.0))
+    elif "ranking_gamma" in spec:
+        raise _fail(task, "ranking_gamma", spec["ranking_gamma"], "left out unless task_type is 'ranking'")
+    return out
+
+
+@strict
+class MTDNNConfig(PreTrainedConfig):
+    r"""
+    Configuration of an [`MTDNNForMultiTask`]: the shared encoder's own config and one spec per task.
+
+    Args:
+        encoder_config (`PreTrainedConfig` or `dict`, *optional*):
+            The config of the shared Transformer encoder: any transformers encoder config (BERT, RoBERTa,
+            DeBERTa-v2, ELECTRA, ...) as an object or its dict (with `model_type`). Defaults to `BertConfig()`.
+        tasks (`dict[str, dict]`, *optional*, defaults to `{}`):
+            Maps a task name to its spec (kept sorted by name), a dict of:
+
+            - **task_type** (`str`) -- `"classification"` (cross-entropy), `"regression"` (MSE on one output) or
+              `"ranking"` (one score per candidate; softmax over a question's candidates, NLL of the positive).
+            - **num_labels** (`int`, *optional*) -- number of classes; derived from `id2label` when left out, and
+              always 1 for regression and ranking.
+            - **id2label** (`dict[int, str]`, *optional*) -- class names for classification; `LABEL_i` by default.
+            - **head** (`str`, *optional*, defaults to `"linear"`) -- `"linear"` (dropout + linear on the first
+              token's vector) or `"san"` (the stochastic answer network, classification only).
+            - **dropout** (`float`, *optional*, defaults to 0.1) -- dropout of the task-specific layer.
+            - **loss_weight** (`float`, *optional*, defaults to 1.0) -- factor applied to this task's loss.
+            - **san_steps** (`int`, *optional*, defaults to 5) -- SAN reasoning steps K (`head="san"` only).
+            - **san_step_dropout** (`float`, *optional*, defaults to 0.1) -- probability of dropping a whole step's
+              prediction while training (`head="san"` only).
+            - **ranking_gamma** (`float`, *optional*, defaults to 1.0) -- the softmax scale gamma of the ranking
+              loss (`task_type="ranking"` only).
+
+            Specs are validated and completed with their defaults when the config is built; a bad spec raises a
+            `ValueError` that names the task, the field, the value and what is allowed.
+
+    Example:
+
+    ```python
+    >>> from transformers import BertConfig
+    >>> from modeling_mtdnn import MTDNNConfig
+
+    >>> encoder = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
+    >>> rte = {"task_type": "classification", "id2label": {0: "entailment", 1: "not_entailment"}, "head": "san"}
+    >>> config = MTDNNConfig(encoder_config=encoder, tasks={"rte": rte, "stsb": {"task_type": "regression"}})
+    >>> config.tasks["rte"]["san_steps"]
+    5
+
+    ```
+    """
+
+    model_type = "mtdnn"
+    sub_configs_defaults = {"encoder_config": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
+
+    encoder_config: PreTrainedConfig | dict | None = None
+    tasks: dict | None = None
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        # Tasks are kept sorted by name, the order `config.json` stores them in, so a reload changes nothing.
+        self.tasks = {name: normalize_task_spec(name, spec) for name, spec in sorted((self.tasks or {}).items())}
+
+    @property
+    def hidden_size(self) -> int:
+        """The hidden size of the shared encoder, which every head reads."""
+        return self.encoder_config.hidden_size
+
+    @property
+    def initializer_range(self) -> float:
+        return getattr(self.encoder_config, "initializer_range", 0.02)
+
+    def add_task(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Validates `spec`, adds it under `name` and returns the completed spec; an existing name is an error."""
+        if name in self.tasks:
+            raise ValueError(f"Task '{name}' already exists; remove it first or choose another name.")
+        added = normalize_task_spec(name, copy.deepcopy(spec))
+        self.tasks = dict(sorted({**self.tasks, name: added}.items()))
+        return added
+
+    def get_task(self, name: Any) -> dict[str, Any]:
+        """Returns the spec of task `name`, or raises a `ValueError` that lists the known tasks."""
+        if not isinstance(name, str) or name not in self.tasks:
+            raise ValueError(f"Unknown task_name {name!r}; this model has the tasks {sorted(self.tasks)}.")
+        return self.tasks[name]

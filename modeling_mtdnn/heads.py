@@ -1,0 +1,145 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Task heads of MT-DNN, chosen by the `head` field of a task spec through `HEAD_TYPES`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["HEAD_TYPES", "LinearHead", "SANHead", "build_head", "masked_softmax"]
+
+
+def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last dimension where `mask` is True; masked positions get probability 0."""
+    scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+    return torch.softmax(scores, dim=-1) * mask
+
+
+class LinearHead(nn.Module):
+    """
+    The paper's head for single-sentence classification, regression and ranking: dropout, then one linear layer
+    on the encoder's first-token ([CLS]) vector `x`.
+
+    - classification: `logits = W^T x`, `(batch, num_labels)`; softmax and cross-entropy are in the loss.
+    - regression and ranking: one score `w^T x` per sequence, `(batch,)`.
+    """
+
+    def __init__(self, hidden_size: int, spec: dict[str, Any]):
+        super().__init__()
+        self.squeeze = spec["task_type"] != "classification"
+        self.dropout = nn.Dropout(spec["dropout"])
+        self.classifier = nn.Linear(hidden_size, spec["num_labels"])
+
+    def forward(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None
+    ) -> torch.Tensor:
+        logits = self.classifier(self.dropout(hidden_states[:, 0]))
+        return logits.squeeze(-1) if self.squeeze else logits
+
+
+class SANHead(nn.Module):
+    r"""
+    The stochastic answer network (SAN) of MT-DNN (Liu et al. 2019, sec. 3; Liu et al. 2018, "Stochastic Answer
+    Networks for Natural Language Inference") for pairwise classification. This is the paper's variant:
+
+    With `B` examples, `L` tokens, hidden size `d`, `C` classes and `K = san_steps`:
+
+    - `H` `(B, L, d)`: the encoder's last hidden states after the task dropout.
+    - `M^p` (premise memory): the tokens of the first segment (`token_type_ids == 0`, [CLS] and the first [SEP]
+      included); `M^h` (hypothesis memory): the tokens of the second segment (`token_type_ids == 1`). Padding is
+      masked out of both. An example with no second segment (an encoder without token types, or a single
+      sentence) uses its whole sequence as both memories.
+    - `alpha` `(B, L)` = `softmax(w_1^T M^h)`; initial state `s_0` `(B, d)` = `sum_j alpha_j M^h_j`.
+    - for `k = 1..K`: `beta` `(B, L)` = `softmax(s_{k-1} W_2 M^p)`; `x_k` `(B, d)` = `sum_j beta_j M^p_j`;
+      `s_k` `(B, d)` = `GRU(x_k, s_{k-1})`; `P_k` `(B, C)` = `softmax(W_3 [s_k; x_k; |s_k - x_k|; s_k * x_k])`.
+    - inference: `P` = the mean of the `K` step predictions. Training: stochastic prediction dropout removes each
+      step from an example's average with probability `san_step_dropout` (at least one step is always kept), and
+      `P` is the mean of the steps kept.
+    - returns `log P` `(B, C)`: a cross-entropy on it is the negative log-likelihood of the averaged prediction.
+
+    With `K = 1` and no step dropout it is one bilinear-attention classifier: a summary of the hypothesis attends
+    over the premise, and one GRU update feeds the classifier.
+    """
+
+    def __init__(self, hidden_size: int, spec: dict[str, Any]):
+        super().__init__()
+        self.num_steps = spec["san_steps"]
+        self.step_dropout = spec["san_step_dropout"]
+        self.dropout = nn.Dropout(spec["dropout"])
+        self.self_attention = nn.Linear(hidden_size, 1)  # w_1
+        self.bilinear = nn.Linear(hidden_size, hidden_size, bias=False)  # W_2
+        self.gru = nn.GRUCell(hidden_size, hidden_size)
+        self.classifier = nn.Linear(4 * hidden_size, spec["num_labels"])  # W_3
+
+    @staticmethod
+    def memory_masks(
+        attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns the boolean `(premise_mask, hypothesis_mask)`, each `(B, L)`, as described in the class doc."""
+        valid = attention_mask.bool()
+        if token_type_ids is None:
+            return valid, valid
+        hypothesis = valid & (token_type_ids == 1)
+        premise = valid & (token_type_ids == 0)
+        single = ~hypothesis.any(dim=-1, keepdim=True)
+        return torch.where(single, valid, premise), torch.where(single, valid, hypothesis)
+
+    def step_probabilities(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Returns every step's prediction `P_k` as `(B, K, C)` probabilities."""
+        memory = self.dropout(hidden_states)
+        premise_mask, hypothesis_mask = self.memory_masks(attention_mask, token_type_ids)
+        alpha = masked_softmax(self.self_attention(memory).squeeze(-1), hypothesis_mask)
+        state = torch.einsum("bl,bld->bd", alpha, memory)
+        projected_premise = self.bilinear(memory)  # W_2 M^p, computed once for all steps
+        predictions = []
+        for _ in range(self.num_steps):
+            beta = masked_softmax(torch.einsum("bd,bld->bl", state, projected_premise), premise_mask)
+            summary = torch.einsum("bl,bld->bd", beta, memory)
+            state = self.gru(summary, state)
+            features = torch.cat([state, summary, (state - summary).abs(), state * summary], dim=-1)
+            predictions.append(torch.softmax(self.classifier(features).float(), dim=-1))
+        return torch.stack(predictions, dim=1)
+
+    def forward(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None
+    ) -> torch.Tensor:
+        probabilities = self.step_probabilities(hidden_states, attention_mask, token_type_ids)
+        batch, steps = probabilities.shape[:2]
+        if self.training and self.step_dropout > 0:
+            keep = torch.rand(batch, steps, device=probabilities.device) >= self.step_dropout
+            rescue = torch.randint(steps, (batch,), device=probabilities.device)
+            keep[torch.arange(batch, device=keep.device), rescue] |= ~keep.any(dim=-1)
+            weights = keep.float() / keep.sum(dim=-1, keepdim=True)
+        else:
+            weights = probabilities.new_full((batch, steps), 1.0 / steps)
+        averaged = torch.einsum("bk,bkc->bc", weights, probabilities)
+        return torch.log(averaged.clamp_min(torch.finfo(averaged.dtype).tiny)).to(hidden_states.dtype)
+
+
+HEAD_TYPES: dict[str, type[nn.Module]] = {"linear": LinearHead, "san": SANHead}
+
+
+def build_head(task_name: str, hidden_size: int, spec: dict[str, Any]) -> nn.Module:
+    """Builds the head module of one (already validated) task spec from `HEAD_TYPES`."""
+    head_cls = HEAD_TYPES.get(spec["head"])
+    if head_cls is None:
+        raise ValueError(
+            f"Task '{task_name}': unknown head type {spec['head']!r}; the known head types are {sorted(HEAD_TYPES)}."
+        )
+    return head_cls(hidden_size, spec)

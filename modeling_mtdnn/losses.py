@@ -1,0 +1,87 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Pure loss functions of MT-DNN, one per `task_type`: no modules, no state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["LOSS_FUNCTIONS", "classification_loss", "compute_task_loss", "ranking_loss", "regression_loss"]
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
+    """
+    Cross-entropy of `logits` `(batch, num_labels)` against class ids `labels` `(batch,)`; -100 is ignored.
+
+    The SAN head returns the log of its averaged step probabilities as logits, so this is then exactly the
+    negative log-likelihood of the averaged prediction, as in the paper.
+    """
+    return F.cross_entropy(logits.float().view(-1, spec["num_labels"]), labels.view(-1).long(), ignore_index=-100)
+
+
+def regression_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
+    """Mean squared error between the scores `logits` `(batch,)` or `(batch, 1)` and real-valued `labels`."""
+    return F.mse_loss(logits.float().view(-1), labels.float().view(-1))
+
+
+def ranking_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
+    """
+    The paper's ranking loss: the negative log-likelihood of the positive candidate under
+    `softmax(gamma * scores)` over its group.
+
+    Args:
+        logits (`torch.Tensor` of shape `(groups, candidates)`):
+            One relevance score per candidate; padding candidates hold the dtype's minimum (see the ranking head).
+        labels (`torch.Tensor` of shape `(groups,)`):
+            The index of the positive candidate in each group; -100 ignores a group.
+        spec (`dict`):
+            The task spec; `ranking_gamma` is the softmax scale gamma.
+    """
+    scores = logits.float() * spec["ranking_gamma"]
+    return F.cross_entropy(scores, labels.view(-1).long(), ignore_index=-100)
+
+
+LOSS_FUNCTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, dict[str, Any]], torch.Tensor]] = {
+    "classification": classification_loss,
+    "regression": regression_loss,
+    "ranking": ranking_loss,
+}
+
+
+def compute_task_loss(
+    task_name: str, spec: dict[str, Any], logits: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
+    """
+    The loss of one task's batch, dispatched on `spec["task_type"]`, times the task's `loss_weight`.
+
+    Raises:
+        `ValueError`: when `labels` does not have one entry per example (or per group, for ranking).
+    """
+    expected = logits.shape[0]
+    if labels.shape[0] != expected or (spec["task_type"] != "regression" and labels.numel() != expected):
+        raise ValueError(
+            f"Task '{task_name}' ({spec['task_type']}): labels of shape {tuple(labels.shape)} do not match logits of "
+            f"shape {tuple(logits.shape)}; give one label per "
+            f"{'group of candidates' if spec['task_type'] == 'ranking' else 'example'}."
+        )
+    if spec["task_type"] == "classification" and labels.is_floating_point():
+        raise ValueError(
+            f"Task '{task_name}' (classification): labels must be integer class ids, got dtype {labels.dtype}; "
+            "map label names to ids with the task's label2id first."
+        )
+    return LOSS_FUNCTIONS[spec["task_type"]](logits, labels, spec) * spec["loss_weight"]

@@ -1,0 +1,342 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""MT-DNN: one shared pretrained encoder and one head per task, addressed by task name."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers.utils import logging
+
+from .configuration_mtdnn import MTDNNConfig
+from .heads import build_head
+from .losses import compute_task_loss
+from .outputs import MTDNNMultiTaskOutput, MTDNNOutput
+
+__all__ = ["MTDNNForMultiTask", "MTDNNPreTrainedModel"]
+
+logger = logging.get_logger(__name__)
+
+_HEADS_PREFIX = "heads."
+
+
+def _encoder_init_kwargs(encoder_config) -> dict[str, Any]:
+    """`add_pooling_layer=False` where the encoder class takes it: heads read the first token, never the pooler."""
+    encoder_cls = AutoModel._model_mapping[type(encoder_config)]
+    if "add_pooling_layer" in inspect.signature(encoder_cls.__init__).parameters:
+        return {"add_pooling_layer": False}
+    return {}
+
+
+def _task_of_key(key: str) -> str | None:
+    return key[len(_HEADS_PREFIX) :].split(".", 1)[0] if key.startswith(_HEADS_PREFIX) else None
+
+
+class MTDNNPreTrainedModel(PreTrainedModel):
+    """Weight initialisation and the `from_pretrained` plumbing shared by MT-DNN models."""
+
+    config: MTDNNConfig
+    config_class = MTDNNConfig
+    base_model_prefix = "encoder"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _supports_flash_attn = True
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, nn.GRUCell):
+            bound = module.hidden_size**-0.5
+            for parameter in module.parameters(recurse=False):
+                nn.init.uniform_(parameter, -bound, bound)
+
+
+class MTDNNForMultiTask(MTDNNPreTrainedModel):
+    r"""
+    MT-DNN (Liu et al. 2019): a shared Transformer encoder and one head per task in an `nn.ModuleDict` keyed by task
+    name (`heads.<task>.*` in the checkpoint). Each call routes to the heads named by `task_name`.
+
+    Args:
+        config ([`MTDNNConfig`]):
+            The encoder config and the task specs. Building from a config gives random weights; use
+            [`~MTDNNForMultiTask.from_encoder`] to start from a pretrained encoder, or `from_pretrained` to load an
+            MT-DNN checkpoint.
+
+    Example:
+
+    ```python
+    >>> import torch
+    >>> from transformers import BertConfig
+    >>> from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
+
+    >>> encoder = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+    >>> tasks = {"sst2": {"task_type": "classification", "num_labels": 2}, "stsb": {"task_type": "regression"}}
+    >>> model = MTDNNForMultiTask(MTDNNConfig(encoder_config=encoder, tasks=tasks)).eval()
+    >>> input_ids = torch.tensor([[2, 5, 7, 3]])
+    >>> model(input_ids, task_name="sst2").logits.shape
+    torch.Size([1, 2])
+    >>> sorted(model(input_ids, task_name=None).task_logits)
+    ['sst2', 'stsb']
+
+    ```
+    """
+
+    def __init__(self, config: MTDNNConfig):
+        super().__init__(config)
+        self.encoder = AutoModel.from_config(config.encoder_config, **_encoder_init_kwargs(config.encoder_config))
+        self.heads = nn.ModuleDict(
+            {name: build_head(name, config.hidden_size, spec) for name, spec in config.tasks.items()}
+        )
+        self.post_init()
+
+    # ----------------------------------------------------------------------------------------------- building
+    @classmethod
+    def from_encoder(
+        cls, pretrained_model_name_or_path: str, tasks: dict[str, dict[str, Any]], **kwargs
+    ) -> MTDNNForMultiTask:
+        """
+        A new MT-DNN from a pretrained encoder: the encoder's weights, fresh heads for `tasks`.
+
+        Args:
+            pretrained_model_name_or_path (`str`):
+                A Hub id (`"bert-base-uncased"`) or a local folder of any transformers encoder.
+            tasks (`dict[str, dict]`):
+                The task specs, as in [`MTDNNConfig`].
+            kwargs:
+                Passed to the encoder's `from_pretrained` (`revision`, `dtype`, `attn_implementation`, ...).
+
+        Example:
+
+        ```python
+        >>> rte = {"task_type": "classification", "num_labels": 2, "head": "san"}
+        >>> model = MTDNNForMultiTask.from_encoder("bert-base-uncased", tasks={"rte": rte})  # doctest: +SKIP
+        ```
+        """
+        config_kwargs = {
+            key: kwargs[key] for key in ("revision", "token", "cache_dir", "local_files_only") if key in kwargs
+        }
+        encoder_config = AutoConfig.from_pretrained(pretrained_model_name_or_path, **config_kwargs)
+        encoder = AutoModel.from_pretrained(
+            pretrained_model_name_or_path, config=encoder_config, **_encoder_init_kwargs(encoder_config), **kwargs
+        )
+        config = MTDNNConfig(encoder_config=encoder.config, tasks=tasks)
+        with torch.device("meta"):
+            model = cls(config)
+        model.encoder = encoder
+        model.heads.to_empty(device=encoder.device)
+        model.heads.to(encoder.dtype)
+        for head in model.heads.values():
+            head.apply(model._init_weights)
+        model.config.encoder_config = encoder.config
+        return model
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """
+        Loads an MT-DNN checkpoint like `PreTrainedModel.from_pretrained`, and refuses one whose head weights do not
+        match its config (a head missing, extra, or of another shape) with an error naming the task, instead of
+        initialising a fresh head in silence. `ignore_mismatched_sizes=True` lets mismatched shapes through, freshly
+        initialised, as in transformers.
+        """
+        output_loading_info = kwargs.pop("output_loading_info", False)
+        ignore_mismatched_sizes = kwargs.pop("ignore_mismatched_sizes", False)
+        model, info = super().from_pretrained(*args, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs)
+        source = args[0] if args else kwargs.get("pretrained_model_name_or_path")
+        problems = []
+        for key in sorted(info["missing_keys"]):
+            if (task := _task_of_key(key)) is not None:
+                problems.append(f"task '{task}': weight '{key}' is missing from the checkpoint")
+        for key in sorted(info["unexpected_keys"]):
+            if (task := _task_of_key(key)) is not None:
+                problems.append(f"task '{task}': the checkpoint has weight '{key}', which the config's heads lack")
+        if not ignore_mismatched_sizes:
+            for key, saved, expected in sorted(info["mismatched_keys"]):
+                owner = f"task '{task}'" if (task := _task_of_key(key)) is not None else "the encoder"
+                problems.append(
+                    f"{owner}: weight '{key}' has shape {tuple(saved)} in the checkpoint but {tuple(expected)} in "
+                    "the model"
+                )
+        if problems:
+            raise ValueError(
+                f"The checkpoint {source!r} does not match the heads of its config:\n  - "
+                + "\n  - ".join(problems)
+                + "\nFix the config's `tasks` or the weights; to start a head afresh, load without it and call "
+                "`add_task`."
+            )
+        return (model, info) if output_loading_info else model
+
+    # ------------------------------------------------------------------------------------------ task editing
+    @property
+    def task_names(self) -> list[str]:
+        """The model's tasks, sorted by name as in its config."""
+        return list(self.config.tasks)
+
+    def add_task(self, name: str, spec: dict[str, Any]) -> nn.Module:
+        """
+        Adds a task with a freshly initialised head; the encoder and the other heads are untouched.
+
+        Raises:
+            `ValueError`: for a bad spec (naming the field) or a name the model already has.
+        """
+        spec = self.config.add_task(name, spec)
+        reference = next(self.encoder.parameters())
+        head = build_head(name, self.config.hidden_size, spec).to(device=reference.device, dtype=reference.dtype)
+        head.apply(self._init_weights)
+        self.heads[name] = head
+        return head
+
+    def remove_task(self, name: str) -> None:
+        """Removes a task's head and spec; the encoder and the other heads are untouched."""
+        self.config.get_task(name)
+        del self.heads[name]
+        del self.config.tasks[name]
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.encoder.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.encoder.set_input_embeddings(value)
+
+    # ---------------------------------------------------------------------------------------------- forward
+    def _resolve_tasks(self, task_name: str | Sequence[str] | None) -> list[str]:
+        if task_name is None:
+            return self.task_names
+        names = [task_name] if isinstance(task_name, str) else list(task_name)
+        if not names:
+            raise ValueError(f"task_name is an empty list; name one or more of {sorted(self.config.tasks)}.")
+        for name in names:
+            self.config.get_task(name)
+        return list(dict.fromkeys(names))
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        task_name: str | Sequence[str] | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> MTDNNOutput | MTDNNMultiTaskOutput | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch, seq_len)`, or `(groups, candidates, seq_len)` for ranking):
+                Token ids; a sentence pair is one sequence joined by the tokenizer.
+            attention_mask, token_type_ids, position_ids, inputs_embeds:
+                As for the encoder, shaped like `input_ids` (plus a hidden dimension for `inputs_embeds`). For
+                ranking, a candidate whose attention mask is all zeros is padding: it gets the lowest score.
+            task_name (`str`, `list[str]` or `None`):
+                The task whose head to run. A list, or `None` for every task, runs several heads on one encoder pass
+                and returns an [`MTDNNMultiTaskOutput`] (inference only: no `labels`).
+            labels (`torch.Tensor`, *optional*):
+                Class ids `(batch,)` for classification, floats `(batch,)` for regression, the positive candidate's
+                index `(groups,)` for ranking; -100 ignores an example (or group).
+
+        Returns:
+            [`MTDNNOutput`] with `loss` (when `labels` is given) and `logits` for one task, or
+            [`MTDNNMultiTaskOutput`] with `task_logits` for several.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        names = self._resolve_tasks(task_name)
+        single = isinstance(task_name, str)
+        if labels is not None and not single:
+            raise ValueError(
+                f"labels were given with task_name={task_name!r}; training and loss need exactly one task name (a "
+                "str), since each batch belongs to one task."
+            )
+        reference = input_ids if input_ids is not None else inputs_embeds
+        if reference is None:
+            raise ValueError("Give either input_ids or inputs_embeds.")
+        sequence_dims = 1 if input_ids is not None else 2
+        grouped = reference.dim() == 2 + sequence_dims
+        if grouped:
+            not_ranking = [name for name in names if self.config.tasks[name]["task_type"] != "ranking"]
+            if not_ranking:
+                raise ValueError(
+                    f"Inputs of shape {tuple(reference.shape)} (groups, candidates, ...) are only for ranking tasks, "
+                    f"but {not_ranking} are not ranking tasks; give them (batch, seq_len) inputs."
+                )
+        elif single and self.config.tasks[names[0]]["task_type"] == "ranking" and labels is not None:
+            raise ValueError(
+                f"Task '{names[0]}' (ranking): training needs inputs of shape (groups, candidates, seq_len), got "
+                f"{tuple(reference.shape)}; group each question's candidates as for multiple choice."
+            )
+        group_shape = reference.shape[: 1 + int(grouped)]
+
+        def flat(tensor: torch.Tensor | None, dims: int) -> torch.Tensor | None:
+            return tensor.reshape(-1, *tensor.shape[-dims:]) if tensor is not None and grouped else tensor
+
+        input_ids, inputs_embeds = flat(input_ids, 1), flat(inputs_embeds, 2)
+        attention_mask, token_type_ids, position_ids = (
+            flat(attention_mask, 1),
+            flat(token_type_ids, 1),
+            flat(position_ids, 1),
+        )
+        if attention_mask is None:
+            flat_reference = input_ids if input_ids is not None else inputs_embeds
+            attention_mask = torch.ones(flat_reference.shape[:2], dtype=torch.long, device=flat_reference.device)
+        encoder_kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        encoder_outputs = self.encoder(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            **encoder_kwargs,
+        )
+        sequence_output = encoder_outputs.last_hidden_state
+
+        task_logits = {}
+        for name in names:
+            logits = self.heads[name](sequence_output, attention_mask, token_type_ids)
+            if self.config.tasks[name]["task_type"] == "ranking":
+                logits = logits.view(group_shape)
+                if grouped:
+                    is_candidate = attention_mask.view(*group_shape, -1).any(dim=-1)
+                    logits = logits.masked_fill(~is_candidate, torch.finfo(logits.dtype).min)
+            task_logits[name] = logits
+
+        if not single:
+            output = MTDNNMultiTaskOutput(
+                task_logits=task_logits,
+                hidden_states=encoder_outputs.hidden_states,
+                attentions=encoder_outputs.attentions,
+            )
+            return output if return_dict else output.to_tuple()
+
+        logits = task_logits[names[0]]
+        loss = None
+        if labels is not None:
+            loss = compute_task_loss(names[0], self.config.tasks[names[0]], logits, labels.to(logits.device))
+        output = MTDNNOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=encoder_outputs.hidden_states,
+            attentions=encoder_outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+MTDNNConfig.register_for_auto_class()
+MTDNNForMultiTask.register_for_auto_class("AutoModel")

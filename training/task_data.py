@@ -1,0 +1,432 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Task definitions as data (YAML) and their loading, validation and tokenization with `datasets`."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+import yaml
+from transformers import PreTrainedTokenizerBase
+from transformers.utils import logging
+
+__all__ = [
+    "BUILTIN_TASK_FILES",
+    "DATA_DIR_ENV",
+    "RESERVED_COLUMNS",
+    "TaskDataSpec",
+    "load_raw_split",
+    "load_task_specs",
+    "prepare_split",
+]
+
+logger = logging.get_logger(__name__)
+
+DATA_DIR_ENV = "MTDNN_DATA_DIR"
+TASKS_DIR = Path(__file__).resolve().parent / "tasks"
+BUILTIN_TASK_FILES = tuple(sorted(TASKS_DIR.glob("*.yaml")))
+# Columns this package adds to every prepared split; a dataset that already has one of them is refused.
+RESERVED_COLUMNS = ("task_name", "group_id")
+_FILE_BUILDERS = ("csv", "json", "parquet", "text")
+_SPLITS = ("train", "validation", "test")
+
+
+@dataclasses.dataclass
+class TaskDataSpec:
+    r"""
+    One task as a YAML entry describes it: where its data lives, which columns to read, and its head.
+
+    Args:
+        name (`str`):
+            The task's name (its key in the YAML file; becomes `heads.<name>` in the model).
+        dataset (`str`):
+            A Hub dataset id (`nyu-mll/glue`), a local folder in a Hub dataset's layout, or a file builder
+            (`csv`, `json`, `parquet`) together with `data_files`.
+        config (`str`, *optional*):
+            The dataset configuration (`rte`).
+        data_files (`dict[str, str | list[str]]`, *optional*):
+            Split name to file(s), for the file builders; relative paths are read from the YAML file's folder.
+        splits (`dict[str, str]`, *optional*, defaults to the identity on `train`, `validation`, `test`):
+            Which dataset split serves as train, validation and test.
+        extra_eval_splits (`dict[str, str]`, *optional*):
+            More validation splits, reported as `eval_<name>_<key>_<metric>` (MNLI mismatched: `{"mm": ...}`).
+        extra_test_splits (`dict[str, str]`, *optional*):
+            More test splits for `--do_predict`, keyed like `extra_eval_splits`.
+        text_columns (`list[str]`):
+            One column (single sentence) or two (a pair).
+        label_column (`str`, *optional*, defaults to `"label"`):
+            The label column: class ids, label names, or floats for regression.
+        task_type (`str`):
+            `classification`, `regression` or `ranking`, as in `MTDNNConfig`.
+        head (`str`, *optional*, defaults to `"linear"`):
+            `linear` or `san`.
+        label_names (`list[str]`, *optional*):
+            Class names in id order (classification and ranking).
+        positive_label (`str`, *optional*):
+            For ranking: the label name of a relevant candidate (QNLI: `entailment`).
+        drop_labels (`list`, *optional*):
+            Label values whose examples are dropped (SNLI's -1: no gold label).
+        metric (`str`):
+            The config of `training/metric_modules/mtdnn_glue.py` to score it with (`rte`, `accuracy`, ...).
+        max_seq_length (`int`, *optional*):
+            Overrides the run's `--max_seq_length` for this task.
+        dropout (`float`, *optional*, defaults to 0.1):
+            Dropout of the task's head.
+        loss_weight (`float`, *optional*, defaults to 1.0):
+            Factor on the task's loss.
+        submission_file (`str`, *optional*):
+            The GLUE submission file name of the test predictions (`RTE.tsv`).
+        extra_submission_files (`dict[str, str]`, *optional*):
+            Submission file names of `extra_test_splits`.
+    """
+
+    name: str
+    dataset: str
+    text_columns: list[str]
+    task_type: str
+    metric: str
+    config: str | None = None
+    data_files: dict[str, Any] | None = None
+    splits: dict[str, str] = dataclasses.field(default_factory=lambda: {s: s for s in _SPLITS})
+    extra_eval_splits: dict[str, str] = dataclasses.field(default_factory=dict)
+    extra_test_splits: dict[str, str] = dataclasses.field(default_factory=dict)
+    label_column: str = "label"
+    head: str = "linear"
+    label_names: list[str] | None = None
+    positive_label: str | None = None
+    drop_labels: list[Any] = dataclasses.field(default_factory=list)
+    max_seq_length: int | None = None
+    dropout: float = 0.1
+    loss_weight: float = 1.0
+    submission_file: str | None = None
+    extra_submission_files: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        def fail(field: str, value: Any, allowed: str) -> ValueError:
+            return ValueError(f"Task '{self.name}': field '{field}' must be {allowed}, got {value!r}.")
+
+        if not isinstance(self.text_columns, list) or len(self.text_columns) not in (1, 2):
+            raise fail("text_columns", self.text_columns, "a list of one or two column names")
+        if self.task_type not in ("classification", "regression", "ranking"):
+            raise fail("task_type", self.task_type, "one of ['classification', 'regression', 'ranking']")
+        if self.task_type != "regression" and not self.label_names:
+            raise fail("label_names", self.label_names, f"a list of class names for task_type '{self.task_type}'")
+        if self.task_type == "ranking":
+            if len(self.text_columns) != 2:
+                raise fail("text_columns", self.text_columns, "two columns (query, candidate) for ranking")
+            if self.positive_label not in (self.label_names or []):
+                raise fail("positive_label", self.positive_label, f"one of label_names {self.label_names}")
+        if self.dataset in _FILE_BUILDERS and not self.data_files:
+            raise fail("data_files", self.data_files, f"a split -> file(s) mapping for dataset '{self.dataset}'")
+        unknown_splits = sorted(set(self.splits) - set(_SPLITS))
+        if unknown_splits:
+            raise fail("splits", self.splits, f"a mapping with keys among {list(_SPLITS)}")
+        if self.max_seq_length is not None and (not isinstance(self.max_seq_length, int) or self.max_seq_length < 8):
+            raise fail("max_seq_length", self.max_seq_length, "an integer >= 8")
+
+    @property
+    def num_labels(self) -> int:
+        return 1 if self.task_type != "classification" else len(self.label_names)
+
+    def model_spec(self) -> dict[str, Any]:
+        """The task spec of `MTDNNConfig` for this task."""
+        spec: dict[str, Any] = {
+            "task_type": self.task_type,
+            "head": self.head,
+            "dropout": self.dropout,
+            "loss_weight": self.loss_weight,
+        }
+        if self.task_type == "classification":
+            spec["id2label"] = dict(enumerate(self.label_names))
+        return spec
+
+    def eval_splits(self) -> dict[str, str]:
+        """Evaluation key (`rte`, `mnli`, `mnli_mm`) to dataset split."""
+        keys = {self.name: self.splits["validation"]} if "validation" in self.splits else {}
+        return keys | {f"{self.name}_{key}": split for key, split in self.extra_eval_splits.items()}
+
+    def test_splits(self) -> dict[str, str]:
+        """Prediction key (`mnli`, `mnli_mm`) to dataset split."""
+        keys = {self.name: self.splits["test"]} if "test" in self.splits else {}
+        return keys | {f"{self.name}_{key}": split for key, split in self.extra_test_splits.items()}
+
+
+def _read_task_file(path: Path) -> dict[str, TaskDataSpec]:
+    content = yaml.safe_load(path.read_text())
+    if not isinstance(content, dict) or not isinstance(content.get("tasks"), dict):
+        raise ValueError(
+            f"Task file {path}: expected a mapping with a 'tasks' mapping (see training/tasks/glue.yaml)."
+        )
+    specs = {}
+    field_names = {field.name for field in dataclasses.fields(TaskDataSpec)}
+    for name, entry in content["tasks"].items():
+        entry = {"dataset": content.get("dataset"), **(entry or {})}
+        unknown = sorted(set(entry) - field_names)
+        if unknown:
+            raise ValueError(
+                f"Task '{name}' in {path}: unknown field(s) {unknown}; "
+                f"the fields are {sorted(field_names - {'name'})}."
+            )
+        missing = [field for field in ("dataset", "text_columns", "task_type", "metric") if not entry.get(field)]
+        if missing:
+            raise ValueError(f"Task '{name}' in {path}: missing field(s) {missing}.")
+        if entry.get("data_files"):
+            entry["data_files"] = {
+                split: [str(path.parent / f) for f in ([files] if isinstance(files, str) else files)]
+                for split, files in entry["data_files"].items()
+            }
+        specs[name] = TaskDataSpec(name=name, **entry)
+    return specs
+
+
+def load_task_specs(
+    task_names: Iterable[str], task_files: Iterable[str | os.PathLike] = ()
+) -> dict[str, TaskDataSpec]:
+    """
+    Looks the named tasks up in the built-in task files (`training/tasks/*.yaml`) and in `task_files`; a task in
+    `task_files` overrides a built-in task of the same name.
+
+    Raises:
+        `ValueError`: for an unknown task name (listing the known ones) or a malformed task file.
+    """
+    known: dict[str, TaskDataSpec] = {}
+    for path in (*BUILTIN_TASK_FILES, *map(Path, task_files)):
+        if not path.is_file():
+            raise ValueError(f"Task file {str(path)!r} does not exist.")
+        known.update(_read_task_file(path))
+    names = list(task_names)
+    if not names:
+        raise ValueError(f"No task was named; choose among {sorted(known)}.")
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(
+            f"Unknown task(s) {unknown}; the known tasks are {sorted(known)} (add yours with a task file)."
+        )
+    return {name: known[name] for name in names}
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> str | None:
+    """`data_dir` if given, else the `MTDNN_DATA_DIR` environment variable, else `None` (the Hub)."""
+    data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise ValueError(f"Data directory {str(data_dir)!r} does not exist; fix --data_dir or {DATA_DIR_ENV}.")
+    return str(data_dir) if data_dir is not None else None
+
+
+def load_raw_split(
+    spec: TaskDataSpec, split: str, data_dir: str | os.PathLike | None = None, cache_dir: str | None = None
+) -> datasets.Dataset:
+    """
+    Loads one split of a task with `datasets.load_dataset`, from the Hub or from the local copy `data_dir` (which
+    replaces a Hub dataset id; the file builders ignore it). Nothing is downloaded when a local copy is given.
+
+    Raises:
+        `ValueError`: when the local copy lacks the task's configuration or split.
+    """
+    data_dir = resolve_data_dir(data_dir)
+    if spec.dataset in _FILE_BUILDERS:
+        path, kwargs = spec.dataset, {"data_files": spec.data_files}
+    else:
+        path, kwargs = (data_dir or spec.dataset), {"name": spec.config}
+    try:
+        loaded = datasets.load_dataset(path, **kwargs, cache_dir=cache_dir)
+    except ValueError as error:
+        if data_dir is not None and "BuilderConfig" in str(error):
+            raise ValueError(
+                f"Task '{spec.name}': the local copy {data_dir!r} has no configuration {spec.config!r} ({error}). "
+                f"Unset --data_dir / {DATA_DIR_ENV} to load '{spec.dataset}' from the Hub, or add the data there."
+            ) from None
+        raise
+    if split not in loaded:
+        raise ValueError(
+            f"Task '{spec.name}': split {split!r} not found in {path!r} (it has {sorted(loaded)}); fix the task's "
+            "'splits' or leave out the stage that needs it."
+        )
+    return loaded[split]
+
+
+def _check_columns(spec: TaskDataSpec, dataset: datasets.Dataset, with_labels: bool) -> None:
+    clashes = [column for column in RESERVED_COLUMNS if column in dataset.column_names]
+    if clashes:
+        raise ValueError(
+            f"Task '{spec.name}': the dataset has column(s) {clashes}, which mt-dnn reserves; rename them first "
+            "(dataset.rename_column)."
+        )
+    needed = spec.text_columns + ([spec.label_column] if with_labels else [])
+    missing = [column for column in needed if column not in dataset.column_names]
+    if missing:
+        raise ValueError(
+            f"Task '{spec.name}': column(s) {missing} not found; the dataset has {dataset.column_names}. "
+            "Fix the task's 'text_columns' / 'label_column'."
+        )
+    if len(dataset) == 0:
+        raise ValueError(f"Task '{spec.name}': the split is empty.")
+
+
+def _label_ids(spec: TaskDataSpec, dataset: datasets.Dataset) -> np.ndarray:
+    """The label column as class ids (or floats for regression), checked against the task's labels."""
+    feature = dataset.features[spec.label_column]
+    values = dataset[spec.label_column]
+    if spec.task_type == "regression":
+        labels = np.asarray(values, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(labels))
+        if bad.size:
+            raise ValueError(
+                f"Task '{spec.name}': label {float(labels[bad[0]])!r} at row {int(bad[0])} is not a finite number; "
+                "regression labels must be real values. Clean or drop those rows."
+            )
+        return labels.astype(np.float32)
+    if isinstance(feature, datasets.ClassLabel) and feature.names != spec.label_names:
+        raise ValueError(
+            f"Task '{spec.name}': the dataset's label names {feature.names} differ from the task's label_names "
+            f"{spec.label_names}; make them agree (same names, same order)."
+        )
+    index = {name: i for i, name in enumerate(spec.label_names)}
+    labels = np.empty(len(values), dtype=np.int64)
+    for row, value in enumerate(values):
+        if isinstance(value, str):
+            if value not in index:
+                raise ValueError(
+                    f"Task '{spec.name}': label {value!r} at row {row} is not one of {spec.label_names}; fix the "
+                    "data or the task's label_names."
+                )
+            labels[row] = index[value]
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value < len(index):
+            labels[row] = value
+        else:
+            raise ValueError(
+                f"Task '{spec.name}': label {value!r} at row {row} is outside the task's labels 0..{len(index) - 1} "
+                f"({spec.label_names}); fix the data, or list it in the task's 'drop_labels'."
+            )
+    return labels
+
+
+def prepare_split(
+    spec: TaskDataSpec,
+    dataset: datasets.Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    max_seq_length: int = 128,
+    with_labels: bool = True,
+    group_candidates: bool = False,
+    max_samples: int | None = None,
+    fraction: float | None = None,
+    seed: int = 42,
+) -> datasets.Dataset:
+    """
+    Validates and tokenizes one split into the columns the model and collator read: `input_ids`,
+    `attention_mask`, (`token_type_ids`), `labels`, `task_name`, and for ranking `group_id` (ungrouped ranking
+    rows carry their class ids as `pair_labels` instead of `labels`).
+
+    Tokenization runs through `Dataset.map` (batched), so a dataset backed by cache files (anything
+    `load_dataset` returns) is tokenized once and read from the cache on later runs.
+
+    Args:
+        spec (`TaskDataSpec`): the task.
+        dataset (`datasets.Dataset`): the raw split.
+        tokenizer (`PreTrainedTokenizerBase`): the encoder's tokenizer.
+        max_seq_length (`int`, *optional*, defaults to 128):
+            Truncation length; the task's own `max_seq_length` wins when set.
+        with_labels (`bool`, *optional*, defaults to `True`):
+            `False` for unlabelled (test) splits: no `labels` column.
+        group_candidates (`bool`, *optional*, defaults to `False`):
+            Ranking only: one row per question holding all its candidates (`input_ids` of shape
+            `(candidates, seq_len)`) and `labels` = the positive candidate's index, as the ranking loss wants
+            (training). Otherwise ranking rows stay pairs with a `group_id` per question, so evaluation can rank
+            each question's candidates and still report per-pair accuracy.
+        max_samples (`int`, *optional*): keep the first `max_samples` rows (after `fraction`).
+        fraction (`float`, *optional*): keep a seeded random fraction of the rows (at least one).
+        seed (`int`, *optional*, defaults to 42): the seed of `fraction`.
+    """
+    _check_columns(spec, dataset, with_labels)
+    if with_labels and spec.drop_labels:
+        drop = set(spec.drop_labels)
+        column = dataset[spec.label_column]
+        keep = [i for i, value in enumerate(column) if value not in drop]
+        if len(keep) < len(column):
+            dataset = dataset.select(keep)
+        if len(dataset) == 0:
+            raise ValueError(f"Task '{spec.name}': no example is left after dropping labels {spec.drop_labels}.")
+    if fraction is not None:
+        if not 0 < fraction <= 1:
+            raise ValueError(f"Task '{spec.name}': train_fraction must be in (0, 1], got {fraction!r}.")
+        if fraction < 1:
+            count = max(1, math.ceil(fraction * len(dataset)))
+            dataset = dataset.shuffle(seed=seed).select(range(count))
+    if max_samples is not None:
+        dataset = dataset.select(range(min(max_samples, len(dataset))))
+    labels = _label_ids(spec, dataset) if with_labels else None
+
+    length = spec.max_seq_length or max_seq_length
+    first, second = (spec.text_columns + [None])[:2]
+
+    def tokenize(batch: dict[str, list]) -> dict[str, list]:
+        texts = (batch[first], batch[second]) if second else (batch[first],)
+        return dict(tokenizer(*texts, truncation=True, max_length=length))
+
+    tokenized = dataset.map(
+        tokenize,
+        batched=True,
+        remove_columns=dataset.column_names,
+        desc=f"Tokenizing {spec.name}",
+    )
+    if labels is not None:
+        tokenized = tokenized.add_column("labels", labels.tolist())
+    if spec.task_type == "ranking":
+        questions = dataset[first]
+        group_ids = {question: i for i, question in enumerate(dict.fromkeys(questions))}
+        tokenized = tokenized.add_column("group_id", [group_ids[q] for q in questions])
+        if group_candidates:
+            tokenized = _group_candidates(spec, tokenized)
+        elif labels is not None:
+            # Pairs are scored one by one here; their 0/1 labels are for the metric, never the ranking loss.
+            tokenized = tokenized.rename_column("labels", "pair_labels")
+    return tokenized.add_column("task_name", [spec.name] * len(tokenized))
+
+
+def _group_candidates(spec: TaskDataSpec, pairs: datasets.Dataset) -> datasets.Dataset:
+    """One row per (question, positive candidate): all the question's candidates, `labels` = the positive's index.
+
+    Questions without a relevant candidate give no training signal to the ranking loss and are dropped; a question
+    with several relevant candidates gives one row per relevant candidate, each with all irrelevant ones.
+    """
+    positive = spec.label_names.index(spec.positive_label)
+    members: dict[int, list[int]] = {}
+    for row, group in enumerate(pairs["group_id"]):
+        members.setdefault(group, []).append(row)
+    labels = pairs["labels"]
+    model_columns = [c for c in pairs.column_names if c not in ("labels", "group_id")]
+    columns = {c: pairs[c] for c in model_columns}
+    grouped: dict[str, list] = {c: [] for c in model_columns} | {"labels": [], "group_id": []}
+    for group, rows in members.items():
+        positives = [r for r in rows if labels[r] == positive]
+        negatives = [r for r in rows if labels[r] != positive]
+        for relevant in positives:
+            candidates = [relevant, *negatives]
+            for column in model_columns:
+                grouped[column].append([columns[column][r] for r in candidates])
+            grouped["labels"].append(0)
+            grouped["group_id"].append(group)
+    if not grouped["labels"]:
+        raise ValueError(
+            f"Task '{spec.name}' (ranking): no question has a candidate labelled {spec.positive_label!r}, so there is "
+            "nothing to rank; check positive_label and the data."
+        )
+    return datasets.Dataset.from_dict(grouped)

@@ -159,8 +159,15 @@ def assert_same_logits(actual, expected):
 
 
 REMOTE_CODE_SCRIPT = """
-import json, sys, torch
+import json, sys
+sys.modules["modeling_mtdnn"] = None  # the installed package must not be importable: only the checkpoint's code
+import torch
 from transformers import AutoModel
+try:
+    import modeling_mtdnn
+    raise SystemExit("modeling_mtdnn is importable; the test would not prove remote code")
+except ImportError:
+    pass
 path, batch_path = sys.argv[1], sys.argv[2]
 model = AutoModel.from_pretrained(path, trust_remote_code=True).eval()
 batch = {key: torch.tensor(value) for key, value in json.load(open(batch_path)).items()}

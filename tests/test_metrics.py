@@ -33,6 +33,7 @@ from training.metrics import (
     load_metric,
     predictions_from_logits,
     ranking_pair_predictions,
+    ranking_predictions,
     task_score,
 )
 
@@ -294,6 +295,24 @@ def test_ranking_pairs_feed_the_qnli_metric():
 def test_ranking_pair_predictions_errors(scores, labels, positive_label, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         ranking_pair_predictions(scores, labels, positive_label, task_name="qnli")
+
+
+@pytest.mark.parametrize(
+    "scores, groups, positive_label, expected",
+    [
+        ([0.1, 2.0, 0.5, -1.0], [7, 7, 8, 7], 0, [1, 0, 0, 1]),  # groups interleaved; a group of one is its own top
+        ([3.0, 1.0, 1.0, 2.0], [0, 1, 1, 0], 1, [1, 1, 0, 0]),  # positive_label 1; the tie goes to the first pair
+        ([], [], 0, []),
+    ],
+)
+def test_ranking_predictions_in_pair_order(scores, groups, positive_label, expected):
+    predictions = ranking_predictions(np.asarray(scores), np.asarray(groups), positive_label)
+    assert predictions.tolist() == expected
+
+
+def test_ranking_predictions_error():
+    with pytest.raises(ValueError, match=re.escape("Task 'qnli' (ranking): got 3 scores for 2 group ids")):
+        ranking_predictions(np.zeros(3), np.zeros(2), task_name="qnli")
 
 
 # ------------------------------------------------------------------------------------------------ scores

@@ -264,3 +264,26 @@ def test_two_processes_train_the_same_task_at_every_step(tmp_path):
     assert [r["world_size"] for r in ranks] == [2, 2]
     assert ranks[0]["tasks"] == ranks[1]["tasks"] and len(ranks[0]["tasks"]) == 6
     assert any(key.startswith("loss_") for entry in ranks[0]["log"] for key in entry)
+
+
+def test_trainer_features_work_as_usual(tokenizer, tmp_path, monkeypatch):
+    """bf16, gradient accumulation, activation (gradient) checkpointing and report_to=tensorboard."""
+    monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", str(tmp_path / "tb"))
+    trainer = make_trainer(
+        tokenizer,
+        tmp_path,
+        bf16=True,
+        gradient_accumulation_steps=2,
+        activation_checkpointing=True,
+        report_to=["tensorboard"],
+        max_steps=4,
+        logging_steps=2,
+    )
+    result = trainer.train()
+    assert np.isfinite(result.training_loss)
+    assert trainer.model.is_activation_checkpointing
+    events = list((tmp_path / "tb").rglob("events.out.tfevents.*"))
+    assert events, "the TensorBoard callback wrote no event file"
+    content = b"".join(path.read_bytes() for path in events)
+    logged = {key for entry in trainer.state.log_history for key in entry if key.startswith("loss_")}
+    assert logged and all(key.encode() in content for key in logged)

@@ -15,4 +15,23 @@
 
 from __future__ import annotations
 
-__all__ = []
+from .arguments import DataArguments, ModelArguments, MTDNNTrainingArguments
+from .collator import MultiTaskDataCollator
+from .samplers import SAMPLING_STRATEGIES, MultiTaskBatchSampler
+from .task_data import TaskDataSpec, load_raw_split, load_task_specs, prepare_split
+from .trainer import EvalSpec, MTDNNTrainer
+
+__all__ = [
+    "SAMPLING_STRATEGIES",
+    "DataArguments",
+    "EvalSpec",
+    "MTDNNTrainer",
+    "MTDNNTrainingArguments",
+    "ModelArguments",
+    "MultiTaskBatchSampler",
+    "MultiTaskDataCollator",
+    "TaskDataSpec",
+    "load_raw_split",
+    "load_task_specs",
+    "prepare_split",
+]

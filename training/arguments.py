@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 import torch
 from transformers import TrainingArguments
 
-__all__ = ["PAPER_RECIPE", "SAMPLING_STRATEGIES", "DataArguments", "MTDNNTrainingArguments", "ModelArguments"]
+from .samplers import SAMPLING_STRATEGIES
 
-SAMPLING_STRATEGIES = ("proportional", "temperature", "uniform", "annealed")
+__all__ = ["PAPER_RECIPE", "DataArguments", "MTDNNTrainingArguments", "ModelArguments"]
+
 # The MT-DNN paper's recipe (section 4.2): Adamax, lr 5e-5, batch 32, 5 epochs, linear decay with 10% warm-up,
 # gradient norm clipped at 1. Per-task dropout lives in the task files.
 PAPER_RECIPE = {
@@ -97,6 +98,10 @@ class DataArguments:
 class MTDNNTrainingArguments(TrainingArguments):
     """`TrainingArguments` plus task sampling, the paper's recipe, and `optim="adamax"`."""
 
+    optim: str = field(
+        default=TrainingArguments.optim,
+        metadata={"help": "The optimizer: 'adamax' (the MT-DNN paper's) or any of transformers' `OptimizerNames`."},
+    )
     sampling_strategy: str = field(
         default="proportional",
         metadata={"help": f"How batches of tasks are mixed: one of {list(SAMPLING_STRATEGIES)}."},

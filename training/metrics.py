@@ -37,6 +37,7 @@ __all__ = [
     "load_metric",
     "predictions_from_logits",
     "ranking_pair_predictions",
+    "ranking_predictions",
     "task_score",
 ]
 
@@ -265,6 +266,52 @@ def ranking_pair_predictions(
     is_top[np.arange(len(top)), top] = True
     predictions = np.where(is_top, positive_label, 1 - positive_label).astype(np.int64)
     return predictions[real], candidate_labels[real].astype(np.int64)
+
+
+def ranking_predictions(
+    scores: np.ndarray, group_ids: np.ndarray, positive_label: int = 0, *, task_name: str | None = None
+) -> np.ndarray:
+    """
+    Per-pair predictions of a ranking task, in the order of its pairs: the top-scoring pair of each group (the
+    question's candidates) is predicted `positive_label`, the others `1 - positive_label`.
+
+    Args:
+        scores (`np.ndarray`): `(n_pairs,)` scores of the ranking head, one per (query, candidate) pair.
+        group_ids (`np.ndarray`): `(n_pairs,)` the query each pair belongs to; a group's pairs need not be adjacent.
+        positive_label (`int`, *optional*, defaults to 0): the class id of a relevant candidate.
+        task_name (`str`, *optional*, defaults to `None`): the task, named in error messages.
+
+    Example:
+
+    ```python
+    >>> ranking_predictions(np.array([0.1, 2.0, 0.5, -1.0]), np.array([7, 7, 8, 7]))
+    array([1, 0, 0, 1])
+
+    ```
+    """
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    group_ids = np.asarray(group_ids).reshape(-1)
+    if scores.shape != group_ids.shape:
+        raise ValueError(
+            f"{_task(task_name)} (ranking): got {scores.shape[0]} scores for {group_ids.shape[0]} group ids; pass one "
+            "score and one group id per pair."
+        )
+    if scores.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, rows = np.unique(group_ids, return_inverse=True)
+    columns = np.zeros_like(rows)
+    seen: dict[int, int] = {}
+    for i, row in enumerate(rows.tolist()):
+        columns[i] = seen.get(row, 0)
+        seen[row] = columns[i] + 1
+    grid = np.full((len(seen), max(seen.values(), default=0)), -np.inf)
+    labels = np.full(grid.shape, IGNORE_INDEX)
+    grid[rows, columns] = scores
+    labels[rows, columns] = 0
+    flat, _ = ranking_pair_predictions(grid, labels, positive_label, task_name=task_name)
+    # `ranking_pair_predictions` returns the real cells row by row; map them back to the pairs' order.
+    real_cells = np.flatnonzero(labels.reshape(-1) != IGNORE_INDEX)
+    return flat[np.searchsorted(real_cells, rows * grid.shape[1] + columns)]
 
 
 def task_score(metrics: dict[str, float]) -> float:

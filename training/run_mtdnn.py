@@ -20,13 +20,16 @@ with `MTDNNTrainer`, evaluates each task, and saves the model, tokenizer and res
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import datasets
 import transformers
+import yaml
 from transformers import AutoTokenizer, HfArgumentParser, set_seed
 
 if __package__ in (None, ""):  # `python training/run_mtdnn.py` and `accelerate launch training/run_mtdnn.py`
@@ -35,23 +38,44 @@ if __package__ in (None, ""):  # `python training/run_mtdnn.py` and `accelerate 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
 from training.arguments import DataArguments, ModelArguments, MTDNNTrainingArguments  # noqa: E402
 from training.collator import MultiTaskDataCollator  # noqa: E402
-from training.metrics import METRIC_CONFIGS  # noqa: E402
+from training.metrics import METRIC_CONFIGS, predictions_from_logits, ranking_predictions  # noqa: E402
 from training.task_data import TaskDataSpec, load_raw_split, load_task_specs, prepare_split  # noqa: E402
 from training.trainer import EvalSpec, MTDNNTrainer  # noqa: E402
 
-__all__ = ["build_model", "format_score_table", "main", "parse_args"]
+__all__ = ["build_model", "format_score_table", "main", "parse_args", "write_predictions"]
 
 logger = logging.getLogger("run_mtdnn")
 
 
+def _as_flags(values: dict[str, Any]) -> list[str]:
+    flags = []
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            flags += [f"--{name}", *map(str, value)]
+        elif isinstance(value, bool):
+            flags += [f"--{name}", str(value).lower()]
+        else:
+            flags += [f"--{name}", str(value)]
+    return flags
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, MTDNNTrainingArguments]:
-    """Flags, or one JSON / YAML file of arguments (as `run_glue.py`)."""
+    """
+    Flags as in `run_glue.py`, or a JSON / YAML file of arguments first, followed by flags that override it:
+    `run_mtdnn.py training/configs/demo.yaml --model_name_or_path bert-base-uncased`.
+    """
     parser = HfArgumentParser((ModelArguments, DataArguments, MTDNNTrainingArguments))
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
-    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
-        return parser.parse_yaml_file(yaml_file=os.path.abspath(argv[0]))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].endswith((".json", ".yaml", ".yml")):
+        path = Path(argv.pop(0))
+        if not path.is_file():
+            raise ValueError(f"Argument file {str(path)!r} does not exist.")
+        values = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+        if not isinstance(values, dict):
+            raise ValueError(f"Argument file {str(path)!r} must hold a mapping of argument names to values.")
+        argv = _as_flags(values) + argv  # later flags win
     return parser.parse_args_into_dataclasses(args=argv)
 
 
@@ -124,8 +148,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     positive = spec.label_names.index(spec.positive_label) if spec.positive_label else 0
                     eval_specs[key] = EvalSpec(task_name=name, metric=metric, positive_label=positive)
             if training_args.do_predict:
+                if not spec.test_splits():
+                    raise ValueError(f"Task '{name}' has no test split in its task file; drop --do_predict or it.")
                 for key, split in spec.test_splits().items():
-                    test_sets[key] = prepare(split, with_labels=False, max_samples=data_args.max_predict_samples)
+                    raw = load_raw_split(spec, split, data_args.data_dir, cache_dir=model_args.cache_dir)
+                    prepared = prepare_split(
+                        spec,
+                        raw,
+                        tokenizer,
+                        data_args.max_seq_length,
+                        with_labels=False,
+                        max_samples=data_args.max_predict_samples,
+                    )
+                    indices = raw["idx"][: len(prepared)] if "idx" in raw.column_names else range(len(prepared))
+                    test_sets[key] = (spec, prepared, list(indices))
 
     collator = MultiTaskDataCollator(
         tokenizer,
@@ -158,9 +194,56 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         results |= metrics
         if trainer.is_world_process_zero():
             logger.info("Dev scores:\n%s", format_score_table(metrics, eval_specs))
+    if training_args.do_predict:
+        written = write_predictions(trainer, test_sets, training_args.output_dir)
+        if trainer.is_world_process_zero():
+            logger.info("Predictions written: %s", ", ".join(sorted(written)))
     if not training_args.do_train and not training_args.do_eval and not training_args.do_predict:
         logger.warning("Nothing to do: pass --do_train, --do_eval and/or --do_predict.")
     return results
+
+
+def _write_tsv(path: Path, rows: list[tuple[Any, Any]]) -> None:
+    """Writes `index<TAB>prediction` rows through a temporary file, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    with open(temporary, "w") as file:
+        file.write("index\tprediction\n")
+        file.writelines(f"{index}\t{value}\n" for index, value in rows)
+    os.replace(temporary, path)
+
+
+def write_predictions(
+    trainer: MTDNNTrainer, test_sets: dict[str, tuple[TaskDataSpec, Any, list[int]]], output_dir: str
+) -> list[str]:
+    """
+    Predicts every test set and writes `predictions/<key>.tsv` (label names, or scores for regression) and, for
+    tasks with a `submission_file`, `glue_submission/<file>` in the GLUE server's format. Returns the paths written.
+    """
+    written = []
+    for key, (spec, dataset, indices) in test_sets.items():
+        logits = trainer.predict(dataset, metric_key_prefix=f"test_{key}").predictions
+        if not trainer.is_world_process_zero():
+            continue
+        if spec.task_type == "regression":
+            values = predictions_from_logits("regression", logits, task_name=key).tolist()
+            named = submitted = [f"{value:.4f}" for value in values]
+        else:
+            if spec.task_type == "ranking":
+                positive = spec.label_names.index(spec.positive_label)
+                ids = ranking_predictions(logits, dataset["group_id"], positive, task_name=key)
+            else:
+                ids = predictions_from_logits("classification", logits, task_name=key)
+            named = [spec.label_names[i] for i in ids.tolist()]
+            submitted = named if spec.submission_labels == "names" else ids.tolist()
+        path = Path(output_dir) / "predictions" / f"{key}.tsv"
+        _write_tsv(path, list(zip(indices, named)))
+        written.append(str(path))
+        if key in spec.submission_files():
+            path = Path(output_dir) / "glue_submission" / spec.submission_files()[key]
+            _write_tsv(path, list(zip(indices, submitted)))
+            written.append(str(path))
+    return written
 
 
 def format_score_table(metrics: dict[str, float], eval_specs: dict[str, EvalSpec]) -> str:

@@ -96,6 +96,9 @@ class TaskDataSpec:
             The GLUE submission file name of the test predictions (`RTE.tsv`).
         extra_submission_files (`dict[str, str]`, *optional*):
             Submission file names of `extra_test_splits`.
+        submission_labels (`str`, *optional*, defaults to `"ids"`):
+            How classes are written in the submission file: `ids` (CoLA, SST-2, MRPC, QQP, WNLI) or `names`
+            (MNLI, QNLI, RTE), as the GLUE server expects. Regression scores are written as numbers.
     """
 
     name: str
@@ -118,6 +121,7 @@ class TaskDataSpec:
     loss_weight: float = 1.0
     submission_file: str | None = None
     extra_submission_files: dict[str, str] = dataclasses.field(default_factory=dict)
+    submission_labels: str = "ids"
 
     def __post_init__(self):
         def fail(field: str, value: Any, allowed: str) -> ValueError:
@@ -139,6 +143,8 @@ class TaskDataSpec:
         unknown_splits = sorted(set(self.splits) - set(_SPLITS))
         if unknown_splits:
             raise fail("splits", self.splits, f"a mapping with keys among {list(_SPLITS)}")
+        if self.submission_labels not in ("ids", "names"):
+            raise fail("submission_labels", self.submission_labels, "'ids' or 'names'")
         if self.max_seq_length is not None and (not isinstance(self.max_seq_length, int) or self.max_seq_length < 8):
             raise fail("max_seq_length", self.max_seq_length, "an integer >= 8")
 
@@ -167,6 +173,11 @@ class TaskDataSpec:
         """Prediction key (`mnli`, `mnli_mm`) to dataset split."""
         keys = {self.name: self.splits["test"]} if "test" in self.splits else {}
         return keys | {f"{self.name}_{key}": split for key, split in self.extra_test_splits.items()}
+
+    def submission_files(self) -> dict[str, str]:
+        """Prediction key to its GLUE submission file name, for the keys that have one."""
+        keys = {self.name: self.submission_file} if self.submission_file else {}
+        return keys | {f"{self.name}_{key}": name for key, name in self.extra_submission_files.items()}
 
 
 def _read_task_file(path: Path) -> dict[str, TaskDataSpec]:

@@ -28,7 +28,7 @@ from torch.utils.data import ConcatDataset, DataLoader
 from transformers import Trainer, TrainerCallback
 from transformers.utils import logging
 
-from .metrics import average_score, compute_task_metrics, predictions_from_logits, ranking_pair_predictions
+from .metrics import average_score, compute_task_metrics, predictions_from_logits, ranking_predictions
 from .samplers import MultiTaskBatchSampler
 
 __all__ = ["SAMPLER_STATE_FILE", "EvalSpec", "MTDNNTrainer", "TaskSamplerCallback"]
@@ -192,19 +192,8 @@ class MTDNNTrainer(Trainer):
         spec = self.eval_specs[key]
         task_type = self.model.config.tasks[spec.task_name]["task_type"]
         if task_type == "ranking":
-            scores = np.asarray(logits, dtype=np.float64).reshape(-1)
-            groups = np.asarray(dataset["group_id"])
-            pair_labels = np.asarray(dataset["pair_labels"])
-            order = {group: i for i, group in enumerate(dict.fromkeys(groups.tolist()))}
-            width = max(np.bincount([order[g] for g in groups.tolist()]))
-            grid = np.full((len(order), width), -np.inf)
-            grid_labels = np.full((len(order), width), -100)
-            fill = np.zeros(len(order), dtype=np.int64)
-            for score, group, label in zip(scores, groups.tolist(), pair_labels.tolist()):
-                row = order[group]
-                grid[row, fill[row]], grid_labels[row, fill[row]] = score, label
-                fill[row] += 1
-            predictions, references = ranking_pair_predictions(grid, grid_labels, spec.positive_label)
+            predictions = ranking_predictions(logits, dataset["group_id"], spec.positive_label, task_name=key)
+            references = np.asarray(dataset["pair_labels"])
         else:
             predictions = predictions_from_logits(task_type, logits)
             references = np.asarray(dataset["labels"])

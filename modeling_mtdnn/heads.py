@@ -32,7 +32,9 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class LinearHead(nn.Module):
     """
     The paper's head for single-sentence classification, regression and ranking: dropout, then one linear layer
-    on the encoder's first-token ([CLS]) vector `x`.
+    on the sentence vector `x`: the encoder's pooled [CLS] vector where it has a pooler (BERT, RoBERTa: a dense layer
+    and tanh on the first token, as the authors' code and `BertForSequenceClassification` use), else the first
+    token's final hidden state (DeBERTa-v2, ELECTRA).
 
     - classification: `logits = W^T x`, `(batch, num_labels)`; softmax and cross-entropy are in the loss.
     - regression and ranking: one score `w^T x` per sequence, `(batch,)`.
@@ -45,9 +47,14 @@ class LinearHead(nn.Module):
         self.classifier = nn.Linear(hidden_size, spec["num_labels"])
 
     def forward(
-        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None,
+        pooled_output: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        logits = self.classifier(self.dropout(hidden_states[:, 0]))
+        sentence = pooled_output if pooled_output is not None else hidden_states[:, 0]
+        logits = self.classifier(self.dropout(sentence))
         return logits.squeeze(-1) if self.squeeze else logits
 
 
@@ -117,7 +124,11 @@ class SANHead(nn.Module):
         return torch.stack(predictions, dim=1)
 
     def forward(
-        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None,
+        pooled_output: torch.Tensor | None = None,
     ) -> torch.Tensor:
         probabilities = self.step_probabilities(hidden_states, attention_mask, token_type_ids)
         batch, steps = probabilities.shape[:2]

@@ -15,17 +15,20 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Sequence
-from typing import Any
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import torch
+from huggingface_hub import HfApi
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers import AutoModel, PreTrainedModel
 from transformers.utils import logging
 
 from .configuration_mtdnn import MTDNNConfig
 from .heads import build_head
+from .hub_mixin import TaskHeadHubMixin
 from .losses import compute_task_loss
 from .outputs import MTDNNMultiTaskOutput, MTDNNOutput
 
@@ -34,14 +37,6 @@ __all__ = ["MTDNNForMultiTask", "MTDNNPreTrainedModel"]
 logger = logging.get_logger(__name__)
 
 _HEADS_PREFIX = "heads."
-
-
-def _encoder_init_kwargs(encoder_config) -> dict[str, Any]:
-    """`add_pooling_layer=False` where the encoder class takes it: heads read the first token, never the pooler."""
-    encoder_cls = AutoModel._model_mapping[type(encoder_config)]
-    if "add_pooling_layer" in inspect.signature(encoder_cls.__init__).parameters:
-        return {"add_pooling_layer": False}
-    return {}
 
 
 def _task_of_key(key: str) -> str | None:
@@ -67,7 +62,7 @@ class MTDNNPreTrainedModel(PreTrainedModel):
                 nn.init.uniform_(parameter, -bound, bound)
 
 
-class MTDNNForMultiTask(MTDNNPreTrainedModel):
+class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
     r"""
     MT-DNN (Liu et al. 2019): a shared Transformer encoder and one head per task in an `nn.ModuleDict` keyed by task
     name (`heads.<task>.*` in the checkpoint). Each call routes to the heads named by `task_name`.
@@ -97,9 +92,13 @@ class MTDNNForMultiTask(MTDNNPreTrainedModel):
     ```
     """
 
+    # Called as `model_card_writer(model, folder)` after every `save_pretrained`; the `model_cards` package sets it
+    # when imported (this folder ships to the Hub alone, so it never imports that package itself).
+    model_card_writer: ClassVar[Callable[..., Any] | None] = None
+
     def __init__(self, config: MTDNNConfig):
         super().__init__(config)
-        self.encoder = AutoModel.from_config(config.encoder_config, **_encoder_init_kwargs(config.encoder_config))
+        self.encoder = AutoModel.from_config(config.encoder_config)
         self.heads = nn.ModuleDict(
             {name: build_head(name, config.hidden_size, spec) for name, spec in config.tasks.items()}
         )
@@ -128,14 +127,13 @@ class MTDNNForMultiTask(MTDNNPreTrainedModel):
         >>> model = MTDNNForMultiTask.from_encoder("bert-base-uncased", tasks={"rte": rte})  # doctest: +SKIP
         ```
         """
-        config_kwargs = {
-            key: kwargs[key] for key in ("revision", "token", "cache_dir", "local_files_only") if key in kwargs
-        }
-        encoder_config = AutoConfig.from_pretrained(pretrained_model_name_or_path, **config_kwargs)
-        encoder = AutoModel.from_pretrained(
-            pretrained_model_name_or_path, config=encoder_config, **_encoder_init_kwargs(encoder_config), **kwargs
+        encoder = AutoModel.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        config = MTDNNConfig(
+            encoder_config=encoder.config,
+            tasks=tasks,
+            encoder_name_or_path=str(pretrained_model_name_or_path),
+            encoder_revision=kwargs.get("revision"),
         )
-        config = MTDNNConfig(encoder_config=encoder.config, tasks=tasks)
         with torch.device("meta"):
             model = cls(config)
         model.encoder = encoder
@@ -181,6 +179,54 @@ class MTDNNForMultiTask(MTDNNPreTrainedModel):
             )
         return (model, info) if output_loading_info else model
 
+    def save_pretrained(self, save_directory: str | os.PathLike, *args, model_id: str | None = None, **kwargs) -> None:
+        """`PreTrainedModel.save_pretrained`, then the model card (`README.md`) when a card writer is set."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if self.model_card_writer is not None and kwargs.get("is_main_process", True):
+            self.model_card_writer(self, save_directory, model_id=model_id)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        commit_message: str | None = None,
+        private: bool | None = None,
+        token: str | None = None,
+        revision: str | None = None,
+        create_pr: bool = False,
+        max_shard_size: int | str | None = "50GB",
+        commit_description: str | None = None,
+        **kwargs,
+    ):
+        """
+        Uploads the whole model: weights (safetensors), config with `auto_map`, the modeling code and, when the
+        `model_cards` package is imported, this model's card (instead of transformers' generic one). Without a card
+        writer it is `PreTrainedModel.push_to_hub`.
+        """
+        if self.model_card_writer is None:
+            return super().push_to_hub(
+                repo_id,
+                commit_message=commit_message,
+                private=private,
+                token=token,
+                revision=revision,
+                create_pr=create_pr,
+                max_shard_size=max_shard_size,
+                commit_description=commit_description,
+                **kwargs,
+            )
+        api = HfApi(token=token)
+        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_pretrained(folder, max_shard_size=max_shard_size, model_id=repo_id)
+            return api.upload_folder(
+                repo_id=repo_id,
+                folder_path=folder,
+                commit_message=commit_message or "Upload MT-DNN model",
+                commit_description=commit_description,
+                revision=revision,
+                create_pr=create_pr,
+            )
+
     # ------------------------------------------------------------------------------------------ task editing
     @property
     def task_names(self) -> list[str]:
@@ -198,6 +244,7 @@ class MTDNNForMultiTask(MTDNNPreTrainedModel):
         reference = next(self.encoder.parameters())
         head = build_head(name, self.config.hidden_size, spec).to(device=reference.device, dtype=reference.dtype)
         head.apply(self._init_weights)
+        head.train(self.training)  # a head added to a model in eval mode must not drop out
         self.heads[name] = head
         return head
 
@@ -306,10 +353,11 @@ class MTDNNForMultiTask(MTDNNPreTrainedModel):
             **encoder_kwargs,
         )
         sequence_output = encoder_outputs.last_hidden_state
+        pooled_output = getattr(encoder_outputs, "pooler_output", None)
 
         task_logits = {}
         for name in names:
-            logits = self.heads[name](sequence_output, attention_mask, token_type_ids)
+            logits = self.heads[name](sequence_output, attention_mask, token_type_ids, pooled_output)
             if self.config.tasks[name]["task_type"] == "ranking":
                 logits = logits.view(group_shape)
                 if grouped:

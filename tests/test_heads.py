@@ -60,13 +60,15 @@ def test_unknown_head_type_lists_the_known_ones():
     assert sorted(HEAD_TYPES) == ["linear", "san"]
 
 
-def test_linear_head_reads_the_first_token_only():
+def test_linear_head_reads_the_pooled_vector_or_else_the_first_token():
     head = build_head("t", HIDDEN, normalize_task_spec("t", {"task_type": "classification", "num_labels": 2})).eval()
     hidden, mask, types = pair_inputs()
     changed = hidden.clone()
     changed[:, 1:] = 0
     torch.testing.assert_close(head(hidden, mask, types), head(changed, mask, types))
     torch.testing.assert_close(head(hidden, mask, types), head.classifier(hidden[:, 0]))
+    pooled = torch.randn(hidden.shape[0], HIDDEN)
+    torch.testing.assert_close(head(hidden, mask, types, pooled), head.classifier(pooled))
 
 
 def test_masked_softmax_gives_zero_to_masked_positions():

@@ -129,7 +129,7 @@ def test_save_load_round_trip_is_exact(tiny_model, tmp_path):
         "AutoConfig": "configuration_mtdnn.MTDNNConfig",
         "AutoModel": "modeling_mtdnn.MTDNNForMultiTask",
     }
-    assert "encoder.pooler.dense.weight" not in load_file(tmp_path / "model.safetensors")
+    assert "encoder.pooler.dense.weight" in load_file(tmp_path / "model.safetensors")  # BERT's pooled [CLS]
     loaded = AutoModel.from_pretrained(tmp_path).eval()  # no remote code: the installed package is registered
     assert type(loaded) is MTDNNForMultiTask
     assert without_load_fields(loaded.config.to_dict()) == without_load_fields(tiny_model.config.to_dict())
@@ -202,6 +202,7 @@ def test_add_and_remove_task_leave_the_rest_untouched(tiny_model, tmp_path):
     before = {key: value.clone() for key, value in tiny_model.state_dict().items()}
     head = tiny_model.add_task("wnli", {"task_type": "classification", "num_labels": 2, "head": "san"})
     assert tiny_model.heads["wnli"] is head and "wnli" in tiny_model.config.tasks
+    assert not head.training  # follows the model's eval mode
     tiny_model.remove_task("sst2")
     assert "sst2" not in tiny_model.heads and "sst2" not in tiny_model.config.tasks
     after = tiny_model.state_dict()
@@ -337,9 +338,9 @@ def test_from_encoder_keeps_pretrained_weights(tmp_path):
     source.save_pretrained(tmp_path / "encoder")
     model = MTDNNForMultiTask.from_encoder(str(tmp_path / "encoder"), tasks=TINY_TASKS)
     encoder_state = model.encoder.state_dict()
+    assert encoder_state.keys() == source.state_dict().keys()
     for key, value in source.state_dict().items():
-        if not key.startswith("pooler."):
-            assert torch.equal(encoder_state[key], value), key
+        assert torch.equal(encoder_state[key], value), key
     assert sorted(model.heads) == sorted(TINY_TASKS)
     for name, parameter in model.heads.named_parameters():
         assert parameter.device.type == "cpu" and torch.isfinite(parameter).all(), name
@@ -353,12 +354,10 @@ def test_from_encoder_on_real_minilm(minilm_path, tmp_path):
     source = AutoModel.from_pretrained(minilm_path)
     model = MTDNNForMultiTask.from_encoder(minilm_path, tasks=TINY_TASKS).eval()
     encoder_state = model.encoder.state_dict()
-    compared = 0
+    assert encoder_state.keys() == source.state_dict().keys() and len(encoder_state) > 90
     for key, value in source.state_dict().items():
-        if not key.startswith("pooler."):
-            assert torch.equal(encoder_state[key], value), key
-            compared += 1
-    assert compared > 90
+        assert torch.equal(encoder_state[key], value), key
+    assert "pooler.dense.weight" in encoder_state  # MiniLM's pretrained pooler feeds the linear heads
     assert model.config.encoder_config.num_hidden_layers == 6 and model.config.hidden_size == 384
     tokenizer = AutoTokenizer.from_pretrained(minilm_path)
     batch = tokenizer(["A man plays a guitar."], ["Someone makes music."], return_tensors="pt")

@@ -1,0 +1,255 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""One task head on its own: save, push, load, and export as a plain transformers model."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import HfApi, ModelCard, ModelCardData, snapshot_download
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification, PreTrainedModel
+
+__all__ = ["HEAD_CONFIG_FILE", "HEAD_WEIGHTS_FILE", "TaskHeadHubMixin"]
+
+HEAD_CONFIG_FILE = "head_config.json"
+HEAD_WEIGHTS_FILE = "head.safetensors"
+
+_HEAD_CARD = """---
+{{ card_data }}
+---
+
+# MT-DNN task head: {{ task_name }}
+
+A {{ spec.task_type }} head (`{{ spec.head }}`) of an [MT-DNN](https://arxiv.org/abs/1901.11504) model, alone: its
+weights (`head.safetensors`, {{ size }}) and its task spec (`head_config.json`). It was trained on top of the
+encoder `{{ encoder.name_or_path or encoder.model_type }}`
+{%- if encoder.revision %} at revision `{{ encoder.revision }}`{% endif %} (hidden size {{ encoder.hidden_size }})
+and only fits an MT-DNN model built on that encoder.
+{% if labels %}
+Labels: {{ labels }}.
+{% endif %}
+```python
+from transformers import AutoModel
+
+model = AutoModel.from_pretrained("path/to/the/mt-dnn/model", trust_remote_code=True)
+model.load_head("{{ repo_id }}")          # adds the task '{{ task_name }}'
+model(**inputs, task_name="{{ task_name }}").logits
+```
+"""
+
+
+class TaskHeadHubMixin:
+    """Methods of `MTDNNForMultiTask` that move one task head on its own, or export it as a plain model."""
+
+    # --------------------------------------------------------------------------------------- single heads
+    def _encoder_identity(self) -> dict[str, Any]:
+        return {
+            "name_or_path": self.config.encoder_name_or_path,
+            "revision": self.config.encoder_revision,
+            "model_type": self.config.encoder_config.model_type,
+            "hidden_size": self.config.hidden_size,
+        }
+
+    def save_head(self, task_name: str, save_directory: str | os.PathLike) -> Path:
+        """
+        Writes one task's head as a small repo: `head.safetensors` (its weights), `head_config.json` (its task spec
+        with labels, and the encoder it was trained with by name and revision) and a `README.md` card.
+
+        Returns:
+            `Path`: the folder written.
+        """
+        spec = self.config.get_task(task_name)
+        folder = Path(save_directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        weights = {key: value.detach().contiguous().cpu() for key, value in self.heads[task_name].state_dict().items()}
+        save_file(weights, folder / HEAD_WEIGHTS_FILE, metadata={"format": "pt"})
+        head_config = {"task_name": task_name, "spec": spec, "encoder": self._encoder_identity()}
+        (folder / HEAD_CONFIG_FILE).write_text(json.dumps(head_config, indent=2, sort_keys=True) + "\n")
+        size = sum(value.numel() * value.element_size() for value in weights.values())
+        labels = ", ".join(spec["id2label"].values()) if "id2label" in spec else ""
+        metadata = ModelCardData(
+            library_name="transformers",
+            tags=["mt-dnn", "mt-dnn-head", spec["task_type"]],
+            base_model=self.config.encoder_name_or_path
+            if self.config.encoder_name_or_path and not os.path.exists(self.config.encoder_name_or_path)
+            else None,
+        )
+        card = ModelCard.from_template(
+            metadata,
+            template_str=_HEAD_CARD,
+            task_name=task_name,
+            spec=spec,
+            encoder=head_config["encoder"],
+            size=f"{size / 1024:.1f} KiB",
+            labels=labels,
+            repo_id=folder.name,
+        )
+        card.save(folder / "README.md")
+        return folder
+
+    def push_head_to_hub(
+        self,
+        task_name: str,
+        repo_id: str,
+        commit_message: str | None = None,
+        private: bool | None = None,
+        token: str | None = None,
+        revision: str | None = None,
+    ):
+        """
+        Uploads one task's head (see [`~TaskHeadHubMixin.save_head`]) to the Hub repo `repo_id`, creating it if
+        needed; costs kilobytes to megabytes, not a whole encoder. Returns the upload's `CommitInfo`.
+        """
+        self.config.get_task(task_name)
+        api = HfApi(token=token)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_head(task_name, folder)
+            return api.upload_folder(
+                repo_id=repo_id,
+                folder_path=folder,
+                commit_message=commit_message or f"Upload MT-DNN head for task '{task_name}'",
+                revision=revision,
+            )
+
+    def load_head(
+        self,
+        repo_id_or_path: str | os.PathLike,
+        task_name: str | None = None,
+        revision: str | None = None,
+        token: str | None = None,
+        allow_other_encoder: bool = False,
+    ) -> str:
+        """
+        Attaches a head saved by [`~TaskHeadHubMixin.save_head`] (a local folder or a Hub repo) as a task of this
+        model; the encoder and the other heads are untouched.
+
+        Args:
+            repo_id_or_path (`str` or `os.PathLike`): the head's folder or Hub repo id.
+            task_name (`str`, *optional*): the name to attach it under; the saved task name by default.
+            revision, token: for a Hub repo.
+            allow_other_encoder (`bool`, *optional*, defaults to `False`):
+                Attach a head trained on another encoder of the same hidden size (its outputs are then unreliable).
+
+        Returns:
+            `str`: the task name it was attached under.
+
+        Raises:
+            `ValueError`: when the hidden size or the encoder differ, the name is taken, or the weights do not fit
+            the spec.
+        """
+        folder = Path(repo_id_or_path)
+        if not folder.is_dir():
+            folder = Path(
+                snapshot_download(
+                    str(repo_id_or_path),
+                    revision=revision,
+                    token=token,
+                    allow_patterns=[HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE],
+                )
+            )
+        if not (folder / HEAD_CONFIG_FILE).is_file() or not (folder / HEAD_WEIGHTS_FILE).is_file():
+            raise ValueError(
+                f"{str(repo_id_or_path)!r} holds no MT-DNN head: {HEAD_CONFIG_FILE} and {HEAD_WEIGHTS_FILE} are "
+                "needed (write them with model.save_head)."
+            )
+        head_config = json.loads((folder / HEAD_CONFIG_FILE).read_text())
+        name = task_name or head_config["task_name"]
+        saved, mine = head_config["encoder"], self._encoder_identity()
+        if saved["hidden_size"] != mine["hidden_size"]:
+            raise ValueError(
+                f"Head '{name}' from {str(repo_id_or_path)!r} reads hidden size {saved['hidden_size']}, but this "
+                f"model's encoder has {mine['hidden_size']}; it cannot be attached."
+            )
+        same_encoder = saved["model_type"] == mine["model_type"] and (
+            not saved["name_or_path"] or not mine["name_or_path"] or saved["name_or_path"] == mine["name_or_path"]
+        )
+        if not same_encoder and not allow_other_encoder:
+            raise ValueError(
+                f"Head '{name}' from {str(repo_id_or_path)!r} was trained on the encoder "
+                f"{saved['name_or_path'] or saved['model_type']!r}, but this model's is "
+                f"{mine['name_or_path'] or mine['model_type']!r}; pass allow_other_encoder=True to attach it anyway."
+            )
+        if name in self.config.tasks:
+            raise ValueError(f"Task '{name}' already exists; remove_task('{name}') first or pass another task_name.")
+        head = self.add_task(name, copy.deepcopy(head_config["spec"]))
+        try:
+            head.load_state_dict(load_file(folder / HEAD_WEIGHTS_FILE, device=str(next(head.parameters()).device)))
+        except RuntimeError as error:
+            self.remove_task(name)
+            raise ValueError(
+                f"Head '{name}' from {str(repo_id_or_path)!r}: its weights do not fit its spec ({error})."
+            ) from None
+        return name
+
+    # --------------------------------------------------------------------------------------------- export
+    def export_task(self, task_name: str) -> PreTrainedModel:
+        """
+        One task as a plain transformers model that loads with no remote code and gives the same logits:
+        `AutoModelForSequenceClassification` for linear classification and regression heads (with `id2label`),
+        `AutoModelForMultipleChoice` for ranking heads (inputs `(groups, candidates, seq_len)`).
+
+        Raises:
+            `ValueError`: for SAN heads (a multi-step GRU reader that no transformers class has), and for encoders
+            whose transformers classifier differs from MT-DNN's linear head on the pooled vector (only BERT- and
+            RoBERTa-style encoders with a pooler can be exported).
+        """
+        spec = self.config.get_task(task_name)
+        if spec["head"] == "san":
+            raise ValueError(
+                f"Task '{task_name}' has a SAN head, which no plain transformers model class implements; only linear "
+                "classification, regression and ranking heads can be exported. Keep the MT-DNN model for this task."
+            )
+        encoder_config = copy.deepcopy(self.config.encoder_config)
+        if spec["task_type"] == "ranking":
+            auto_class, encoder_config.num_labels = AutoModelForMultipleChoice, 1
+        else:
+            auto_class = AutoModelForSequenceClassification
+            if spec["task_type"] == "classification":
+                encoder_config.id2label = dict(spec["id2label"])
+                encoder_config.label2id = {label: i for i, label in spec["id2label"].items()}
+                encoder_config.problem_type = "single_label_classification"
+            else:
+                encoder_config.num_labels = 1
+                encoder_config.problem_type = "regression"
+        exported = auto_class.from_config(encoder_config)
+        base = getattr(exported, exported.base_model_prefix)
+        head = self.heads[task_name]
+        encoder_state = self.encoder.state_dict()
+        classifier = getattr(exported, "classifier", None)
+        has_pooler = any(key.startswith("pooler.") for key in encoder_state)
+        if isinstance(classifier, nn.Linear) and has_pooler and getattr(base, "pooler", None) is not None:
+            base.load_state_dict(encoder_state)  # BERT style: encoder + pooler, then dropout + linear
+            classifier.load_state_dict(head.classifier.state_dict())
+        elif hasattr(classifier, "dense") and hasattr(classifier, "out_proj") and has_pooler:
+            # RoBERTa style: its classification head is dense + tanh + linear on <s>: our pooler, then our head.
+            base.load_state_dict({k: v for k, v in encoder_state.items() if not k.startswith("pooler.")})
+            classifier.dense.load_state_dict(
+                {k[len("pooler.dense.") :]: v for k, v in encoder_state.items() if k.startswith("pooler.dense.")}
+            )
+            classifier.out_proj.load_state_dict(head.classifier.state_dict())
+        else:
+            raise ValueError(
+                f"Task '{task_name}': exporting needs an encoder whose transformers classifier matches MT-DNN's "
+                f"linear head on the pooled [CLS] vector (BERT- or RoBERTa-style with a pooler); "
+                f"{type(exported).__name__} does not."
+            )
+        return exported.to(dtype=next(self.parameters()).dtype).eval()

@@ -1,0 +1,217 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Task heads on their own, export to plain transformers models, and the Hub upload boundary (all offline)."""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+
+import pytest
+import torch
+from huggingface_hub import HfApi
+from transformers import (
+    AutoModelForMultipleChoice,
+    AutoModelForSequenceClassification,
+    BertModel,
+    RobertaConfig,
+    RobertaModel,
+)
+
+from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
+from modeling_mtdnn.hub_mixin import HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE
+
+from .conftest import TINY_TASKS, make_pair_batch, tiny_bert_config
+
+
+def encoder_folder(path, seed=0, **overrides):
+    torch.manual_seed(seed)
+    BertModel(tiny_bert_config(**overrides)).save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture
+def encoder_dir(tmp_path):
+    return encoder_folder(tmp_path / "encoder")
+
+
+@pytest.fixture
+def model(encoder_dir):
+    torch.manual_seed(1)
+    return MTDNNForMultiTask.from_encoder(encoder_dir, tasks=TINY_TASKS).eval()
+
+
+def test_save_and_load_one_head(model, encoder_dir, tmp_path):
+    folder = model.save_head("rte", tmp_path / "rte-head")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["README.md", HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE])
+    head_config = json.loads((folder / HEAD_CONFIG_FILE).read_text())
+    assert head_config["task_name"] == "rte"
+    assert head_config["spec"]["id2label"] == {"0": "entailment", "1": "not_entailment"}
+    assert head_config["encoder"] == {
+        "name_or_path": encoder_dir,
+        "revision": None,
+        "model_type": "bert",
+        "hidden_size": 32,
+    }
+    assert (folder / HEAD_WEIGHTS_FILE).stat().st_size < 60_000  # a head, not an encoder
+    assert "MT-DNN task head: rte" in (folder / "README.md").read_text()
+
+    torch.manual_seed(2)
+    other = MTDNNForMultiTask.from_encoder(encoder_dir, tasks={"stsb": {"task_type": "regression"}}).eval()
+    other.encoder.load_state_dict(model.encoder.state_dict())
+    assert other.load_head(folder) == "rte"
+    assert other.config.tasks["rte"] == model.config.tasks["rte"]
+    batch = make_pair_batch()
+    torch.testing.assert_close(other(**batch, task_name="rte").logits, model(**batch, task_name="rte").logits)
+    assert other.load_head(folder, task_name="rte_copy") == "rte_copy"
+    assert sorted(other.heads) == ["rte", "rte_copy", "stsb"]
+
+
+def test_load_head_refuses_mismatches_and_leaves_the_model_unchanged(model, encoder_dir, tmp_path):
+    folder = model.save_head("sst2", tmp_path / "head")
+    wide = MTDNNForMultiTask.from_encoder(
+        encoder_folder(tmp_path / "wide", hidden_size=48, num_attention_heads=4), tasks={}
+    )
+    with pytest.raises(ValueError, match=re.escape("Head 'sst2' from")) as error:
+        wide.load_head(folder)
+    assert "reads hidden size 32, but this model's encoder has 48; it cannot be attached." in str(error.value)
+
+    other_encoder = MTDNNForMultiTask.from_encoder(encoder_folder(tmp_path / "other", seed=3), tasks={})
+    with pytest.raises(ValueError, match=re.escape("was trained on the encoder")) as error:
+        other_encoder.load_head(folder)
+    assert "pass allow_other_encoder=True to attach it anyway" in str(error.value)
+    assert other_encoder.load_head(folder, allow_other_encoder=True) == "sst2"
+
+    with pytest.raises(ValueError, match=re.escape("Task 'sst2' already exists; remove_task('sst2') first")):
+        model.load_head(folder)
+
+    config = json.loads((folder / HEAD_CONFIG_FILE).read_text())
+    config["spec"]["num_labels"], config["spec"]["id2label"] = 3, None
+    (folder / HEAD_CONFIG_FILE).write_text(json.dumps(config))
+    before = sorted(model.heads)
+    with pytest.raises(ValueError, match=re.escape("Head 'new' from")) as error:
+        model.load_head(folder, task_name="new")
+    assert "its weights do not fit its spec" in str(error.value)
+    assert sorted(model.heads) == before and "new" not in model.config.tasks
+
+    with pytest.raises(ValueError, match=re.escape("holds no MT-DNN head: head_config.json and head.safetensors")):
+        model.load_head(tmp_path)
+
+
+class RecordedHub:
+    """Records the calls that reach the Hub client at its one boundary; nothing deeper is faked."""
+
+    def __init__(self, monkeypatch):
+        self.calls = []
+        recorder = self
+
+        def create_repo(self, repo_id, **kwargs):
+            recorder.calls.append(("create_repo", repo_id, kwargs))
+            return types.SimpleNamespace(repo_id=repo_id)
+
+        def upload_folder(self, *, repo_id, folder_path, commit_message=None, **kwargs):
+            files = {p.name: p.read_bytes() for p in __import__("pathlib").Path(folder_path).iterdir()}
+            recorder.calls.append(("upload_folder", repo_id, {"files": files, "commit_message": commit_message}))
+            return "commit-info"
+
+        def create_commit(self, repo_id, operations, *, commit_message, **kwargs):
+            files = {op.path_in_repo: open(op.path_or_fileobj, "rb").read() for op in operations}
+            recorder.calls.append(("create_commit", repo_id, {"files": files, "commit_message": commit_message}))
+            return "commit-info"
+
+        monkeypatch.setattr(HfApi, "create_repo", create_repo)
+        monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
+        monkeypatch.setattr(HfApi, "create_commit", create_commit)
+
+
+def test_push_head_to_hub_uploads_the_small_repo(model, monkeypatch):
+    hub = RecordedHub(monkeypatch)
+    assert model.push_head_to_hub("stsb", "org/mt-dnn-stsb-head") == "commit-info"
+    (kind, repo, _), (upload, upload_repo, upload_args) = hub.calls
+    assert (kind, repo, upload, upload_repo) == (
+        "create_repo",
+        "org/mt-dnn-stsb-head",
+        "upload_folder",
+        "org/mt-dnn-stsb-head",
+    )
+    assert sorted(upload_args["files"]) == sorted(["README.md", HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE])
+    assert upload_args["commit_message"] == "Upload MT-DNN head for task 'stsb'"
+    with pytest.raises(ValueError, match=re.escape("Unknown task_name 'qqp'")):
+        model.push_head_to_hub("qqp", "org/x")
+
+
+def test_push_whole_model_to_hub_sends_weights_config_code_and_card(model, monkeypatch):
+    import model_cards  # noqa: F401  (registers the card writer)
+
+    hub = RecordedHub(monkeypatch)
+    model.push_to_hub("org/mt-dnn", commit_message="Add MT-DNN")
+    commits = [call for call in hub.calls if call[0] in ("create_commit", "upload_folder")]
+    assert len(commits) == 1 and commits[0][1] == "org/mt-dnn"
+    files = commits[0][2]["files"]
+    assert commits[0][2]["commit_message"] == "Add MT-DNN"
+    expected = {"config.json", "model.safetensors", "README.md", "configuration_mtdnn.py", "modeling_mtdnn.py", "heads.py", "losses.py", "outputs.py", "hub_mixin.py"}  # fmt: skip
+    assert expected <= set(files)
+    assert json.loads(files["config.json"])["auto_map"]["AutoModel"] == "modeling_mtdnn.MTDNNForMultiTask"
+    assert b"trust_remote_code=True" in files["README.md"]
+    assert b'AutoModel.from_pretrained("org/mt-dnn"' in files["README.md"]
+
+
+@pytest.mark.parametrize(
+    "task, auto_class, reshape",
+    [("sst2", AutoModelForSequenceClassification, False), ("stsb", AutoModelForSequenceClassification, False), ("qnli", AutoModelForMultipleChoice, True)],
+)  # fmt: skip
+def test_export_task_gives_a_plain_model_with_the_same_logits(model, tmp_path, task, auto_class, reshape):
+    exported = model.export_task(task)
+    batch = make_pair_batch(batch=6)
+    if reshape:
+        batch = {key: value.view(2, 3, -1) for key, value in batch.items()}
+    expected = model(**batch, task_name=task).logits
+    exported.save_pretrained(tmp_path / task)
+    saved_config = json.loads((tmp_path / task / "config.json").read_text())
+    assert "auto_map" not in saved_config
+    reloaded = auto_class.from_pretrained(tmp_path / task).eval()
+    assert type(reloaded).__module__.startswith("transformers.models.bert")
+    logits = reloaded(**batch).logits
+    torch.testing.assert_close(logits.reshape(expected.shape), expected, rtol=1e-5, atol=1e-6)
+    if task == "sst2":
+        assert reloaded.config.id2label == {0: "negative", 1: "positive"}
+    if task == "stsb":
+        assert reloaded.config.problem_type == "regression"
+
+
+def test_export_roberta_style_encoder(tmp_path):
+    torch.manual_seed(0)
+    config = RobertaConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37, type_vocab_size=1)  # fmt: skip
+    RobertaModel(config).save_pretrained(tmp_path / "roberta")
+    model = MTDNNForMultiTask.from_encoder(str(tmp_path / "roberta"), tasks={"sst2": {"task_type": "classification", "num_labels": 2}}).eval()  # fmt: skip
+    batch = make_pair_batch()
+    batch.pop("token_type_ids")
+    exported = model.export_task("sst2")
+    torch.testing.assert_close(exported(**batch).logits, model(**batch, task_name="sst2").logits, rtol=1e-5, atol=1e-6)
+
+
+def test_export_refuses_san_heads_and_encoders_without_a_matching_classifier(model):
+    with pytest.raises(
+        ValueError, match=re.escape("Task 'rte' has a SAN head, which no plain transformers model class implements")
+    ):
+        model.export_task("rte")
+    from transformers import ElectraConfig
+
+    electra = ElectraConfig(vocab_size=99, hidden_size=32, embedding_size=16, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37)  # fmt: skip
+    other = MTDNNForMultiTask(MTDNNConfig(encoder_config=electra, tasks={"sst2": {"task_type": "classification", "num_labels": 2}}))  # fmt: skip
+    with pytest.raises(
+        ValueError, match=re.escape("Task 'sst2': exporting needs an encoder whose transformers classifier matches")
+    ):
+        other.export_task("sst2")

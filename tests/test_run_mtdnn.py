@@ -98,6 +98,14 @@ def test_train_evaluate_predict_from_a_yaml_file_with_overrides(encoder_dir, tmp
     train_results = json.loads((output / "train_results.json").read_text())
     assert train_results["train_rte_dev_samples"] == 24
 
+    card = (output / "README.md").read_text()
+    assert (
+        f"| rte_dev | classification | san | entailment, not_entailment | accuracy | {results['eval_rte_dev_accuracy']:.4f} |"
+        in card
+    )
+    assert "- optim: adamax" in card and "| rte_dev | 24 |" in card
+    assert (output / "dev_scores.png").stat().st_size > 1000
+
     rows = (output / "predictions" / "rte_dev.tsv").read_text().splitlines()
     assert rows[0] == "index\tprediction" and len(rows) == 11
     assert all(line.split("\t")[1] in ("entailment", "not_entailment") for line in rows[1:])

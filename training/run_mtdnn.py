@@ -35,6 +35,7 @@ from transformers import AutoTokenizer, HfArgumentParser, set_seed
 if __package__ in (None, ""):  # `python training/run_mtdnn.py` and `accelerate launch training/run_mtdnn.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from model_cards import MTDNNModelCardData, write_model_card  # noqa: E402
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
 from training.arguments import DataArguments, ModelArguments, MTDNNTrainingArguments  # noqa: E402
 from training.collator import MultiTaskDataCollator  # noqa: E402
@@ -163,6 +164,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     indices = raw["idx"][: len(prepared)] if "idx" in raw.column_names else range(len(prepared))
                     test_sets[key] = (spec, prepared, list(indices))
 
+    card = model.model_card_data = MTDNNModelCardData(model_id=training_args.hub_model_id)
+    card.task_datasets = {
+        key: {
+            "dataset": spec.dataset if spec.dataset not in ("csv", "json", "parquet", "text") else "",
+            "config": spec.config or "",
+            "split": split,
+            "metric": spec.metric,
+        }
+        for spec in specs.values()
+        for key, split in spec.eval_splits().items()
+    }
     collator = MultiTaskDataCollator(
         tokenizer,
         padding="max_length" if data_args.pad_to_max_length else "longest",
@@ -194,6 +206,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         results |= metrics
         if trainer.is_world_process_zero():
             logger.info("Dev scores:\n%s", format_score_table(metrics, eval_specs))
+            if training_args.do_train:  # the card saved with the model predates these scores
+                write_model_card(trainer.model, training_args.output_dir)
     if training_args.do_predict:
         written = write_predictions(trainer, test_sets, training_args.output_dir)
         if trainer.is_world_process_zero():

@@ -28,6 +28,7 @@ from torch.utils.data import ConcatDataset, DataLoader
 from transformers import Trainer, TrainerCallback
 from transformers.utils import logging
 
+from .callbacks import ModelCardCallback
 from .metrics import average_score, compute_task_metrics, predictions_from_logits, ranking_predictions
 from .samplers import MultiTaskBatchSampler
 
@@ -105,7 +106,9 @@ class MTDNNTrainer(Trainer):
             Everything else `Trainer` takes (`model`, `args` as [`MTDNNTrainingArguments`], `data_collator`, ...).
 
     Reports `loss_<task>` in the training logs, and `eval_<key>_<metric>`, `eval_<key>_loss` and `eval_average`
-    (the GLUE-style mean of the tasks' scores, usable as `metric_for_best_model="average"`) from `evaluate`.
+    (the GLUE-style mean of the tasks' scores, usable as `metric_for_best_model="average"`) from `evaluate`. The
+    model card written with every save (see `model_cards`) records the tasks' training sizes, the hyperparameters
+    and the dev scores.
     """
 
     def __init__(self, *args, eval_specs: Mapping[str, EvalSpec] | None = None, **kwargs):
@@ -118,6 +121,7 @@ class MTDNNTrainer(Trainer):
         self.task_sampler: MultiTaskBatchSampler | None = None
         self._task_losses: dict[str, list[float]] = {}
         self.add_callback(TaskSamplerCallback(self))
+        self.add_callback(ModelCardCallback(self))
 
     # ------------------------------------------------------------------------------------------------ training
     def get_train_dataloader(self) -> DataLoader:

@@ -1,0 +1,32 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Model cards for MT-DNN checkpoints. Importing this package makes `MTDNNForMultiTask.save_pretrained` write one."""
+
+from __future__ import annotations
+
+from modeling_mtdnn import MTDNNForMultiTask
+
+from .card_data import MTDNNModelCardData
+from .generate import PLOT_FILE, TEMPLATE_PATH, generate_model_card, plot_scores, write_model_card
+
+__all__ = [
+    "PLOT_FILE",
+    "TEMPLATE_PATH",
+    "MTDNNModelCardData",
+    "generate_model_card",
+    "plot_scores",
+    "write_model_card",
+]
+
+MTDNNForMultiTask.model_card_writer = staticmethod(write_model_card)

@@ -1,0 +1,201 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Render and write MT-DNN model cards from `template.md`, offline: no Hub look-up while rendering."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import re
+from pathlib import Path
+from typing import Any
+
+import huggingface_hub
+import torch
+import transformers
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+import modeling_mtdnn
+from modeling_mtdnn import MTDNNForMultiTask
+
+from .card_data import MTDNNModelCardData
+
+__all__ = ["PLOT_FILE", "TEMPLATE_PATH", "generate_model_card", "plot_scores", "write_model_card"]
+
+TEMPLATE_PATH = Path(__file__).resolve().parent / "template.md"
+PLOT_FILE = "dev_scores.png"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def _hub_id(name: str | None) -> str | None:
+    """`name` if it reads as a Hub id (not a local folder), else `None`."""
+    if not name or os.path.exists(name) or not _HUB_ID.match(name):
+        return None
+    return name
+
+
+def _labels(spec: dict[str, Any]) -> str:
+    if spec["task_type"] == "classification":
+        return ", ".join(spec["id2label"][i] for i in sorted(spec["id2label"]))
+    return "real-valued score" if spec["task_type"] == "regression" else "relevance score per candidate"
+
+
+def _task_rows(model: MTDNNForMultiTask, card_data: MTDNNModelCardData) -> list[dict[str, str]]:
+    rows = []
+    keys = card_data.evaluation_keys()
+    for name, spec in model.config.tasks.items():
+        own = [
+            key
+            for key in keys
+            if key == name or (key.startswith(f"{name}_") and key[len(name) + 1 :] not in model.config.tasks)
+        ]
+        metric = card_data.task_datasets.get(name, {}).get("metric", "")
+        for key in own or [name]:
+            scores = card_data.scores_of(key)
+            rows.append(
+                {
+                    "name": key,
+                    "task_type": spec["task_type"],
+                    "head": spec["head"],
+                    "labels": _labels(spec),
+                    "metric": ", ".join(scores) or metric or "—",
+                    "score": ", ".join(f"{value:.4f}" for value in scores.values()) or "<!-- not evaluated -->",
+                }
+            )
+    return rows
+
+
+def _metadata(model: MTDNNForMultiTask, card_data: MTDNNModelCardData, model_name: str) -> ModelCardData:
+    eval_results = []
+    for key in card_data.evaluation_keys():
+        task = next((t for t in model.config.tasks if key == t or key.startswith(f"{t}_")), key)
+        source = card_data.task_datasets.get(key) or card_data.task_datasets.get(task, {})
+        if not source.get("dataset"):
+            continue
+        for metric, value in card_data.scores_of(key).items():
+            eval_results.append(
+                EvalResult(
+                    task_type="text-classification",
+                    dataset_type=source["dataset"],
+                    dataset_name=f"{source['dataset']} {source.get('config') or ''}".strip(),
+                    dataset_config=source.get("config"),
+                    dataset_split=source.get("split", "validation"),
+                    metric_type=metric,
+                    metric_value=float(value),
+                    task_name=key,
+                )
+            )
+    datasets = sorted({source["dataset"] for source in card_data.task_datasets.values() if source.get("dataset")})
+    return ModelCardData(
+        language=card_data.language,
+        license=card_data.license,
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        tags=list(dict.fromkeys(["mt-dnn", "multi-task-learning", "text-classification", *card_data.tags])),
+        base_model=_hub_id(model.config.encoder_config.name_or_path),
+        datasets=datasets or None,
+        model_name=model_name,
+        eval_results=eval_results or None,
+    )
+
+
+def generate_model_card(
+    model: MTDNNForMultiTask, card_data: MTDNNModelCardData | None = None, plot_file: str | None = None
+) -> ModelCard:
+    """
+    Renders the model card of `model` from `template.md`: YAML metadata (with a `model-index` of the dev results),
+    the task table, usage with and without remote code, training data and hyperparameters, limitations, versions
+    and the MT-DNN citation. Nothing is looked up on the Hub.
+
+    Args:
+        model ([`MTDNNForMultiTask`]): the model the card describes.
+        card_data ([`MTDNNModelCardData`], *optional*): what the config does not say; defaults to the model's
+            `model_card_data` attribute, or an empty one.
+        plot_file (`str`, *optional*): a picture beside the card to link from it.
+    """
+    card_data = card_data or getattr(model, "model_card_data", None) or MTDNNModelCardData()
+    encoder_name = model.config.encoder_config.name_or_path or model.config.encoder_config.model_type
+    base_model = _hub_id(model.config.encoder_config.name_or_path)
+    model_name = card_data.model_name or f"MT-DNN ({Path(encoder_name).name or encoder_name})"
+    versions = {
+        "mt-dnn": modeling_mtdnn.__version__,
+        "Python": platform.python_version(),
+        "Transformers": transformers.__version__,
+        "PyTorch": torch.__version__,
+        "huggingface_hub": huggingface_hub.__version__,
+    }
+    return ModelCard.from_template(
+        _metadata(model, card_data, model_name),
+        template_path=str(TEMPLATE_PATH),
+        model_name=model_name,
+        model_id=card_data.model_id or "path/to/this/model",
+        base_model=base_model,
+        encoder_name=encoder_name,
+        tasks=_task_rows(model, card_data),
+        task_names=list(model.config.tasks),
+        plot_file=plot_file,
+        training_data=card_data.training_data,
+        hyperparameters=card_data.hyperparameters,
+        versions=versions,
+    )
+
+
+def plot_scores(card_data: MTDNNModelCardData, path: str | os.PathLike) -> bool:
+    """Writes a bar chart (PNG) of each evaluated set's score; `False` without scores or matplotlib."""
+    keys = card_data.evaluation_keys()
+    if not keys:
+        return False
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    scores = [sum(card_data.scores_of(key).values()) / len(card_data.scores_of(key)) for key in keys]
+    figure, axis = plt.subplots(figsize=(max(4.0, 0.9 * len(keys) + 1.5), 3.2), dpi=110)
+    bars = axis.bar(keys, scores, color="#4c72b0")
+    axis.bar_label(bars, labels=[f"{score:.3f}" for score in scores], fontsize=8)
+    axis.set_ylabel("dev score")
+    axis.set_title("MT-DNN dev score per task (mean of the task's metrics)")
+    axis.set_ylim(min(0.0, min(scores) - 0.05), max(1.0, max(scores) + 0.1))
+    figure.tight_layout()
+    temporary = Path(f"{path}.tmp.png")
+    figure.savefig(temporary)
+    plt.close(figure)
+    os.replace(temporary, path)
+    return True
+
+
+def write_model_card(
+    model: MTDNNForMultiTask,
+    folder: str | os.PathLike,
+    card_data: MTDNNModelCardData | None = None,
+    model_id: str | None = None,
+) -> Path:
+    """
+    Writes `README.md` (and `dev_scores.png` when there are dev scores) into `folder`; returns the card's path.
+    `model_id` (the Hub repo the folder goes to) overrides the card data's for the usage snippets.
+    """
+    folder = Path(folder)
+    card_data = card_data or getattr(model, "model_card_data", None) or MTDNNModelCardData()
+    if model_id is not None:
+        card_data = dataclasses.replace(card_data, model_id=model_id)
+    plot = PLOT_FILE if plot_scores(card_data, folder / PLOT_FILE) else None
+    card = generate_model_card(model, card_data, plot_file=plot)
+    temporary = folder / "README.md.tmp"
+    card.save(temporary)
+    os.replace(temporary, folder / "README.md")
+    return folder / "README.md"

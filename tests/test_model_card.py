@@ -1,0 +1,164 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Model cards render offline from the template, with the Hub's model-index, and are written on every save."""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import pytest
+import yaml
+
+from model_cards import PLOT_FILE, MTDNNModelCardData, generate_model_card, write_model_card
+
+CARD_DATA = MTDNNModelCardData(
+    model_id="org/mt-dnn-tiny",
+    task_datasets={
+        "rte": {"dataset": "nyu-mll/glue", "config": "rte", "split": "validation", "metric": "rte"},
+        "stsb": {"dataset": "nyu-mll/glue", "config": "stsb", "split": "validation", "metric": "stsb"},
+        "mnli": {"dataset": "nyu-mll/glue", "config": "mnli", "split": "validation_matched", "metric": "mnli"},
+        "mnli_mm": {
+            "dataset": "nyu-mll/glue",
+            "config": "mnli",
+            "split": "validation_mismatched",
+            "metric": "mnli_mm",
+        },
+    },
+    eval_results={
+        "eval_rte_accuracy": 0.625,
+        "eval_rte_loss": 0.69,
+        "eval_stsb_pearson": 0.8,
+        "eval_stsb_spearmanr": 0.7,
+        "eval_mnli_accuracy": 0.5,
+        "eval_mnli_mm_accuracy": 0.25,
+        "eval_average": 0.59,
+    },
+    training_data={"rte": 2490, "stsb": 5749, "mnli": 1000},
+    hyperparameters={"optim": "adamax", "learning_rate": 5e-05, "sampling_strategy": "proportional"},
+)
+
+# The whole card, with `.*` holes where text is long or version-dependent (setfit's model_card_pattern style).
+CARD_PATTERN = re.compile(
+    r"""---
+.*model-index:.*
+---
+
+# MT-DNN \(encoder\)
+
+This is an \[MT-DNN\]\(https://arxiv.org/abs/1901.11504\) model: one shared Transformer encoder \(initialised from `.*encoder`\) with a small head per task.*
+
+## Tasks
+
+\| task \| type \| head \| labels \| metric \| dev score \|
+\| --- \| --- \| --- \| --- \| --- \| --- \|
+.*\| mnli \| classification \| san \| LABEL_0, LABEL_1, LABEL_2 \| accuracy \| 0\.5000 \|
+\| mnli_mm \| classification \| san \| LABEL_0, LABEL_1, LABEL_2 \| accuracy \| 0\.2500 \|
+.*\| rte \| classification \| san \| entailment, not_entailment \| accuracy \| 0\.6250 \|
+.*\| stsb \| regression \| linear \| real-valued score \| pearson, spearmanr \| 0\.8000, 0\.7000 \|
++
+!\[Dev score per task\]\(dev_scores\.png\)
+
+## Usage
+.*AutoModel\.from_pretrained\("org/mt-dnn-tiny", trust_remote_code=True\).*
+model\(\*\*inputs, task_name="cola"\)\.logits
+model\(\*\*inputs, task_name="mnli"\)\.logits
+model\(\*\*inputs, task_name="qnli"\)\.logits
+model\(\*\*inputs, task_name=None\)\.task_logits.*
+## Training
+
+\| task \| training examples \|
+\| --- \| --- \|
+\| rte \| 2490 \|
+\| stsb \| 5749 \|
+\| mnli \| 1000 \|
+
+Hyperparameters:
+
+- optim: adamax
+- learning_rate: 5e-05
+- sampling_strategy: proportional
+.*## Limitations
+.*## Framework versions
+
+- mt-dnn: .*
+- Transformers: .*
+## Citation
+.*Multi-Task Deep Neural Networks for Natural Language Understanding.*""",
+    flags=re.DOTALL,
+)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"rendering a model card tried to reach the network: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture
+def model(tiny_model, tmp_path):
+    tiny_model.config.encoder_config.name_or_path = str(tmp_path / "encoder")
+    return tiny_model
+
+
+def test_card_fullmatches_the_pattern(model):
+    card = generate_model_card(model, CARD_DATA, plot_file=PLOT_FILE)
+    assert CARD_PATTERN.fullmatch(str(card)), str(card)
+
+
+def test_card_yaml_parses_and_carries_the_metrics(model):
+    card = str(generate_model_card(model, CARD_DATA))
+    header = yaml.safe_load(card.split("---")[1])
+    assert header["license"] == "apache-2.0" and header["library_name"] == "transformers"
+    assert header["datasets"] == ["nyu-mll/glue"] and "mt-dnn" in header["tags"]
+    assert "base_model" not in header  # a local encoder folder is no Hub id
+    results = header["model-index"][0]["results"]
+    found = {(r["task"]["name"], r["dataset"]["config"], r["dataset"]["split"], m["type"], m["value"]) for r in results for m in r["metrics"]}  # fmt: skip
+    assert found == {
+        ("rte", "rte", "validation", "accuracy", 0.625),
+        ("stsb", "stsb", "validation", "pearson", 0.8),
+        ("stsb", "stsb", "validation", "spearmanr", 0.7),
+        ("mnli", "mnli", "validation_matched", "accuracy", 0.5),
+        ("mnli_mm", "mnli", "validation_mismatched", "accuracy", 0.25),
+    }
+
+
+def test_hub_encoder_becomes_base_model(model):
+    model.config.encoder_config.name_or_path = "google-bert/bert-base-uncased"
+    header = yaml.safe_load(str(generate_model_card(model, CARD_DATA)).split("---")[1])
+    assert header["base_model"] == "google-bert/bert-base-uncased"
+
+
+def test_untrained_model_card_renders_with_comments_for_missing_values(model):
+    card = str(generate_model_card(model, MTDNNModelCardData()))
+    assert "<!-- not evaluated -->" in card and "<!-- No training run recorded with this checkpoint. -->" in card
+    assert 'AutoModel.from_pretrained("path/to/this/model", trust_remote_code=True)' in card
+
+
+def test_write_model_card_writes_card_and_plot(model, tmp_path):
+    path = write_model_card(model, tmp_path, CARD_DATA)
+    assert path == tmp_path / "README.md"
+    assert (tmp_path / PLOT_FILE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"![Dev score per task]({PLOT_FILE})" in path.read_text()
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_save_pretrained_writes_the_card(model, tmp_path):
+    model.model_card_data = CARD_DATA
+    model.save_pretrained(tmp_path)
+    text = (tmp_path / "README.md").read_text()
+    assert "| rte | classification | san | entailment, not_entailment | accuracy | 0.6250 |" in text

@@ -1,0 +1,80 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""`ModelCardCallback`: fills the model card's data while training runs."""
+
+from __future__ import annotations
+
+from transformers import TrainerCallback
+
+from model_cards import MTDNNModelCardData
+
+__all__ = ["HYPERPARAMETERS", "ModelCardCallback"]
+
+# The training arguments a card reports, when set.
+HYPERPARAMETERS = (
+    "optim",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_train_epochs",
+    "max_steps",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "weight_decay",
+    "max_grad_norm",
+    "sampling_strategy",
+    "sampling_temperature",
+    "seed",
+    "bf16",
+    "fp16",
+)
+
+
+class ModelCardCallback(TrainerCallback):
+    """
+    Records into `model.model_card_data` ([`MTDNNModelCardData`]) what the card of a trained MT-DNN reports: the
+    training examples per task and the hyperparameters when training begins, the dev scores after each evaluation.
+    The card itself is written by `save_pretrained` (so by `Trainer.save_model` and `push_to_hub` too).
+    """
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    @property
+    def card_data(self) -> MTDNNModelCardData:
+        model = self.trainer.model
+        if getattr(model, "model_card_data", None) is None:
+            model.model_card_data = MTDNNModelCardData()
+        return model.model_card_data
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        card = self.card_data
+        datasets = self.trainer.train_dataset
+        if isinstance(datasets, dict):
+            card.training_data = {name: len(dataset) for name, dataset in datasets.items()}
+        values = {name: getattr(args, name, None) for name in HYPERPARAMETERS}
+        defaults = {"max_steps": -1, "bf16": False, "fp16": False, "weight_decay": 0.0}
+        card.hyperparameters = {
+            name: str(value) if name == "optim" else value
+            for name, value in values.items()
+            if value is not None and defaults.get(name, object()) != value
+        }
+        if getattr(args, "sampling_strategy", None) != "temperature":
+            card.hyperparameters.pop("sampling_temperature", None)
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if metrics:
+            self.card_data.eval_results.update(
+                {key: value for key, value in metrics.items() if isinstance(value, (int, float))}
+            )

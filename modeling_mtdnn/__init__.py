@@ -16,12 +16,14 @@
 from __future__ import annotations
 
 from transformers import AutoConfig, AutoModel
+from transformers.pipelines import PIPELINE_REGISTRY
 
 from .configuration_mtdnn import HEADS, TASK_TYPES, MTDNNConfig, normalize_task_spec
 from .heads import HEAD_TYPES, LinearHead, SANHead
 from .losses import LOSS_FUNCTIONS, compute_task_loss
 from .modeling_mtdnn import MTDNNForMultiTask, MTDNNPreTrainedModel
 from .outputs import MTDNNMultiTaskOutput, MTDNNOutput
+from .pipeline_mtdnn import PIPELINE_TASK, MTDNNPipeline
 
 __all__ = [
     "HEADS",
@@ -33,7 +35,9 @@ __all__ = [
     "MTDNNForMultiTask",
     "MTDNNMultiTaskOutput",
     "MTDNNOutput",
+    "MTDNNPipeline",
     "MTDNNPreTrainedModel",
+    "PIPELINE_TASK",
     "SANHead",
     "compute_task_loss",
     "normalize_task_spec",
@@ -44,9 +48,13 @@ __version__ = "0.1.0"
 
 
 def register_auto_classes() -> None:
-    """Registers MT-DNN with `AutoConfig` and `AutoModel` (done on import; safe to call again)."""
+    """Registers MT-DNN with `AutoConfig`, `AutoModel` and the `mtdnn` pipeline (done on import; safe to repeat)."""
     AutoConfig.register(MTDNNConfig.model_type, MTDNNConfig, exist_ok=True)
     AutoModel.register(MTDNNConfig, MTDNNForMultiTask, exist_ok=True)
+    if PIPELINE_TASK not in PIPELINE_REGISTRY.get_supported_tasks():
+        PIPELINE_REGISTRY.register_pipeline(
+            PIPELINE_TASK, pipeline_class=MTDNNPipeline, pt_model=AutoModel, type="text"
+        )
 
 
 register_auto_classes()

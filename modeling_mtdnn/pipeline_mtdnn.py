@@ -1,0 +1,92 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""`MTDNNPipeline`: label names and scores for one task, or for every task from one encoder pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import Pipeline
+
+__all__ = ["PIPELINE_TASK", "MTDNNPipeline"]
+
+PIPELINE_TASK = "mtdnn"
+
+
+class MTDNNPipeline(Pipeline):
+    r"""
+    Text classification with an MT-DNN model: single texts or sentence pairs in, label names and scores out.
+
+    Inputs: a string, a `{"text": ..., "text_pair": ...}` dict or a `(text, text_pair)` tuple; a list of those for
+    several inputs. Call arguments:
+
+    - `task_name` (`str`, `list[str]` or `None`): one task gives that task's result; a list, or `None` (the default),
+      gives `{task: result}` for each task, all from one encoder pass.
+    - `top_k` (`int` or `None`, defaults to 1): classification labels to return, best first; `None` for all.
+
+    A classification result is `{"label", "score"}` (a list of them when `top_k != 1`); regression and ranking
+    results are `{"score": value}`.
+
+    Example:
+
+    ```python
+    >>> from transformers import pipeline
+    >>> classifier = pipeline("mtdnn", model="org/mt-dnn", trust_remote_code=True)  # doctest: +SKIP
+    >>> pair = {"text": "A man plays a guitar.", "text_pair": "Someone makes music."}
+    >>> classifier(pair, task_name="rte")  # doctest: +SKIP
+    {'label': 'entailment', 'score': 0.93}
+    ```
+    """
+
+    def _sanitize_parameters(self, task_name: Any = None, top_k: int | None = 1, **kwargs):
+        if task_name is not None:
+            names = [task_name] if isinstance(task_name, str) else list(task_name)
+            for name in names:
+                self.model.config.get_task(name)
+        return {}, {"task_name": task_name}, {"task_name": task_name, "top_k": top_k}
+
+    def preprocess(self, inputs: Any) -> dict[str, torch.Tensor]:
+        if isinstance(inputs, str):
+            text, pair = inputs, None
+        elif isinstance(inputs, dict) and "text" in inputs:
+            text, pair = inputs["text"], inputs.get("text_pair")
+        elif isinstance(inputs, tuple) and len(inputs) == 2:
+            text, pair = inputs
+        else:
+            raise ValueError(
+                "MTDNNPipeline takes a string, a {'text': ..., 'text_pair': ...} dict or a (text, text_pair) "
+                f"tuple, got {inputs!r}."
+            )
+        return self.tokenizer(text, pair, return_tensors="pt", truncation=True)
+
+    def _forward(self, model_inputs: dict[str, torch.Tensor], task_name: Any = None) -> dict[str, Any]:
+        names = list(self.model.config.tasks) if task_name is None else task_name
+        names = [names] if isinstance(names, str) else names
+        return {"task_logits": self.model(**model_inputs, task_name=names).task_logits}
+
+    def postprocess(self, model_outputs: dict[str, Any], task_name: Any = None, top_k: int | None = 1) -> Any:
+        results = {}
+        for name, logits in model_outputs["task_logits"].items():
+            spec = self.model.config.tasks[name]
+            values = logits[0].float()
+            if spec["task_type"] != "classification":
+                results[name] = {"score": values.reshape(-1)[0].item()}
+                continue
+            # SAN heads return log-probabilities, for which softmax is the identity on probabilities.
+            probabilities = torch.softmax(values, dim=-1)
+            order = torch.argsort(probabilities, descending=True).tolist()
+            ranked = [{"label": spec["id2label"][i], "score": probabilities[i].item()} for i in order]
+            results[name] = ranked[0] if top_k == 1 else ranked[:top_k]
+        return results[task_name] if isinstance(task_name, str) else results

@@ -25,6 +25,7 @@ from training.arguments import ModelArguments
 from training.run_mtdnn import build_model, main, parse_args
 from training.task_data import load_task_specs
 
+from .test_hub import RecordedHub
 from .test_task_data import GLUE_DIR, needs_glue
 
 pytestmark = needs_glue
@@ -78,7 +79,7 @@ def test_evaluation_of_a_fresh_model_writes_every_metric(encoder_dir, tmp_path):
         assert key in saved and saved[key] == pytest.approx(metrics[key], nan_ok=True), key
 
 
-def test_train_evaluate_predict_from_a_yaml_file_with_overrides(encoder_dir, tmp_path):
+def test_train_evaluate_predict_from_a_yaml_file_with_overrides(encoder_dir, tmp_path, monkeypatch):
     (tmp_path / "tasks.yaml").write_text(USER_TASKS)
     (tmp_path / "run.yaml").write_text(
         "tasks: rte_dev,stsb_dev\nmax_train_samples: 24\nmax_eval_samples: 12\nmax_predict_samples: 10\n"
@@ -86,7 +87,14 @@ def test_train_evaluate_predict_from_a_yaml_file_with_overrides(encoder_dir, tmp
         "max_steps: 2\nper_device_train_batch_size: 4\nlearning_rate: 1.0e-3\noptim: adamax\nsave_strategy: 'no'\n"
     )
     output = tmp_path / "out"
-    main([str(tmp_path / "run.yaml"), *common_flags(encoder_dir, output), "--max_steps", "4"])
+    hub = RecordedHub(monkeypatch)
+    main([str(tmp_path / "run.yaml"), *common_flags(encoder_dir, output), "--max_steps", "4", "--push_to_hub", "true", "--hub_model_id", "org/tiny-mt-dnn"])  # fmt: skip
+    uploads = [args for kind, repo, args in hub.calls if kind == "upload_folder" and repo == "org/tiny-mt-dnn"]
+    assert uploads and uploads[-1]["commit_message"] == "Upload MT-DNN model"
+    pushed = uploads[-1]["files"]
+    assert {"config.json", "model.safetensors", "modeling_mtdnn.py", "tokenizer.json", "README.md", "dev_scores.png"} <= set(pushed)  # fmt: skip
+    assert b'AutoModel.from_pretrained("org/tiny-mt-dnn", trust_remote_code=True)' in pushed["README.md"]
+    assert b"eval_rte_dev" not in pushed["README.md"] and b"| rte_dev | classification | san |" in pushed["README.md"]
 
     state = json.loads((output / "trainer_state.json").read_text())
     assert state["global_step"] == 4  # the flag overrode the file

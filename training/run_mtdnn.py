@@ -208,6 +208,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             logger.info("Dev scores:\n%s", format_score_table(metrics, eval_specs))
             if training_args.do_train:  # the card saved with the model predates these scores
                 write_model_card(trainer.model, training_args.output_dir)
+    if training_args.push_to_hub and training_args.do_train:
+        trainer.push_to_hub(commit_message="Upload MT-DNN model")
     if training_args.do_predict:
         written = write_predictions(trainer, test_sets, training_args.output_dir)
         if trainer.is_world_process_zero():

@@ -28,6 +28,8 @@ from torch.utils.data import ConcatDataset, DataLoader
 from transformers import Trainer, TrainerCallback
 from transformers.utils import logging
 
+from model_cards import MTDNNModelCardData, write_model_card
+
 from .callbacks import ModelCardCallback
 from .metrics import average_score, compute_task_metrics, predictions_from_logits, ranking_predictions
 from .samplers import MultiTaskBatchSampler
@@ -190,6 +192,15 @@ class MTDNNTrainer(Trainer):
                 },
             )
         return super().create_optimizer(model) if model is not None else super().create_optimizer()
+
+    def create_model_card(self, model_name: str | None = None, **kwargs) -> None:
+        """Writes this model's MT-DNN card (not the Trainer's generic one) into `output_dir`, as `push_to_hub` asks."""
+        if not self.is_world_process_zero():
+            return
+        card_data = getattr(self.model, "model_card_data", None) or MTDNNModelCardData()
+        if model_name:
+            card_data.model_name = model_name
+        write_model_card(self.model, self.args.output_dir, card_data, model_id=self.hub_model_id or None)
 
     # ---------------------------------------------------------------------------------------------- evaluation
     def _score(self, key: str, dataset, logits: np.ndarray) -> dict[str, float]:

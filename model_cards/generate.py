@@ -147,6 +147,7 @@ def generate_model_card(
         task_names=list(model.config.tasks),
         plot_file=plot_file,
         training_data=card_data.training_data,
+        data_settings=card_data.data_settings,
         hyperparameters=card_data.hyperparameters,
         versions=versions,
     )

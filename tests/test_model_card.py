@@ -45,6 +45,7 @@ CARD_DATA = MTDNNModelCardData(
         "eval_average": 0.59,
     },
     training_data={"rte": 2490, "stsb": 5749, "mnli": 1000},
+    data_settings={"train_fraction": 0.1, "max_seq_length": 128},
     hyperparameters={"optim": "adamax", "learning_rate": 5e-05, "sampling_strategy": "proportional"},
 )
 
@@ -74,6 +75,9 @@ This is an \[MT-DNN\]\(https://arxiv.org/abs/1901.11504\) model: one shared Tran
 model\(\*\*inputs, task_name="cola"\)\.logits
 model\(\*\*inputs, task_name="mnli"\)\.logits
 model\(\*\*inputs, task_name="qnli"\)\.logits
+model\(\*\*inputs, task_name="rte"\)\.logits
+model\(\*\*inputs, task_name="sst2"\)\.logits
+model\(\*\*inputs, task_name="stsb"\)\.logits
 model\(\*\*inputs, task_name=None\)\.task_logits.*
 ## Training
 
@@ -82,6 +86,11 @@ model\(\*\*inputs, task_name=None\)\.task_logits.*
 \| rte \| 2490 \|
 \| stsb \| 5749 \|
 \| mnli \| 1000 \|
+
+Data:
+
+- train_fraction: 0.1
+- max_seq_length: 128
 
 Hyperparameters:
 

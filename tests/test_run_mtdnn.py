@@ -111,7 +111,7 @@ def test_train_evaluate_predict_from_a_yaml_file_with_overrides(encoder_dir, tmp
         f"| rte_dev | classification | san | entailment, not_entailment | accuracy | {results['eval_rte_dev_accuracy']:.4f} |"
         in card
     )
-    assert "- optim: adamax" in card and "| rte_dev | 24 |" in card
+    assert "- optim: adamax" in card and "| rte_dev | 24 |" in card and "- max_train_samples: 24" in card
     assert (output / "dev_scores.png").stat().st_size > 1000
 
     rows = (output / "predictions" / "rte_dev.tsv").read_text().splitlines()

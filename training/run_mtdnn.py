@@ -175,6 +175,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         for spec in specs.values()
         for key, split in spec.eval_splits().items()
     }
+    card.data_settings = {
+        name: value
+        for name, value in {
+            "tasks": ", ".join(specs),
+            "max_seq_length": data_args.max_seq_length,
+            "max_train_samples": data_args.max_train_samples,
+            "train_fraction": data_args.train_fraction,
+            "padding": "max_length" if data_args.pad_to_max_length else "dynamic (longest in batch)",
+        }.items()
+        if value is not None
+    }
     collator = MultiTaskDataCollator(
         tokenizer,
         padding="max_length" if data_args.pad_to_max_length else "longest",

@@ -113,10 +113,11 @@ class SANHead(nn.Module):
         premise_mask, hypothesis_mask = self.memory_masks(attention_mask, token_type_ids)
         alpha = masked_softmax(self.self_attention(memory).squeeze(-1), hypothesis_mask)
         state = torch.einsum("bl,bld->bd", alpha, memory)
-        projected_premise = self.bilinear(memory)  # W_2 M^p, computed once for all steps
         predictions = []
         for _ in range(self.num_steps):
-            beta = masked_softmax(torch.einsum("bd,bld->bl", state, projected_premise), premise_mask)
+            # s W_2 M^p as (s W_2) M^p: a (B, d) product per step instead of projecting every memory token.
+            query = state @ self.bilinear.weight
+            beta = masked_softmax(torch.einsum("bd,bld->bl", query, memory), premise_mask)
             summary = torch.einsum("bl,bld->bd", beta, memory)
             state = self.gru(summary, state)
             features = torch.cat([state, summary, (state - summary).abs(), state * summary], dim=-1)

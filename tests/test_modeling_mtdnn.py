@@ -345,6 +345,9 @@ def test_from_encoder_keeps_pretrained_weights(tmp_path):
     for name, parameter in model.heads.named_parameters():
         assert parameter.device.type == "cpu" and torch.isfinite(parameter).all(), name
     assert model.heads["sst2"].classifier.bias.abs().sum() == 0  # initialised, not left empty
+    assert 0.015 < model.heads["rte"].bilinear.weight.std() < 0.025  # normal(0, initializer_range=0.02)
+    bound = 32**-0.5  # GRU weights: uniform(-1/sqrt(hidden), 1/sqrt(hidden))
+    assert 0.8 * bound < model.heads["rte"].gru.weight_hh.abs().max() <= bound
     assert model(**make_pair_batch(), task_name="qnli").logits.shape == (3,)
 
 

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ("bench_inference.py", {"tasks", "speedup", "mtdnn_sentences_per_s_batch1", "mtdnn_sentences_per_s_batch64"}),
         ("bench_train.py", {"ratio", "dynamic_padding_gain", "mtdnn_examples_per_s", "stock_examples_per_s"}),
         ("bench_memory.py", {"training_peak_rss_mib", "inference_peak_rss_mib", "heads"}),
+        ("profile_train.py", {"steps", "total_seconds", "own_time_share"}),
         ("reproduce_paper.py", {"examples_per_seed_per_arm", "single_rte_mean", "mtdnn_rte_mean", "difference_stsb"}),
     ],
 )

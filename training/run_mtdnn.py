@@ -36,11 +36,11 @@ if __package__ in (None, ""):  # `python training/run_mtdnn.py` and `accelerate 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model_cards import MTDNNModelCardData, write_model_card  # noqa: E402
-from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
+from modeling_mtdnn import MTDNNForMultiTask, normalize_task_spec  # noqa: E402
 from training.arguments import DataArguments, ModelArguments, MTDNNTrainingArguments  # noqa: E402
 from training.collator import MultiTaskDataCollator  # noqa: E402
-from training.metrics import METRIC_CONFIGS, predictions_from_logits, ranking_predictions  # noqa: E402
-from training.task_data import TaskDataSpec, load_raw_split, load_task_specs, prepare_split  # noqa: E402
+from training.metrics import METRIC_CONFIGS  # noqa: E402
+from training.task_data import FILE_BUILDERS, TaskDataSpec, load_raw_split, load_task_specs, prepare_split  # noqa: E402
 from training.trainer import EvalSpec, MTDNNTrainer  # noqa: E402
 
 __all__ = ["build_model", "format_score_table", "main", "parse_args", "write_predictions"]
@@ -93,10 +93,10 @@ def build_model(model_args: ModelArguments, specs: dict[str, TaskDataSpec]) -> M
             logger.info("Task %s is new to %s: adding a fresh head.", name, model_args.init_from)
             model.add_task(name, spec)
             continue
-        kept = model.config.tasks[name]
+        kept, wanted_spec = model.config.tasks[name], normalize_task_spec(name, spec)
         for field in ("task_type", "head", "num_labels"):
-            wanted = {"num_labels": len(specs[name].label_names or [None])}.get(field, spec.get(field))
-            if kept[field] != wanted and not (field == "num_labels" and kept["task_type"] != "classification"):
+            wanted = wanted_spec[field]
+            if kept[field] != wanted:
                 raise ValueError(
                     f"Task '{name}': the checkpoint {model_args.init_from!r} has {field}={kept[field]!r} but the task "
                     f"file says {wanted!r}; rename the task to train a new head, or fix the task file."
@@ -130,13 +130,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         for name, spec in specs.items():
 
             def prepare(split: str, **kwargs):
+                """The raw split and its prepared form."""
                 raw = load_raw_split(spec, split, data_args.data_dir, cache_dir=model_args.cache_dir)
-                return prepare_split(spec, raw, tokenizer, data_args.max_seq_length, seed=training_args.seed, **kwargs)
+                prepared = prepare_split(
+                    spec, raw, tokenizer, data_args.max_seq_length, seed=training_args.seed, **kwargs
+                )
+                return raw, prepared
 
             if training_args.do_train:
                 if "train" not in spec.splits:
                     raise ValueError(f"Task '{name}' has no train split in its task file; drop it from --tasks.")
-                train_sets[name] = prepare(
+                _, train_sets[name] = prepare(
                     spec.splits["train"],
                     group_candidates=True,
                     max_samples=data_args.max_train_samples,
@@ -144,30 +148,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 )
             if training_args.do_eval:
                 for key, split in spec.eval_splits().items():
-                    eval_sets[key] = prepare(split, max_samples=data_args.max_eval_samples)
+                    _, eval_sets[key] = prepare(split, max_samples=data_args.max_eval_samples)
                     metric = spec.metric if key == name else f"{spec.metric}_{key[len(name) + 1 :]}"
-                    positive = spec.label_names.index(spec.positive_label) if spec.positive_label else 0
-                    eval_specs[key] = EvalSpec(task_name=name, metric=metric, positive_label=positive)
+                    eval_specs[key] = EvalSpec(task_name=name, metric=metric, positive_label=spec.positive_label_id)
             if training_args.do_predict:
                 if not spec.test_splits():
                     raise ValueError(f"Task '{name}' has no test split in its task file; drop --do_predict or it.")
                 for key, split in spec.test_splits().items():
-                    raw = load_raw_split(spec, split, data_args.data_dir, cache_dir=model_args.cache_dir)
-                    prepared = prepare_split(
-                        spec,
-                        raw,
-                        tokenizer,
-                        data_args.max_seq_length,
-                        with_labels=False,
-                        max_samples=data_args.max_predict_samples,
-                    )
+                    raw, prepared = prepare(split, with_labels=False, max_samples=data_args.max_predict_samples)
                     indices = raw["idx"][: len(prepared)] if "idx" in raw.column_names else range(len(prepared))
                     test_sets[key] = (spec, prepared, list(indices))
 
     card = model.model_card_data = MTDNNModelCardData(model_id=training_args.hub_model_id)
     card.task_datasets = {
         key: {
-            "dataset": spec.dataset if spec.dataset not in ("csv", "json", "parquet", "text") else "",
+            "dataset": "" if spec.dataset in FILE_BUILDERS else spec.dataset,
             "config": spec.config or "",
             "split": split,
             "metric": spec.metric,
@@ -252,17 +247,12 @@ def write_predictions(
         logits = trainer.predict(dataset, metric_key_prefix=f"test_{key}").predictions
         if not trainer.is_world_process_zero():
             continue
+        predictions = trainer.predictions_of(spec.name, dataset, logits, spec.positive_label_id).tolist()
         if spec.task_type == "regression":
-            values = predictions_from_logits("regression", logits, task_name=key).tolist()
-            named = submitted = [f"{value:.4f}" for value in values]
+            named = submitted = [f"{value:.4f}" for value in predictions]
         else:
-            if spec.task_type == "ranking":
-                positive = spec.label_names.index(spec.positive_label)
-                ids = ranking_predictions(logits, dataset["group_id"], positive, task_name=key)
-            else:
-                ids = predictions_from_logits("classification", logits, task_name=key)
-            named = [spec.label_names[i] for i in ids.tolist()]
-            submitted = named if spec.submission_labels == "names" else ids.tolist()
+            named = [spec.label_names[i] for i in predictions]
+            submitted = named if spec.submission_labels == "names" else predictions
         path = Path(output_dir) / "predictions" / f"{key}.tsv"
         _write_tsv(path, list(zip(indices, named)))
         written.append(str(path))

@@ -31,6 +31,7 @@ from transformers.utils import logging
 __all__ = [
     "BUILTIN_TASK_FILES",
     "DATA_DIR_ENV",
+    "FILE_BUILDERS",
     "RESERVED_COLUMNS",
     "TaskDataSpec",
     "load_raw_split",
@@ -45,7 +46,7 @@ TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 BUILTIN_TASK_FILES = tuple(sorted(TASKS_DIR.glob("*.yaml")))
 # Columns this package adds to every prepared split; a dataset that already has one of them is refused.
 RESERVED_COLUMNS = ("task_name", "group_id")
-_FILE_BUILDERS = ("csv", "json", "parquet", "text")
+FILE_BUILDERS = ("csv", "json", "parquet", "text")
 _SPLITS = ("train", "validation", "test")
 
 
@@ -138,7 +139,7 @@ class TaskDataSpec:
                 raise fail("text_columns", self.text_columns, "two columns (query, candidate) for ranking")
             if self.positive_label not in (self.label_names or []):
                 raise fail("positive_label", self.positive_label, f"one of label_names {self.label_names}")
-        if self.dataset in _FILE_BUILDERS and not self.data_files:
+        if self.dataset in FILE_BUILDERS and not self.data_files:
             raise fail("data_files", self.data_files, f"a split -> file(s) mapping for dataset '{self.dataset}'")
         unknown_splits = sorted(set(self.splits) - set(_SPLITS))
         if unknown_splits:
@@ -149,8 +150,9 @@ class TaskDataSpec:
             raise fail("max_seq_length", self.max_seq_length, "an integer >= 8")
 
     @property
-    def num_labels(self) -> int:
-        return 1 if self.task_type != "classification" else len(self.label_names)
+    def positive_label_id(self) -> int:
+        """The class id of a relevant candidate (ranking); 0 for other task types."""
+        return self.label_names.index(self.positive_label) if self.positive_label else 0
 
     def model_spec(self) -> dict[str, Any]:
         """The task spec of `MTDNNConfig` for this task."""
@@ -253,7 +255,7 @@ def load_raw_split(
         `ValueError`: when the local copy lacks the task's configuration or split.
     """
     data_dir = resolve_data_dir(data_dir)
-    if spec.dataset in _FILE_BUILDERS:
+    if spec.dataset in FILE_BUILDERS:
         path, kwargs = spec.dataset, {"data_files": spec.data_files}
     else:
         path, kwargs = (data_dir or spec.dataset), {"name": spec.config}

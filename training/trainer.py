@@ -20,7 +20,6 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -121,7 +120,7 @@ class MTDNNTrainer(Trainer):
             if missing:
                 raise ValueError(f"eval_specs has no entry for the evaluation set(s) {missing}.")
         self.task_sampler: MultiTaskBatchSampler | None = None
-        self._task_losses: dict[str, list[float]] = {}
+        self._task_losses: dict[str, list] = {}  # task -> [summed loss, batches] since the last log
         self.add_callback(TaskSamplerCallback(self))
         self.add_callback(ModelCardCallback(self))
 
@@ -160,19 +159,18 @@ class MTDNNTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
         loss = outputs["loss"] if isinstance(outputs, Mapping) else outputs[0]
-        if model.training:
-            self._task_losses.setdefault(inputs["task_name"], [0.0, 0.0])
-            record = self._task_losses[inputs["task_name"]]
-            record[0] += loss.detach().float().item()
+        if model.training:  # summed as tensors: no host sync per step, one per log
+            record = self._task_losses.setdefault(inputs["task_name"], [0.0, 0])
+            record[0] = record[0] + loss.detach().float()
             record[1] += 1
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        if "loss" in logs and self._task_losses is not None:
+        if "loss" in logs:
             names = sorted(self.train_dataset) if isinstance(self.train_dataset, Mapping) else []
-            totals = torch.tensor(
-                [self._task_losses.get(name, [0.0, 0.0]) for name in names], dtype=torch.float64
-            ).reshape(-1, 2)
+            records = [self._task_losses.get(name, [0.0, 0]) for name in names]
+            totals = torch.tensor([[float(total), count] for total, count in records], dtype=torch.float64)
+            totals = totals.reshape(-1, 2)
             if self.args.world_size > 1:
                 totals = self.accelerator.reduce(totals.to(self.accelerator.device), reduction="sum").cpu()
             for name, (total, count) in zip(names, totals.tolist()):
@@ -191,7 +189,7 @@ class MTDNNTrainer(Trainer):
                     "eps": self.args.adam_epsilon,
                 },
             )
-        return super().create_optimizer(model) if model is not None else super().create_optimizer()
+        return super().create_optimizer(model)
 
     def create_model_card(self, model_name: str | None = None, **kwargs) -> None:
         """Writes this model's MT-DNN card (not the Trainer's generic one) into `output_dir`, as `push_to_hub` asks."""
@@ -203,15 +201,21 @@ class MTDNNTrainer(Trainer):
         write_model_card(self.model, self.args.output_dir, card_data, model_id=self.hub_model_id or None)
 
     # ---------------------------------------------------------------------------------------------- evaluation
+    def predictions_of(self, task_name: str, dataset, logits: np.ndarray, positive_label: int = 0) -> np.ndarray:
+        """
+        A task's predictions from its head's logits over `dataset`, in dataset order: class ids (classification),
+        scores (regression), or per-pair class ids after ranking each question's candidates (ranking, which reads
+        the dataset's `group_id`; `positive_label` is the class of a top-ranked candidate).
+        """
+        task_type = self.model.config.tasks[task_name]["task_type"]
+        if task_type == "ranking":
+            return ranking_predictions(logits, dataset["group_id"], positive_label, task_name=task_name)
+        return predictions_from_logits(task_type, logits, task_name=task_name)
+
     def _score(self, key: str, dataset, logits: np.ndarray) -> dict[str, float]:
         spec = self.eval_specs[key]
-        task_type = self.model.config.tasks[spec.task_name]["task_type"]
-        if task_type == "ranking":
-            predictions = ranking_predictions(logits, dataset["group_id"], spec.positive_label, task_name=key)
-            references = np.asarray(dataset["pair_labels"])
-        else:
-            predictions = predictions_from_logits(task_type, logits)
-            references = np.asarray(dataset["labels"])
+        predictions = self.predictions_of(spec.task_name, dataset, logits, spec.positive_label)
+        references = np.asarray(dataset["pair_labels" if "pair_labels" in dataset.column_names else "labels"])
         return compute_task_metrics(spec.task_name, spec.metric, predictions, references)
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
@@ -233,10 +237,3 @@ class MTDNNTrainer(Trainer):
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
-
-    def predict_tasks(self, test_sets: Mapping[str, Any], ignore_keys=None) -> dict[str, np.ndarray]:
-        """Raw logits of every test set (`key -> logits` in dataset order), for `--do_predict`."""
-        return {
-            key: self.predict(dataset, ignore_keys=ignore_keys, metric_key_prefix=f"test_{key}").predictions
-            for key, dataset in test_sets.items()
-        }

@@ -52,15 +52,19 @@ def _labels(spec: dict[str, Any]) -> str:
     return "real-valued score" if spec["task_type"] == "regression" else "relevance score per candidate"
 
 
+def _task_of_key(model: MTDNNForMultiTask, key: str) -> str:
+    """The task an evaluation key belongs to: itself, else the longest task name it extends (`mnli_mm` -> `mnli`)."""
+    if key in model.config.tasks:
+        return key
+    owners = [task for task in model.config.tasks if key.startswith(f"{task}_")]
+    return max(owners, key=len) if owners else key
+
+
 def _task_rows(model: MTDNNForMultiTask, card_data: MTDNNModelCardData) -> list[dict[str, str]]:
     rows = []
     keys = card_data.evaluation_keys()
     for name, spec in model.config.tasks.items():
-        own = [
-            key
-            for key in keys
-            if key == name or (key.startswith(f"{name}_") and key[len(name) + 1 :] not in model.config.tasks)
-        ]
+        own = [key for key in keys if _task_of_key(model, key) == name]
         metric = card_data.task_datasets.get(name, {}).get("metric", "")
         for key in own or [name]:
             scores = card_data.scores_of(key)
@@ -80,7 +84,7 @@ def _task_rows(model: MTDNNForMultiTask, card_data: MTDNNModelCardData) -> list[
 def _metadata(model: MTDNNForMultiTask, card_data: MTDNNModelCardData, model_name: str) -> ModelCardData:
     eval_results = []
     for key in card_data.evaluation_keys():
-        task = next((t for t in model.config.tasks if key == t or key.startswith(f"{t}_")), key)
+        task = _task_of_key(model, key)
         source = card_data.task_datasets.get(key) or card_data.task_datasets.get(task, {})
         if not source.get("dataset"):
             continue

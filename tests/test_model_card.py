@@ -165,3 +165,16 @@ def test_save_pretrained_writes_the_card(model, tmp_path):
     model.save_pretrained(tmp_path)
     text = (tmp_path / "README.md").read_text()
     assert "| rte | classification | san | entailment, not_entailment | accuracy | 0.6250 |" in text
+
+
+def test_evaluation_keys_belong_to_the_longest_matching_task(model):
+    model.add_task("rte_dev", {"task_type": "classification", "num_labels": 2})
+    data = MTDNNModelCardData(
+        task_datasets={"rte_dev": {"dataset": "org/rte-dev", "config": "", "split": "validation", "metric": "rte"}},
+        eval_results={"eval_rte_dev_accuracy": 0.5},
+    )
+    card = str(generate_model_card(model, data))
+    header = yaml.safe_load(card.split("---")[1])
+    assert [r["dataset"]["type"] for r in header["model-index"][0]["results"]] == ["org/rte-dev"]
+    assert "| rte_dev | classification | linear | LABEL_0, LABEL_1 | accuracy | 0.5000 |" in card
+    assert "| rte | classification | san | entailment, not_entailment | — | <!-- not evaluated --> |" in card

@@ -147,6 +147,7 @@ def generate_model_card(
         model_id=card_data.model_id or "path/to/this/model",
         base_model=base_model,
         encoder_name=encoder_name,
+        pooling=model.config.pooling,
         tasks=_task_rows(model, card_data),
         task_names=list(model.config.tasks),
         plot_file=plot_file,

@@ -24,10 +24,11 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-__all__ = ["HEADS", "TASK_TYPES", "MTDNNConfig", "normalize_task_spec"]
+__all__ = ["HEADS", "POOLING_MODES", "TASK_TYPES", "MTDNNConfig", "normalize_task_spec"]
 
 TASK_TYPES = ("classification", "regression", "ranking")
 HEADS = ("linear", "san")
+POOLING_MODES = ("auto", "cls", "mean")
 
 # Fields every task spec has, with their defaults (None: derived from the other fields).
 _COMMON_DEFAULTS: dict[str, Any] = {"head": "linear", "dropout": 0.1, "loss_weight": 1.0}
@@ -194,6 +195,15 @@ class MTDNNConfig(PreTrainedConfig):
 
             Specs are validated and completed with their defaults when the config is built; a bad spec raises a
             `ValueError` that names the task, the field, the value and what is allowed.
+        pooling (`str`, *optional*, defaults to `"auto"`):
+            The sentence vector that linear heads read (SAN heads read every token):
+
+            - `"auto"`: the encoder's pooled [CLS] vector where it has a pooler (BERT, RoBERTa: dense + tanh on the
+              first token, as in the paper, the authors' code and `BertForSequenceClassification`), else the first
+              token's final hidden state.
+            - `"cls"`: the first token's final hidden state.
+            - `"mean"`: the mean of the final hidden states over the non-padding tokens, for encoders trained with
+              mean pooling, such as sentence-transformers models, whose pooler is often untrained.
         encoder_name_or_path (`str`, *optional*):
             Where the pretrained encoder came from (Hub id or folder); set by `MTDNNForMultiTask.from_encoder`, and
             checked when a single task head is attached (`load_head`).
@@ -222,6 +232,7 @@ class MTDNNConfig(PreTrainedConfig):
 
     encoder_config: PreTrainedConfig | dict | None = None
     tasks: dict | None = None
+    pooling: str = "auto"
     encoder_name_or_path: str | None = None
     encoder_revision: str | None = None
     custom_pipelines: dict | None = None
@@ -233,6 +244,8 @@ class MTDNNConfig(PreTrainedConfig):
             self.custom_pipelines = {
                 "mtdnn": {"impl": "pipeline_mtdnn.MTDNNPipeline", "pt": ["AutoModel"], "type": "text"}
             }
+        if self.pooling not in POOLING_MODES:
+            raise ValueError(f"pooling={self.pooling!r} is not supported; choose one of {list(POOLING_MODES)}.")
         # Tasks are kept sorted by name, the order `config.json` stores them in, so a reload changes nothing.
         self.tasks = {name: normalize_task_spec(name, spec) for name, spec in sorted((self.tasks or {}).items())}
 

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["HEAD_TYPES", "LinearHead", "SANHead", "build_head", "masked_softmax"]
+__all__ = ["HEAD_TYPES", "LinearHead", "SANHead", "build_head", "masked_softmax", "pool_sentence"]
 
 
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -29,12 +29,30 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.softmax(scores, dim=-1) * mask
 
 
+def pool_sentence(
+    hidden_states: torch.Tensor, attention_mask: torch.Tensor, pooler_output: torch.Tensor | None, pooling: str
+) -> torch.Tensor:
+    """
+    The sentence vector `(B, d)` that linear heads read, from the final hidden states `(B, L, d)` (see
+    `MTDNNConfig.pooling`): the encoder's pooled [CLS] vector (`"auto"`, when there is one), the first token's
+    state (`"cls"`, and `"auto"` without a pooler), or the mean over the tokens that `attention_mask` keeps
+    (`"mean"`).
+    """
+    if pooling == "mean":
+        mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
+        return (hidden_states * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)
+    if pooling == "auto" and pooler_output is not None:
+        return pooler_output
+    return hidden_states[:, 0]
+
+
 class LinearHead(nn.Module):
     """
     The paper's head for single-sentence classification, regression and ranking: dropout, then one linear layer
-    on the sentence vector `x`: the encoder's pooled [CLS] vector where it has a pooler (BERT, RoBERTa: a dense layer
-    and tanh on the first token, as the authors' code and `BertForSequenceClassification` use), else the first
-    token's final hidden state (DeBERTa-v2, ELECTRA).
+    on the sentence vector `x` that the model pools (`MTDNNConfig.pooling`, see [`pool_sentence`]). By default
+    that is the encoder's pooled [CLS] vector where it has a pooler (BERT, RoBERTa: a dense layer and tanh on the
+    first token, as the authors' code and `BertForSequenceClassification` use), else the first token's final
+    hidden state (DeBERTa-v2, ELECTRA).
 
     - classification: `logits = W^T x`, `(batch, num_labels)`; softmax and cross-entropy are in the loss.
     - regression and ranking: one score `w^T x` per sequence, `(batch,)`.
@@ -53,7 +71,7 @@ class LinearHead(nn.Module):
         token_type_ids: torch.Tensor | None,
         pooled_output: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        sentence = pooled_output if pooled_output is not None else hidden_states[:, 0]
+        sentence = pooled_output if pooled_output is not None else hidden_states[:, 0]  # (B, d)
         logits = self.classifier(self.dropout(sentence))
         return logits.squeeze(-1) if self.squeeze else logits
 

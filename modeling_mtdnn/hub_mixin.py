@@ -66,6 +66,7 @@ class TaskHeadHubMixin:
             "revision": self.config.encoder_revision,
             "model_type": self.config.encoder_config.model_type,
             "hidden_size": self.config.hidden_size,
+            "pooling": self.config.pooling,
         }
 
     def save_head(self, task_name: str, save_directory: str | os.PathLike) -> Path:
@@ -188,6 +189,12 @@ class TaskHeadHubMixin:
                 f"{saved['name_or_path'] or saved['model_type']!r}, but this model's is "
                 f"{mine['name_or_path'] or mine['model_type']!r}; pass allow_other_encoder=True to attach it anyway."
             )
+        saved_pooling = saved.get("pooling", "auto")  # heads saved before `pooling` existed read "auto"
+        if head_config["spec"]["head"] == "linear" and saved_pooling != mine["pooling"]:
+            raise ValueError(
+                f"Head '{name}' from {str(repo_id_or_path)!r} was trained on pooling={saved_pooling!r}, but this "
+                f"model pools with {mine['pooling']!r}; build the model with pooling={saved_pooling!r} to attach it."
+            )
         if name in self.config.tasks:
             raise ValueError(f"Task '{name}' already exists; remove_task('{name}') first or pass another task_name.")
         head = self.add_task(name, copy.deepcopy(head_config["spec"]))
@@ -210,13 +217,19 @@ class TaskHeadHubMixin:
         Raises:
             `ValueError`: for SAN heads (a multi-step GRU reader that no transformers class has), and for encoders
             whose transformers classifier differs from MT-DNN's linear head on the pooled vector (only BERT- and
-            RoBERTa-style encoders with a pooler can be exported).
+            RoBERTa-style encoders with a pooler, and `pooling="auto"`, can be exported).
         """
         spec = self.config.get_task(task_name)
         if spec["head"] == "san":
             raise ValueError(
                 f"Task '{task_name}' has a SAN head, which no plain transformers model class implements; only linear "
                 "classification, regression and ranking heads can be exported. Keep the MT-DNN model for this task."
+            )
+        if self.config.pooling != "auto":
+            raise ValueError(
+                f"Task '{task_name}': this model pools with pooling={self.config.pooling!r}, but transformers' "
+                "classification models read the pooled [CLS] vector (pooling='auto'); only heads trained with "
+                "pooling='auto' can be exported. Keep the MT-DNN model for this task."
             )
         encoder_config = copy.deepcopy(self.config.encoder_config)
         if spec["task_type"] == "ranking":

@@ -27,7 +27,7 @@ from transformers import AutoModel, PreTrainedModel
 from transformers.utils import logging
 
 from .configuration_mtdnn import MTDNNConfig
-from .heads import build_head
+from .heads import build_head, pool_sentence
 from .hub_mixin import TaskHeadHubMixin
 from .losses import compute_task_loss
 from .outputs import MTDNNMultiTaskOutput, MTDNNOutput
@@ -108,7 +108,7 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
     # ----------------------------------------------------------------------------------------------- building
     @classmethod
     def from_encoder(
-        cls, pretrained_model_name_or_path: str, tasks: dict[str, dict[str, Any]], **kwargs
+        cls, pretrained_model_name_or_path: str, tasks: dict[str, dict[str, Any]], pooling: str = "auto", **kwargs
     ) -> MTDNNForMultiTask:
         """
         A new MT-DNN from a pretrained encoder: the encoder's weights, fresh heads for `tasks`.
@@ -118,6 +118,9 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
                 A Hub id (`"bert-base-uncased"`) or a local folder of any transformers encoder.
             tasks (`dict[str, dict]`):
                 The task specs, as in [`MTDNNConfig`].
+            pooling (`str`, *optional*, defaults to `"auto"`):
+                The sentence vector of the linear heads, as in [`MTDNNConfig`]: `"auto"` (the pooled [CLS] vector
+                where the encoder has a pooler), `"cls"` or `"mean"` (for sentence-transformers encoders).
             kwargs:
                 Passed to the encoder's `from_pretrained` (`revision`, `dtype`, `attn_implementation`, ...).
 
@@ -128,10 +131,12 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
         >>> model = MTDNNForMultiTask.from_encoder("bert-base-uncased", tasks={"rte": rte})  # doctest: +SKIP
         ```
         """
+        config = MTDNNConfig(tasks=tasks, pooling=pooling)  # bad specs fail before the encoder is loaded
         encoder = AutoModel.from_pretrained(pretrained_model_name_or_path, **kwargs)
         config = MTDNNConfig(
             encoder_config=encoder.config,
             tasks=tasks,
+            pooling=pooling,
             encoder_name_or_path=str(pretrained_model_name_or_path),
             encoder_revision=kwargs.get("revision"),
         )
@@ -354,7 +359,11 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
             **encoder_kwargs,
         )
         sequence_output = encoder_outputs.last_hidden_state
-        pooled_output = getattr(encoder_outputs, "pooler_output", None)
+        pooled_output = None  # the sentence vector of the linear heads, pooled once for all of them
+        if any(self.config.tasks[name]["head"] == "linear" for name in names):
+            pooled_output = pool_sentence(
+                sequence_output, attention_mask, getattr(encoder_outputs, "pooler_output", None), self.config.pooling
+            )
 
         task_logits = {}
         for name in names:

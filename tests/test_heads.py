@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from modeling_mtdnn import HEAD_TYPES, LinearHead, SANHead, normalize_task_spec
-from modeling_mtdnn.heads import build_head, masked_softmax
+from modeling_mtdnn.heads import build_head, masked_softmax, pool_sentence
 
 HIDDEN = 16
 
@@ -69,6 +69,21 @@ def test_linear_head_reads_the_pooled_vector_or_else_the_first_token():
     torch.testing.assert_close(head(hidden, mask, types), head.classifier(hidden[:, 0]))
     pooled = torch.randn(hidden.shape[0], HIDDEN)
     torch.testing.assert_close(head(hidden, mask, types, pooled), head.classifier(pooled))
+
+
+def test_pool_sentence_modes():
+    hidden, mask, _ = pair_inputs()
+    mask[0, 5:] = 0
+    pooler = torch.randn(hidden.shape[0], HIDDEN)
+    torch.testing.assert_close(pool_sentence(hidden, mask, pooler, "auto"), pooler)
+    torch.testing.assert_close(pool_sentence(hidden, mask, None, "auto"), hidden[:, 0])
+    torch.testing.assert_close(pool_sentence(hidden, mask, pooler, "cls"), hidden[:, 0])
+    mean = pool_sentence(hidden, mask, pooler, "mean")
+    torch.testing.assert_close(mean[0], hidden[0, :5].mean(dim=0))  # padding is left out of the mean
+    torch.testing.assert_close(mean[1], hidden[1].mean(dim=0))
+    changed = hidden.clone()
+    changed[0, 5:] = 100.0
+    torch.testing.assert_close(pool_sentence(changed, mask, None, "mean"), mean)
 
 
 def test_masked_softmax_gives_zero_to_masked_positions():

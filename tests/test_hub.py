@@ -64,6 +64,7 @@ def test_save_and_load_one_head(model, encoder_dir, tmp_path):
         "revision": None,
         "model_type": "bert",
         "hidden_size": 32,
+        "pooling": "auto",
     }
     assert (folder / HEAD_WEIGHTS_FILE).stat().st_size < 60_000  # a head, not an encoder
     assert "MT-DNN task head: rte" in (folder / "README.md").read_text()
@@ -93,6 +94,15 @@ def test_load_head_refuses_mismatches_and_leaves_the_model_unchanged(model, enco
         other_encoder.load_head(folder)
     assert "pass allow_other_encoder=True to attach it anyway" in str(error.value)
     assert other_encoder.load_head(folder, allow_other_encoder=True) == "sst2"
+
+    mean_pooling = MTDNNForMultiTask.from_encoder(encoder_dir, tasks={}, pooling="mean")
+    with pytest.raises(ValueError, match=re.escape("Head 'sst2' from")) as error:
+        mean_pooling.load_head(folder)
+    assert "was trained on pooling='auto', but this model pools with 'mean'; build the model with pooling='auto'" in (
+        str(error.value)
+    )
+    assert mean_pooling.config.tasks == {} and len(mean_pooling.heads) == 0
+    assert mean_pooling.load_head(model.save_head("rte", tmp_path / "rte")) == "rte"  # SAN heads read every token
 
     with pytest.raises(ValueError, match=re.escape("Task 'sst2' already exists; remove_task('sst2') first")):
         model.load_head(folder)
@@ -215,6 +225,9 @@ def test_export_refuses_san_heads_and_encoders_without_a_matching_classifier(mod
         ValueError, match=re.escape("Task 'sst2': exporting needs an encoder whose transformers classifier matches")
     ):
         other.export_task("sst2")
+    model.config.pooling = "mean"
+    with pytest.raises(ValueError, match=re.escape("Task 'sst2': this model pools with pooling='mean', but")):
+        model.export_task("sst2")
 
 
 def test_pipeline_gives_label_names_and_scores_for_texts_and_pairs(tmp_path):

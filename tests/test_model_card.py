@@ -68,6 +68,8 @@ This is an \[MT-DNN\]\(https://arxiv.org/abs/1901.11504\) model: one shared Tran
 .*\| rte \| classification \| san \| entailment, not_entailment \| accuracy \| 0\.6250 \|
 .*\| stsb \| regression \| linear \| real-valued score \| pearson, spearmanr \| 0\.8000, 0\.7000 \|
 +
+Linear heads read the encoder's pooled \[CLS\] vector \(the first token's final hidden state where the encoder has no pooler\) \(`pooling="auto"`\); SAN heads attend over every token\.
+
 !\[Dev score per task\]\(dev_scores\.png\)
 
 ## Usage
@@ -144,6 +146,15 @@ def test_hub_encoder_becomes_base_model(model):
     model.config.encoder_config.name_or_path = "google-bert/bert-base-uncased"
     header = yaml.safe_load(str(generate_model_card(model, CARD_DATA)).split("---")[1])
     assert header["base_model"] == "google-bert/bert-base-uncased"
+
+
+def test_card_names_the_pooling_of_the_linear_heads(model):
+    model.config.pooling = "mean"
+    card = str(generate_model_card(model, CARD_DATA))
+    assert (
+        "Linear heads read the mean of the encoder's final token states over the attention mask "
+        '(`pooling="mean"`); SAN heads attend over every token.'
+    ) in card
 
 
 def test_untrained_model_card_renders_with_comments_for_missing_values(model):

@@ -349,6 +349,10 @@ def test_from_encoder_keeps_pretrained_weights(tmp_path):
     bound = 32**-0.5  # GRU weights: uniform(-1/sqrt(hidden), 1/sqrt(hidden))
     assert 0.8 * bound < model.heads["rte"].gru.weight_hh.abs().max() <= bound
     assert model(**make_pair_batch(), task_name="qnli").logits.shape == (3,)
+    assert model.config.pooling == "auto"
+    assert MTDNNForMultiTask.from_encoder(str(tmp_path / "encoder"), tasks={}, pooling="mean").config.pooling == "mean"
+    with pytest.raises(ValueError, match=re.escape("pooling='first' is not supported")):
+        MTDNNForMultiTask.from_encoder(str(tmp_path / "no-such-encoder"), tasks={}, pooling="first")  # before loading
 
 
 def test_from_encoder_on_real_minilm(minilm_path, tmp_path):
@@ -369,3 +373,34 @@ def test_from_encoder_on_real_minilm(minilm_path, tmp_path):
     model.save_pretrained(tmp_path)
     reloaded = AutoModel.from_pretrained(tmp_path).eval()
     assert_same_logits(reloaded(**batch, task_name="rte").logits, logits)
+
+
+@pytest.mark.parametrize("pooling", ["auto", "cls", "mean"])
+def test_pooling_chooses_the_sentence_vector_of_linear_heads(pooling, tmp_path):
+    torch.manual_seed(0)
+    model = MTDNNForMultiTask(MTDNNConfig(encoder_config=tiny_bert_config(), tasks=TINY_TASKS, pooling=pooling)).eval()
+    batch = make_pair_batch()
+    encoded = model.encoder(**batch)
+    hidden, mask = encoded.last_hidden_state, batch["attention_mask"].unsqueeze(-1).float()
+    sentence = {
+        "auto": encoded.pooler_output,
+        "cls": hidden[:, 0],
+        "mean": (hidden * mask).sum(1) / mask.sum(1),
+    }[pooling]
+    torch.testing.assert_close(model(**batch, task_name="sst2").logits, model.heads["sst2"].classifier(sentence))
+    rte = model(**batch, task_name="rte").logits  # SAN heads read every token, whatever the pooling
+    torch.manual_seed(0)
+    default = MTDNNForMultiTask(MTDNNConfig(encoder_config=tiny_bert_config(), tasks=TINY_TASKS)).eval()
+    torch.testing.assert_close(rte, default(**batch, task_name="rte").logits)
+
+    model.save_pretrained(tmp_path)
+    loaded = MTDNNForMultiTask.from_pretrained(tmp_path).eval()
+    assert loaded.config.pooling == pooling
+    assert_same_logits(loaded(**batch, task_name="sst2").logits, model(**batch, task_name="sst2").logits)
+
+
+def test_unknown_pooling_is_refused_with_the_choices():
+    with pytest.raises(
+        ValueError, match=re.escape("pooling='max' is not supported; choose one of ['auto', 'cls', 'mean'].")
+    ):
+        MTDNNConfig(encoder_config=tiny_bert_config(), tasks=TINY_TASKS, pooling="max")

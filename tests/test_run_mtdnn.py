@@ -18,7 +18,7 @@ import re
 
 import pytest
 import torch
-from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, HfArgumentParser
 
 from modeling_mtdnn import MTDNNForMultiTask
 from training.arguments import ModelArguments
@@ -162,3 +162,20 @@ def test_a_task_missing_from_the_local_copy_fails_before_training(encoder_dir, t
 def test_bad_arguments(argv, error, message):
     with pytest.raises(error, match=re.escape(message)):
         parse_args(argv)
+
+
+def test_pooling_flag_reaches_the_model_and_init_from_keeps_its_own(encoder_dir, tmp_path):
+    specs = load_task_specs(["stsb"])
+    (model_args,) = HfArgumentParser(ModelArguments).parse_args_into_dataclasses(
+        ["--model_name_or_path", encoder_dir, "--pooling", "mean"]
+    )
+    build_model(model_args, specs).save_pretrained(tmp_path / "mtdnn")
+    assert build_model(ModelArguments(init_from=str(tmp_path / "mtdnn")), specs).config.pooling == "mean"
+    assert (
+        build_model(ModelArguments(init_from=str(tmp_path / "mtdnn"), pooling="mean"), specs).config.pooling == "mean"
+    )
+    with pytest.raises(ValueError, match=re.escape("--pooling cls differs from the pooling of")) as error:
+        build_model(ModelArguments(init_from=str(tmp_path / "mtdnn"), pooling="cls"), specs)
+    assert "('mean'), which its heads were trained with; leave --pooling out to keep it." in str(error.value)
+    with pytest.raises(SystemExit):
+        HfArgumentParser(ModelArguments).parse_args_into_dataclasses(["--pooling", "max"])

@@ -53,6 +53,15 @@ class ModelArguments:
             "the heads of the tasks it has; tasks it lacks get fresh heads."
         },
     )
+    pooling: str | None = field(
+        default=None,
+        metadata={
+            "help": "The sentence vector of the linear heads: auto (the pooled [CLS] vector where the encoder has a "
+            "pooler, as in the paper; the default), cls, or mean (for sentence-transformers encoders such as "
+            "all-MiniLM-L6-v2). An --init_from checkpoint keeps its own.",
+            "choices": ["auto", "cls", "mean"],
+        },
+    )
     tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the model's."})
     cache_dir: str | None = field(default=None, metadata={"help": "Where to cache Hub downloads."})
 

@@ -85,9 +85,17 @@ def build_model(model_args: ModelArguments, specs: dict[str, TaskDataSpec]) -> M
     tasks = {name: spec.model_spec() for name, spec in specs.items()}
     if model_args.init_from is None:
         return MTDNNForMultiTask.from_encoder(
-            model_args.model_name_or_path, tasks=tasks, cache_dir=model_args.cache_dir
+            model_args.model_name_or_path,
+            tasks=tasks,
+            pooling=model_args.pooling or "auto",
+            cache_dir=model_args.cache_dir,
         )
     model = MTDNNForMultiTask.from_pretrained(model_args.init_from, cache_dir=model_args.cache_dir)
+    if model_args.pooling is not None and model_args.pooling != model.config.pooling:
+        raise ValueError(
+            f"--pooling {model_args.pooling} differs from the pooling of {model_args.init_from!r} "
+            f"({model.config.pooling!r}), which its heads were trained with; leave --pooling out to keep it."
+        )
     for name, spec in tasks.items():
         if name not in model.config.tasks:
             logger.info("Task %s is new to %s: adding a fresh head.", name, model_args.init_from)

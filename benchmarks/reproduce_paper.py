@@ -14,13 +14,14 @@
 """The paper's central claim at this machine's scale: MT-DNN (multi-task training, then per-task fine-tuning)
 against single-task fine-tuning of the same encoder, with the same training budget.
 
-    python benchmarks/reproduce_paper.py [--quick] [--results_dir DIR] [--seeds 3] [--data_dir DIR]
+    python benchmarks/reproduce_paper.py [--quick] [--results_dir DIR] [--seeds 3] [--data_dir DIR] [--report FILE]
 
 Arms, for each seed:
 
 - `single`: fine-tune the encoder on each evaluated task alone.
-- `mtdnn`: one multi-task stage over every task (the evaluated ones plus SST-2 sampled and WNLI), then fine-tune
-  that checkpoint on each evaluated task (`--init_from`, keeping its heads).
+- `mtdnn`: a multi-task stage over every task (the evaluated ones plus SST-2 sampled and WNLI;
+  `--multitask_epochs`), then fine-tune that checkpoint on each evaluated task for one epoch (`--init_from`, keeping
+  its heads).
 
 Both arms process the same number of training examples per seed: the single-task runs get as many epochs as
 make up the MT-DNN arm's multi-task stage plus its fine-tuning. Every (arm, task, seed) result is a JSON file in
@@ -46,6 +47,7 @@ from training.run_mtdnn import main as run_mtdnn  # noqa: E402
 
 EVALUATED = ["rte", "stsb", "cola"]
 MIXED_IN = ["sst2", "wnli"]
+NOTES_MARKER = "<!-- Notes written by hand: everything below this line is kept when the report is regenerated. -->"
 TRAIN_ROWS = {"rte": 2490, "stsb": 5749, "cola": 8551, "sst2": 50000, "wnli": 635}
 
 
@@ -84,6 +86,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max_train_samples", type=int, default=3000, help="Per task (SST-2 is sampled to it).")
     parser.add_argument("--max_seq_length", type=int, default=128)
     parser.add_argument("--learning_rate", type=float, default=1e-4)
+    parser.add_argument("--multitask_epochs", type=int, default=2, help="Epochs of the MT-DNN multi-task stage.")
+    parser.add_argument(
+        "--pooling",
+        default="mean",
+        choices=["auto", "cls", "mean"],
+        help="Sentence vector of the linear heads (both arms). all-MiniLM-L6-v2 was trained with mean pooling and "
+        "ships an untrained pooler, so mean is the default here.",
+    )
     parser.add_argument("--quick", action="store_true", help="A smoke run: tiny samples, one seed, RTE and STS-B.")
     parser.add_argument("--report", default=None, help="Write the results as Markdown here (and a PNG beside it).")
     args = parser.parse_args(argv)
@@ -93,12 +103,15 @@ def main(argv: list[str] | None = None) -> dict:
     seeds = 1 if args.quick else args.seeds
     results_dir = Path(args.results_dir)
     sizes = {task: min(samples, TRAIN_ROWS[task]) for task in evaluated + mixed}
-    budget = sum(sizes.values()) + sum(sizes[task] for task in evaluated)  # multi-task stage + one fine-tuning epoch
+    multitask_epochs = 1 if args.quick else args.multitask_epochs
+    # the multi-task stage, then one fine-tuning epoch per evaluated task
+    budget = multitask_epochs * sum(sizes.values()) + sum(sizes[task] for task in evaluated)
     single_epochs = budget / sum(sizes[task] for task in evaluated)
     common = [
         "--max_train_samples", str(samples), "--max_seq_length", str(args.max_seq_length),
         "--recipe", "paper", "--learning_rate", str(args.learning_rate), "--per_device_train_batch_size", "32",
         "--do_train", "--do_eval", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
+        "--pooling", args.pooling,
     ]  # fmt: skip
     if args.quick:
         common += ["--max_eval_samples", "32", "--per_device_train_batch_size", "8"]
@@ -123,8 +136,8 @@ def main(argv: list[str] | None = None) -> dict:
                 stage_result.unlink()
         run_once(
             stage_result,
-            ["--model_name_or_path", model, "--tasks", ",".join(evaluated + mixed), "--num_train_epochs", "1",
-             "--output_dir", str(stage), *common, *seed_flags],
+            ["--model_name_or_path", model, "--tasks", ",".join(evaluated + mixed),
+             "--num_train_epochs", str(multitask_epochs), "--output_dir", str(stage), *common, *seed_flags],
             keep_output=True,
         )  # fmt: skip
         for task in evaluated:
@@ -141,6 +154,9 @@ def main(argv: list[str] | None = None) -> dict:
         "seeds": seeds,
         "examples_per_seed_per_arm": budget,
         "single_task_epochs": round(single_epochs, 3),
+        "multitask_epochs": multitask_epochs,
+        "pooling": args.pooling,
+        "learning_rate": args.learning_rate,
         "wall_seconds_this_call": round(time.perf_counter() - started, 1),
     }
     print(f"{'task':<8}{'single-task (mean ± sd)':>26}{'MT-DNN (mean ± sd)':>24}{'difference':>12}")
@@ -197,8 +213,9 @@ def write_report(path: Path, figures: dict, scores: dict, evaluated: list, mixed
         f"local copy, {figures['seeds']} seeds, at most {max(sizes.values())} training examples per task; mixed "
         f"into the multi-task stage too: {', '.join(mixed)}. Each arm processes "
         f"{figures['examples_per_seed_per_arm']} training examples per seed (single-task: "
-        f"{figures['single_task_epochs']} epochs per task; MT-DNN: one multi-task epoch, then one fine-tuning "
-        "epoch per task). Paper recipe (Adamax, warm-up 0.1, clipping 1, batch 32) with lr 1e-4.",
+        f"{figures['single_task_epochs']} epochs per task; MT-DNN: {figures['multitask_epochs']} multi-task "
+        f"epoch(s), then one fine-tuning epoch per task). Paper recipe (Adamax, warm-up 0.1, clipping 1, batch 32) "
+        f"with lr {figures['learning_rate']:g}; linear heads read `pooling={figures['pooling']!r}`.",
         "",
         "Command (resumable; results land in `outputs/reproduction/`):",
         "",
@@ -231,6 +248,9 @@ def write_report(path: Path, figures: dict, scores: dict, evaluated: list, mixed
         f"![Dev score per task, both arms]({plot.name})",
         "",
     ]
+    # Hand-written analysis below the marker survives a regenerated report.
+    notes = path.read_text().partition(NOTES_MARKER)[2] if path.is_file() else ""
+    lines += [NOTES_MARKER + notes.rstrip("\n") if notes else NOTES_MARKER, ""]
     path.write_text("\n".join(lines))
 
 

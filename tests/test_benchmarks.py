@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_task_data import GLUE_DIR
+from .conftest import shared_glue_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ],
 )
 def test_benchmark_quick_mode_prints_its_figures(script, keys, tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MTDNN_DATA_DIR": str(GLUE_DIR)}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MTDNN_DATA_DIR": str(shared_glue_dir())}
     completed = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), "--quick"],
         capture_output=True,

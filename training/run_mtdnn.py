@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import torch
 import transformers
 import yaml
 from transformers import AutoTokenizer, HfArgumentParser, set_seed
@@ -113,6 +114,16 @@ def build_model(model_args: ModelArguments, specs: dict[str, TaskDataSpec]) -> M
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
+    """Runs the stages the flags ask for and returns their metrics; a distributed run ends with its process group."""
+    try:
+        return _run(argv)
+    finally:
+        # gloo's worker threads abort the interpreter at exit (SIGABRT) unless the process group is destroyed first.
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _run(argv: list[str] | None) -> dict[str, float]:
     model_args, data_args, training_args = parse_args(argv)
     logging.basicConfig(
         format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",

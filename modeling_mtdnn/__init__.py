@@ -18,7 +18,15 @@ from __future__ import annotations
 from transformers import AutoConfig, AutoModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .configuration_mtdnn import HEADS, POOLING_MODES, TASK_TYPES, MTDNNConfig, normalize_task_spec
+from .configuration_mtdnn import (
+    HEADS,
+    INPUT_KINDS,
+    POOLING_MODES,
+    TASK_TYPES,
+    MTDNNConfig,
+    check_task_name,
+    normalize_task_spec,
+)
 from .heads import HEAD_TYPES, LinearHead, SANHead
 from .losses import LOSS_FUNCTIONS, compute_task_loss
 from .modeling_mtdnn import MTDNNForMultiTask, MTDNNPreTrainedModel
@@ -28,6 +36,7 @@ from .pipeline_mtdnn import PIPELINE_TASK, MTDNNPipeline
 __all__ = [
     "HEADS",
     "HEAD_TYPES",
+    "INPUT_KINDS",
     "LOSS_FUNCTIONS",
     "TASK_TYPES",
     "LinearHead",
@@ -40,6 +49,7 @@ __all__ = [
     "PIPELINE_TASK",
     "POOLING_MODES",
     "SANHead",
+    "check_task_name",
     "compute_task_loss",
     "normalize_task_spec",
     "register_auto_classes",

@@ -21,22 +21,35 @@ import re
 from typing import Any
 
 from huggingface_hub.dataclasses import strict
+from torch import nn
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-__all__ = ["HEADS", "POOLING_MODES", "TASK_TYPES", "MTDNNConfig", "normalize_task_spec"]
+__all__ = [
+    "HEADS",
+    "INPUT_KINDS",
+    "POOLING_MODES",
+    "TASK_TYPES",
+    "MTDNNConfig",
+    "check_task_name",
+    "normalize_task_spec",
+]
 
 TASK_TYPES = ("classification", "regression", "ranking")
 HEADS = ("linear", "san")
 POOLING_MODES = ("auto", "cls", "mean")
+INPUT_KINDS = ("single", "pair")
 
 # Fields every task spec has, with their defaults (None: derived from the other fields).
 _COMMON_DEFAULTS: dict[str, Any] = {"head": "linear", "dropout": 0.1, "loss_weight": 1.0}
 # Fields that only exist for some task types or heads, with their defaults.
 _SAN_DEFAULTS: dict[str, Any] = {"san_steps": 5, "san_step_dropout": 0.1}
 _RANKING_DEFAULTS: dict[str, Any] = {"ranking_gamma": 1.0}
-_ALL_FIELDS = ("task_type", "num_labels", "id2label", *_COMMON_DEFAULTS, *_SAN_DEFAULTS, *_RANKING_DEFAULTS)
-_TASK_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_\-]+$")
+_ALL_FIELDS = ("task_type", "num_labels", "id2label", "inputs", *_COMMON_DEFAULTS, *_SAN_DEFAULTS, *_RANKING_DEFAULTS)
+_TASK_NAME_PATTERN = re.compile(r"[A-Za-z0-9_\-]+")
+# Heads live in an `nn.ModuleDict` keyed by task name: a name that is already an attribute of one (`train`,
+# `training`, `forward`, `to`, `keys`, ...) cannot be a key.
+_RESERVED_TASK_NAMES = frozenset(dir(nn.ModuleDict()))
 
 
 def _fail(task: str, field: str, value: Any, allowed: str) -> ValueError:
@@ -79,6 +92,24 @@ def _normalize_id2label(task: str, id2label: Any, num_labels: Any) -> dict[int, 
     return {i: names[i] for i in range(len(names))}
 
 
+def check_task_name(task: Any) -> str:
+    """
+    Returns `task` if it can name a task (a head module, a checkpoint key prefix, a file name), else raises a
+    `ValueError` saying why.
+    """
+    if not isinstance(task, str) or not _TASK_NAME_PATTERN.fullmatch(task):
+        raise ValueError(
+            f"Task name {task!r} is not valid: use a non-empty string of letters, digits, '_' and '-' "
+            "(it becomes a module name, so no dots, spaces or newlines)."
+        )
+    if task in _RESERVED_TASK_NAMES:
+        raise ValueError(
+            f"Task name {task!r} is not valid: it is an attribute of torch's nn.ModuleDict, which holds the heads; "
+            f"choose another name, such as '{task}_task'."
+        )
+    return task
+
+
 def normalize_task_spec(task: str, spec: Any) -> dict[str, Any]:
     """
     Validates one task spec and returns it complete, with every default filled in.
@@ -95,11 +126,7 @@ def normalize_task_spec(task: str, spec: Any) -> dict[str, Any]:
     Raises:
         `ValueError`: naming the task, the field, the value received and what is allowed.
     """
-    if not isinstance(task, str) or not _TASK_NAME_PATTERN.match(task):
-        raise ValueError(
-            f"Task name {task!r} is not valid: use a non-empty string of letters, digits, '_' and '-' "
-            "(it becomes a module name, so no dots or spaces)."
-        )
+    check_task_name(task)
     if not isinstance(spec, dict):
         raise ValueError(f"Task '{task}': the spec must be a dict of fields, got {type(spec).__name__} {spec!r}.")
     unknown = sorted(set(spec) - set(_ALL_FIELDS))
@@ -144,6 +171,13 @@ def normalize_task_spec(task: str, spec: Any) -> dict[str, Any]:
         out["num_labels"] = 1
 
     out["head"] = head
+    # SAN heads and ranking read sentence pairs; other tasks declare theirs (the pipeline checks it) or leave it open.
+    inputs = spec.get("inputs", "pair" if head == "san" or task_type == "ranking" else None)
+    if inputs is not None and inputs not in INPUT_KINDS:
+        raise _fail(task, "inputs", inputs, f"one of {list(INPUT_KINDS)} or left out")
+    if inputs == "single" and task_type == "ranking":
+        raise _fail(task, "inputs", inputs, "'pair' for task_type 'ranking' (a query and a candidate)")
+    out["inputs"] = inputs
     out["dropout"] = _check_fraction(task, "dropout", spec.get("dropout", _COMMON_DEFAULTS["dropout"]))
     out["loss_weight"] = _check_positive(task, "loss_weight", spec.get("loss_weight", _COMMON_DEFAULTS["loss_weight"]))
 
@@ -185,6 +219,9 @@ class MTDNNConfig(PreTrainedConfig):
             - **id2label** (`dict[int, str]`, *optional*) -- class names for classification; `LABEL_i` by default.
             - **head** (`str`, *optional*, defaults to `"linear"`) -- `"linear"` (dropout + linear on the first
               token's vector) or `"san"` (the stochastic answer network, classification only).
+            - **inputs** (`str`, *optional*) -- `"single"` (one text) or `"pair"` (two texts, joined by the
+              tokenizer); `"pair"` by default for SAN heads and ranking, open (`None`) otherwise. The pipeline refuses
+              a pair task called without `text_pair`.
             - **dropout** (`float`, *optional*, defaults to 0.1) -- dropout of the task-specific layer.
             - **loss_weight** (`float`, *optional*, defaults to 1.0) -- factor applied to this task's loss.
             - **san_steps** (`int`, *optional*, defaults to 5) -- SAN reasoning steps K (`head="san"` only).

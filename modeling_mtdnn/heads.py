@@ -64,6 +64,10 @@ class LinearHead(nn.Module):
         self.dropout = nn.Dropout(spec["dropout"])
         self.classifier = nn.Linear(hidden_size, spec["num_labels"])
 
+    def apply_spec(self, spec: dict[str, Any]) -> None:
+        """Takes up the settings of an updated spec that need no new weights (the dropout)."""
+        self.dropout.p = spec["dropout"]
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -109,6 +113,11 @@ class SANHead(nn.Module):
         self.bilinear = nn.Linear(hidden_size, hidden_size, bias=False)  # W_2
         self.gru = nn.GRUCell(hidden_size, hidden_size)
         self.classifier = nn.Linear(4 * hidden_size, spec["num_labels"])  # W_3
+
+    def apply_spec(self, spec: dict[str, Any]) -> None:
+        """Takes up the settings of an updated spec that need no new weights (dropout, step dropout)."""
+        self.dropout.p = spec["dropout"]
+        self.step_dropout = spec["san_step_dropout"]
 
     @staticmethod
     def memory_masks(

@@ -22,10 +22,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import torch
 from huggingface_hub import HfApi, ModelCard, ModelCardData, snapshot_download
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification, PreTrainedModel
+
+from .configuration_mtdnn import normalize_task_spec
+from .heads import build_head
+from .saving import atomic_directory, check_local_path, read_json
 
 __all__ = ["HEAD_CONFIG_FILE", "HEAD_WEIGHTS_FILE", "TaskHeadHubMixin"]
 
@@ -78,8 +83,11 @@ class TaskHeadHubMixin:
             `Path`: the folder written.
         """
         spec = self.config.get_task(task_name)
-        folder = Path(save_directory)
-        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_directory(save_directory) as staging:
+            self._write_head(task_name, spec, staging, repo_id=Path(save_directory).name)
+        return Path(save_directory)
+
+    def _write_head(self, task_name: str, spec: dict[str, Any], folder: Path, repo_id: str) -> None:
         weights = {key: value.detach().contiguous().cpu() for key, value in self.heads[task_name].state_dict().items()}
         save_file(weights, folder / HEAD_WEIGHTS_FILE, metadata={"format": "pt"})
         head_config = {"task_name": task_name, "spec": spec, "encoder": self._encoder_identity()}
@@ -101,10 +109,9 @@ class TaskHeadHubMixin:
             encoder=head_config["encoder"],
             size=f"{size / 1024:.1f} KiB",
             labels=labels,
-            repo_id=folder.name,
+            repo_id=repo_id,
         )
         card.save(folder / "README.md")
-        return folder
 
     def push_head_to_hub(
         self,
@@ -159,6 +166,7 @@ class TaskHeadHubMixin:
         """
         folder = Path(repo_id_or_path)
         if not folder.is_dir():
+            check_local_path(repo_id_or_path, "Head folder")
             folder = Path(
                 snapshot_download(
                     str(repo_id_or_path),
@@ -172,7 +180,17 @@ class TaskHeadHubMixin:
                 f"{str(repo_id_or_path)!r} holds no MT-DNN head: {HEAD_CONFIG_FILE} and {HEAD_WEIGHTS_FILE} are "
                 "needed (write them with model.save_head)."
             )
-        head_config = json.loads((folder / HEAD_CONFIG_FILE).read_text())
+        head_config = read_json(folder / HEAD_CONFIG_FILE, "Head config")
+        if (
+            not isinstance(head_config, dict)
+            or not {"task_name", "spec", "encoder"} <= set(head_config)
+            or not isinstance(head_config["encoder"], dict)
+            or not {"hidden_size", "model_type", "name_or_path"} <= set(head_config["encoder"])
+        ):
+            raise ValueError(
+                f"Head config {str(folder / HEAD_CONFIG_FILE)!r} lacks 'task_name', 'spec' or the encoder's "
+                "'hidden_size', 'model_type' and 'name_or_path'; it was not written by save_head. Save the head again."
+            )
         name = task_name or head_config["task_name"]
         saved, mine = head_config["encoder"], self._encoder_identity()
         if saved["hidden_size"] != mine["hidden_size"]:
@@ -189,22 +207,34 @@ class TaskHeadHubMixin:
                 f"{saved['name_or_path'] or saved['model_type']!r}, but this model's is "
                 f"{mine['name_or_path'] or mine['model_type']!r}; pass allow_other_encoder=True to attach it anyway."
             )
+        spec = normalize_task_spec(name, copy.deepcopy(head_config["spec"]))
         saved_pooling = saved.get("pooling", "auto")  # heads saved before `pooling` existed read "auto"
-        if head_config["spec"]["head"] == "linear" and saved_pooling != mine["pooling"]:
+        if spec["head"] == "linear" and saved_pooling != mine["pooling"]:
             raise ValueError(
                 f"Head '{name}' from {str(repo_id_or_path)!r} was trained on pooling={saved_pooling!r}, but this "
                 f"model pools with {mine['pooling']!r}; build the model with pooling={saved_pooling!r} to attach it."
             )
         if name in self.config.tasks:
             raise ValueError(f"Task '{name}' already exists; remove_task('{name}') first or pass another task_name.")
-        head = self.add_task(name, copy.deepcopy(head_config["spec"]))
+        weights_file = folder / HEAD_WEIGHTS_FILE
         try:
-            head.load_state_dict(load_file(folder / HEAD_WEIGHTS_FILE, device=str(next(head.parameters()).device)))
+            weights = load_file(weights_file)
+        except Exception as error:  # safetensors raises its own SafetensorError for a cut or corrupt file
+            raise ValueError(
+                f"Head '{name}': {str(weights_file)!r} cannot be read ({error}); the file is truncated or corrupt. "
+                "Save or download the head again."
+            ) from None
+        # The head is built and filled on its own; the model changes only once nothing can fail any more.
+        probe = build_head(name, self.config.hidden_size, spec)
+        try:
+            probe.load_state_dict(weights)
         except RuntimeError as error:
-            self.remove_task(name)
             raise ValueError(
                 f"Head '{name}' from {str(repo_id_or_path)!r}: its weights do not fit its spec ({error})."
             ) from None
+        head = self.add_task(name, spec)
+        with torch.no_grad():
+            head.load_state_dict(weights)
         return name
 
     # --------------------------------------------------------------------------------------------- export
@@ -234,6 +264,7 @@ class TaskHeadHubMixin:
         encoder_config = copy.deepcopy(self.config.encoder_config)
         if spec["task_type"] == "ranking":
             auto_class, encoder_config.num_labels = AutoModelForMultipleChoice, 1
+            encoder_config.mtdnn_ranking_gamma = spec["ranking_gamma"]
         else:
             auto_class = AutoModelForSequenceClassification
             if spec["task_type"] == "classification":
@@ -265,4 +296,11 @@ class TaskHeadHubMixin:
                 f"linear head on the pooled [CLS] vector (BERT- or RoBERTa-style with a pooler); "
                 f"{type(exported).__name__} does not."
             )
+        if spec["task_type"] == "ranking":
+            # The ranking loss is a softmax over gamma * score: folded into the classifier, the exported model's
+            # logits, softmax and multiple-choice loss are those of MT-DNN's ranking loss (argmax unchanged).
+            output_layer = classifier if isinstance(classifier, nn.Linear) else classifier.out_proj
+            with torch.no_grad():
+                output_layer.weight.mul_(spec["ranking_gamma"])
+                output_layer.bias.mul_(spec["ranking_gamma"])
         return exported.to(dtype=next(self.parameters()).dtype).eval()

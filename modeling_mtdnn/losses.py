@@ -21,7 +21,16 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LOSS_FUNCTIONS", "classification_loss", "compute_task_loss", "ranking_loss", "regression_loss"]
+__all__ = [
+    "IGNORE_INDEX",
+    "LOSS_FUNCTIONS",
+    "classification_loss",
+    "compute_task_loss",
+    "ranking_loss",
+    "regression_loss",
+]
+
+IGNORE_INDEX = -100
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
@@ -35,8 +44,14 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[s
 
 
 def regression_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
-    """Mean squared error between the scores `logits` `(batch,)` or `(batch, 1)` and real-valued `labels`."""
-    return F.mse_loss(logits.float().view(-1), labels.float().view(-1))
+    """
+    Mean squared error between the scores `logits` `(batch,)` or `(batch, 1)` and real-valued `labels`, over the
+    examples whose label is not -100 (as the other losses ignore -100); 0 when every label is -100.
+    """
+    scores, targets = logits.float().view(-1), labels.float().view(-1)
+    kept = targets != IGNORE_INDEX
+    squared = (scores - targets).square() * kept
+    return squared.sum() / kept.sum().clamp_min(1)
 
 
 def ranking_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
@@ -73,7 +88,7 @@ def compute_task_loss(
         `ValueError`: when `labels` does not have one entry per example (or per group, for ranking).
     """
     expected = logits.shape[0]
-    if labels.shape[0] != expected or (spec["task_type"] != "regression" and labels.numel() != expected):
+    if labels.shape[0] != expected or labels.numel() != expected:
         raise ValueError(
             f"Task '{task_name}' ({spec['task_type']}): labels of shape {tuple(labels.shape)} do not match logits of "
             f"shape {tuple(logits.shape)}; give one label per "
@@ -84,4 +99,19 @@ def compute_task_loss(
             f"Task '{task_name}' (classification): labels must be integer class ids, got dtype {labels.dtype}; "
             "map label names to ids with the task's label2id first."
         )
+    if spec["task_type"] != "regression":
+        # One host sync; the Trainer's own NaN filter syncs on every step already.
+        limit = spec["num_labels"] if spec["task_type"] == "classification" else logits.shape[-1]
+        bad = ((labels < 0) | (labels >= limit)) & (labels != IGNORE_INDEX)
+        if bad.any():
+            value = labels[bad][0].item()
+            allowed = (
+                f"class ids 0..{limit - 1} ({list(spec['id2label'].values())})"
+                if spec["task_type"] == "classification"
+                else f"candidate indices 0..{limit - 1}"
+            )
+            raise ValueError(
+                f"Task '{task_name}' ({spec['task_type']}): label {value} is out of range; labels must be {allowed}, "
+                f"or {IGNORE_INDEX} to ignore an example."
+            )
     return LOSS_FUNCTIONS[spec["task_type"]](logits, labels, spec) * spec["loss_weight"]

@@ -15,9 +15,11 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import torch
@@ -26,18 +28,23 @@ from torch import nn
 from transformers import AutoModel, PreTrainedModel
 from transformers.utils import logging
 
-from .configuration_mtdnn import MTDNNConfig
+from .configuration_mtdnn import MTDNNConfig, normalize_task_spec
 from .heads import build_head, pool_sentence
 from .hub_mixin import TaskHeadHubMixin
 from .losses import compute_task_loss
 from .outputs import MTDNNMultiTaskOutput, MTDNNOutput
 from .pipeline_mtdnn import MTDNNPipeline  # noqa: F401  (ships with checkpoints for `custom_pipelines`)
+from .saving import atomic_directory, check_local_path
 
 __all__ = ["MTDNNForMultiTask", "MTDNNPreTrainedModel"]
 
 logger = logging.get_logger(__name__)
 
 _HEADS_PREFIX = "heads."
+# The entry-point group through which an installed package supplies the model card writer (mt-dnn's `model_cards`).
+MODEL_CARD_ENTRY_POINT = "mtdnn.model_card_writer"
+# Task fields that change how a head trains but not its weights: `update_task` may change them on a trained head.
+_UPDATABLE_FIELDS = ("dropout", "loss_weight", "san_step_dropout", "ranking_gamma")
 
 
 def _task_of_key(key: str) -> str | None:
@@ -93,9 +100,24 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
     ```
     """
 
-    # Called as `model_card_writer(model, folder)` after every `save_pretrained`; the `model_cards` package sets it
-    # when imported (this folder ships to the Hub alone, so it never imports that package itself).
+    # Called as `model_card_writer(model, folder)` after every `save_pretrained`. Unset, it is looked up once among
+    # the installed entry points of `MODEL_CARD_ENTRY_POINT` (mt-dnn's own `model_cards` when the package is
+    # installed); this folder ships to the Hub alone, so it never imports that package by name.
     model_card_writer: ClassVar[Callable[..., Any] | None] = None
+
+    _card_writer_looked_up: ClassVar[bool] = False
+
+    @classmethod
+    def _card_writer(cls) -> Callable[..., Any] | None:
+        if cls.model_card_writer is None and not MTDNNForMultiTask._card_writer_looked_up:
+            MTDNNForMultiTask._card_writer_looked_up = True
+            for point in sorted(entry_points(group=MODEL_CARD_ENTRY_POINT), key=lambda point: point.name):
+                try:
+                    MTDNNForMultiTask.model_card_writer = staticmethod(point.load())
+                    break
+                except ImportError as error:  # an install without the card's extras: save without a card
+                    logger.warning(f"The model card writer {point.value!r} cannot be loaded ({error}); no card.")
+        return cls.model_card_writer
 
     def __init__(self, config: MTDNNConfig):
         super().__init__(config)
@@ -137,6 +159,7 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
             encoder_name_or_path=str(pretrained_model_name_or_path),
             encoder_revision=kwargs.get("revision"),
         )
+        check_local_path(pretrained_model_name_or_path, "Encoder folder")
         encoder = AutoModel.from_pretrained(pretrained_model_name_or_path, **kwargs)
         config.encoder_config = encoder.config
         with torch.device("meta"):
@@ -159,12 +182,24 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
         """
         output_loading_info = kwargs.pop("output_loading_info", False)
         ignore_mismatched_sizes = kwargs.pop("ignore_mismatched_sizes", False)
-        model, info = super().from_pretrained(*args, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs)
         source = args[0] if args else kwargs.get("pretrained_model_name_or_path")
+        if source is not None:
+            check_local_path(source, "MT-DNN checkpoint")
+        try:
+            model, info = super().from_pretrained(
+                *args, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
+            )
+        except Exception as error:
+            if type(error).__name__ != "SafetensorError" and "deserializ" not in str(error):
+                raise
+            raise ValueError(
+                f"The weights of {source!r} cannot be read ({error}): the safetensors file is truncated or corrupt. "
+                "Save the model again, or restore the file from a copy."
+            ) from None
         problems = []
         for key in sorted(info["missing_keys"]):
-            if (task := _task_of_key(key)) is not None:
-                problems.append(f"task '{task}': weight '{key}' is missing from the checkpoint")
+            owner = f"task '{task}'" if (task := _task_of_key(key)) is not None else "the encoder"
+            problems.append(f"{owner}: weight '{key}' is missing from the checkpoint")
         for key in sorted(info["unexpected_keys"]):
             if (task := _task_of_key(key)) is not None:
                 problems.append(f"task '{task}': the checkpoint has weight '{key}', which the config's heads lack")
@@ -177,18 +212,28 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
                 )
         if problems:
             raise ValueError(
-                f"The checkpoint {source!r} does not match the heads of its config:\n  - "
+                f"The checkpoint {source!r} does not match its config:\n  - "
                 + "\n  - ".join(problems)
                 + "\nFix the config's `tasks` or the weights; to start a head afresh, load without it and call "
-                "`add_task`."
+                "`add_task`. An encoder weight that is missing was never saved: save the model again."
             )
         return (model, info) if output_loading_info else model
 
     def save_pretrained(self, save_directory: str | os.PathLike, *args, model_id: str | None = None, **kwargs) -> None:
-        """`PreTrainedModel.save_pretrained`, then the model card (`README.md`) when a card writer is set."""
-        super().save_pretrained(save_directory, *args, **kwargs)
-        if self.model_card_writer is not None and kwargs.get("is_main_process", True):
-            self.model_card_writer(self, save_directory, model_id=model_id)
+        """
+        `PreTrainedModel.save_pretrained`, then the model card (`README.md`) when a card writer is available (see
+        `model_card_writer`). Everything is written to a staging folder beside `save_directory` first and moved in
+        only once every file is written, so a failed save leaves an earlier checkpoint there loadable and unchanged.
+        """
+        if not kwargs.get("is_main_process", True):
+            return super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("push_to_hub"):
+            kwargs.setdefault("repo_id", os.path.basename(os.path.normpath(save_directory)))
+        with atomic_directory(save_directory) as staging:
+            super().save_pretrained(staging, *args, **kwargs)
+            writer = self._card_writer()
+            if writer is not None:
+                writer(self, staging, model_id=model_id)
 
     def push_to_hub(
         self,
@@ -207,7 +252,7 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
         `model_cards` package is imported, this model's card (instead of transformers' generic one). Without a card
         writer it is `PreTrainedModel.push_to_hub`.
         """
-        if self.model_card_writer is None:
+        if self._card_writer() is None:
             return super().push_to_hub(
                 repo_id,
                 commit_message=commit_message,
@@ -245,13 +290,37 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
         Raises:
             `ValueError`: for a bad spec (naming the field) or a name the model already has.
         """
-        spec = self.config.add_task(name, spec)
+        if name in self.config.tasks:
+            raise ValueError(f"Task '{name}' already exists; remove it first or choose another name.")
+        spec = normalize_task_spec(name, copy.deepcopy(spec))
         reference = next(self.encoder.parameters())
         head = build_head(name, self.config.hidden_size, spec).to(device=reference.device, dtype=reference.dtype)
         head.apply(self._init_weights)
         head.train(self.training)  # a head added to a model in eval mode must not drop out
+        # Everything that can fail is done: only now do the heads and the config change, together.
         self.heads[name] = head
+        self.config.tasks = dict(sorted({**self.config.tasks, name: spec}.items()))
         return head
+
+    def update_task(self, name: str, **changes: Any) -> dict[str, Any]:
+        """
+        Changes training settings of a task that leave its head's weights as they are (`dropout`, `loss_weight`,
+        `san_step_dropout`, `ranking_gamma`), in the config and in the head; returns the new spec.
+
+        Raises:
+            `ValueError`: for an unknown task, a field that would change the head's weights, or a bad value.
+        """
+        spec = self.config.get_task(name)
+        fixed = sorted(set(changes) - set(_UPDATABLE_FIELDS))
+        if fixed:
+            raise ValueError(
+                f"Task '{name}': update_task changes only {list(_UPDATABLE_FIELDS)}, not {fixed} (they shape the "
+                "head's weights); remove_task and add_task to start a new head."
+            )
+        updated = normalize_task_spec(name, {**spec, **changes})
+        self.heads[name].apply_spec(updated)
+        self.config.tasks[name] = updated
+        return updated
 
     def remove_task(self, name: str) -> None:
         """Removes a task's head and spec; the encoder and the other heads are untouched."""
@@ -269,6 +338,13 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
     def _resolve_tasks(self, task_name: str | Sequence[str] | None) -> list[str]:
         if task_name is None:
             return self.task_names
+        if not isinstance(task_name, (str, list, tuple)) or (
+            not isinstance(task_name, str) and not all(isinstance(name, str) for name in task_name)
+        ):
+            raise TypeError(
+                f"task_name must be a task's name (str), a list of names or None (every task), got "
+                f"{type(task_name).__name__} {task_name!r}; this model has the tasks {sorted(self.config.tasks)}."
+            )
         names = [task_name] if isinstance(task_name, str) else list(task_name)
         if not names:
             raise ValueError(f"task_name is an empty list; name one or more of {sorted(self.config.tasks)}.")

@@ -50,14 +50,34 @@ class MTDNNPipeline(Pipeline):
     ```
     """
 
-    def _sanitize_parameters(self, task_name: Any = None, top_k: int | None = 1, **kwargs):
-        if task_name is not None:
-            names = [task_name] if isinstance(task_name, str) else list(task_name)
-            for name in names:
-                self.model.config.get_task(name)
-        return {}, {"task_name": task_name}, {"task_name": task_name, "top_k": top_k}
+    def _sanitize_parameters(self, task_name: Any = None, top_k: Any = 1, **kwargs):
+        names = self._task_names(task_name)
+        if top_k is not None:
+            most = max(
+                (
+                    self.model.config.tasks[name]["num_labels"]
+                    for name in names
+                    if self.model.config.tasks[name]["task_type"] == "classification"
+                ),
+                default=1,
+            )
+            if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= most:
+                raise ValueError(
+                    f"top_k must be an int from 1 to {most} (the most labels of the tasks {names}) or None for "
+                    f"every label, got {top_k!r}."
+                )
+        return {"task_name": task_name}, {"task_name": task_name}, {"task_name": task_name, "top_k": top_k}
 
-    def preprocess(self, inputs: Any) -> dict[str, torch.Tensor]:
+    def _task_names(self, task_name: Any) -> list[str]:
+        """The tasks a call runs, checked: all of them for `None`."""
+        if task_name is None:
+            return list(self.model.config.tasks)
+        names = [task_name] if isinstance(task_name, str) else list(task_name)
+        for name in names:
+            self.model.config.get_task(name)
+        return names
+
+    def preprocess(self, inputs: Any, task_name: Any = None) -> dict[str, torch.Tensor]:
         if isinstance(inputs, str):
             text, pair = inputs, None
         elif isinstance(inputs, dict) and "text" in inputs:
@@ -69,16 +89,25 @@ class MTDNNPipeline(Pipeline):
                 "MTDNNPipeline takes a string, a {'text': ..., 'text_pair': ...} dict or a (text, text_pair) "
                 f"tuple, got {inputs!r}."
             )
+        if pair is None and task_name is not None:
+            pair_tasks = [
+                name for name in self._task_names(task_name) if self.model.config.tasks[name].get("inputs") == "pair"
+            ]
+            if pair_tasks:
+                raise ValueError(
+                    f"Task(s) {pair_tasks} read sentence pairs, but {text!r} came without a text_pair; pass "
+                    "{'text': ..., 'text_pair': ...} or a (text, text_pair) tuple."
+                )
         return self.tokenizer(text, pair, return_tensors="pt", truncation=True)
 
     def _forward(self, model_inputs: dict[str, torch.Tensor], task_name: Any = None) -> dict[str, Any]:
-        names = list(self.model.config.tasks) if task_name is None else task_name
-        names = [names] if isinstance(names, str) else names
-        return {"task_logits": self.model(**model_inputs, task_name=names).task_logits}
+        # A flat dict of tensors: the pipeline's batching (`batch_size > 1`) splits each one back into examples.
+        return dict(self.model(**model_inputs, task_name=self._task_names(task_name)).task_logits)
 
     def postprocess(self, model_outputs: dict[str, Any], task_name: Any = None, top_k: int | None = 1) -> Any:
         results = {}
-        for name, logits in model_outputs["task_logits"].items():
+        for name in self._task_names(task_name):
+            logits = model_outputs[name]
             spec = self.model.config.tasks[name]
             values = logits[0].float()
             if spec["task_type"] != "classification":

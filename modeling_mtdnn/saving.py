@@ -1,0 +1,105 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Saves that never leave a half-written folder, and loads whose failures name the file and the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_directory", "check_local_path", "read_json"]
+
+# Weight files a new save replaces as a whole: a folder keeps no shard of an earlier, differently sharded save.
+_WEIGHT_FILE = re.compile(r"^(model|pytorch_model|head)(-\d{5}-of-\d{5})?\.(safetensors|bin)(\.index\.json)?$")
+
+
+@contextmanager
+def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
+    """
+    Yields an empty staging folder beside `target` to write a save into; when the block ends without an error, every
+    file written there replaces its namesake in `target` (created if needed), weights first and `config.json` last,
+    and weight files of an earlier save that the new one does not have are removed. When the block raises, `target`
+    is left exactly as it was and the staging folder is deleted.
+
+    Example:
+
+    ```python
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp()) / "ckpt"
+    >>> with atomic_directory(folder) as staging:
+    ...     _ = (staging / "config.json").write_text("{}")
+    >>> sorted(path.name for path in folder.iterdir())
+    ['config.json']
+
+    ```
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.saving-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would otherwise become the saved folder's mode
+    try:
+        yield staging
+        if not target.exists():
+            os.replace(staging, target)  # one rename: the folder appears complete or not at all
+            return
+        written = [path for path in staging.rglob("*") if path.is_file()]
+        # Weights before configs: an interrupted swap then pairs new weights with the old config at worst for one
+        # rename, never a config that names weights not yet there.
+        written.sort(key=lambda path: (path.name in ("config.json", "head_config.json"), str(path)))
+        names = {path.relative_to(staging).as_posix() for path in written}
+        for path in written:
+            destination = target / path.relative_to(staging)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, destination)
+        for stale in target.iterdir():
+            if stale.is_file() and _WEIGHT_FILE.match(stale.name) and stale.name not in names:
+                stale.unlink()
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def read_json(path: str | os.PathLike, what: str) -> Any:
+    """Reads a JSON file; a missing or corrupt one raises a `ValueError` naming the file, what it is and the fix."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{what} {str(path)!r} does not exist.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{what} {str(path)!r} is not valid JSON ({error}); the file is corrupt or was cut short. Write it again "
+            "(save once more), or restore it from a copy."
+        ) from None
+
+
+def check_local_path(name_or_path: str | os.PathLike, what: str) -> None:
+    """
+    Raises a `ValueError` when `name_or_path` is clearly meant as a local folder (absolute, starting with `.` or
+    `~`, or with more than one `/`, which no Hub id has) and does not exist, instead of letting it be looked up as a
+    Hub id.
+    """
+    text = os.fspath(name_or_path)
+    looks_local = os.path.isabs(text) or text.startswith((".", "~")) or text.count("/") > 1 or "\\" in text
+    if looks_local and not os.path.exists(os.path.expanduser(text)):
+        raise ValueError(f"{what} {text!r} is a local path that does not exist; fix the path (it is not a Hub id).")

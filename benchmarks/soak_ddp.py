@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
             wrote = all((Path(folder) / f"tasks-{rank}.json").is_file() for rank in (0, 1))
         ok = completed.returncode == 0 and wrote
         if not ok:
-            failures.append({"run": run, "returncode": completed.returncode, "stderr": completed.stderr[-600:]})
+            failures.append({"run": run, "returncode": completed.returncode, "stderr": completed.stderr[-3000:]})
         print(f"run {run:3d}/{args.runs}: {'ok' if ok else 'FAILED'} ({seconds[-1]:.1f} s)", flush=True)
     figures = {"runs": args.runs, "failures": len(failures), "mean_seconds": round(sum(seconds) / len(seconds), 2)}
     for failure in failures:

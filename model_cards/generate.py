@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import platform
 import re
@@ -75,10 +76,14 @@ def _task_rows(model: MTDNNForMultiTask, card_data: MTDNNModelCardData) -> list[
                     "head": spec["head"],
                     "labels": _labels(spec),
                     "metric": ", ".join(scores) or metric or "—",
-                    "score": ", ".join(f"{value:.4f}" for value in scores.values()) or "<!-- not evaluated -->",
+                    "score": ", ".join(_format_score(value) for value in scores.values()) or "<!-- not evaluated -->",
                 }
             )
     return rows
+
+
+def _format_score(value: float) -> str:
+    return f"{value:.4f}" if math.isfinite(value) else "undefined (NaN)"
 
 
 def _metadata(model: MTDNNForMultiTask, card_data: MTDNNModelCardData, model_name: str) -> ModelCardData:
@@ -89,6 +94,8 @@ def _metadata(model: MTDNNForMultiTask, card_data: MTDNNModelCardData, model_nam
         if not source.get("dataset"):
             continue
         for metric, value in card_data.scores_of(key).items():
+            if not math.isfinite(value):  # an undefined score (NaN Pearson) has no place in the Hub's model-index
+                continue
             eval_results.append(
                 EvalResult(
                     task_type="text-classification",
@@ -170,7 +177,11 @@ def plot_scores(card_data: MTDNNModelCardData, path: str | os.PathLike) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    scores = [sum(card_data.scores_of(key).values()) / len(card_data.scores_of(key)) for key in keys]
+    means = {key: sum(card_data.scores_of(key).values()) / len(card_data.scores_of(key)) for key in keys}
+    keys = [key for key in keys if math.isfinite(means[key])]
+    if not keys:
+        return False
+    scores = [means[key] for key in keys]
     figure, axis = plt.subplots(figsize=(max(4.0, 0.9 * len(keys) + 1.5), 3.2), dpi=110)
     bars = axis.bar(keys, scores, color="#4c72b0")
     axis.bar_label(bars, labels=[f"{score:.3f}" for score in scores], fontsize=8)

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -94,6 +95,11 @@ class DataArguments:
     )
 
     def __post_init__(self):
+        if self.max_seq_length < 1:
+            raise ValueError(
+                f"--max_seq_length must be a positive number of tokens, got {self.max_seq_length!r}; 128 is the "
+                "paper's."
+            )
         self.task_names = [name.strip() for name in self.tasks.split(",") if name.strip()]
         if not self.task_names:
             raise ValueError(f"--tasks {self.tasks!r} names no task; give e.g. --tasks rte,stsb.")
@@ -105,14 +111,49 @@ class DataArguments:
                 raise ValueError(f"--{name} must be at least 1, got {value!r}.")
 
 
+# The Trainer arguments that shape its training data loader and that the multi-task loader cannot honour, with the
+# values it can: anything else is refused before training instead of being ignored.
+_UNSUPPORTED_LOADER_SETTINGS = {
+    "train_sampling_strategy": (
+        ("random",),
+        "MTDNNTrainer's task sampler shuffles every task's examples itself (--sampling_strategy picks how tasks mix); "
+        "length-grouped and rebalanced batches are not implemented for it",
+    ),
+}
+_TRAINER_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainingArguments)}
+
+
+def _recipe_field(name: str, type_help: str) -> dataclasses.Field:
+    default = _TRAINER_DEFAULTS[name]
+    return field(
+        default=None,
+        metadata={"help": f"{type_help} Default: {PAPER_RECIPE[name]} with --recipe paper, else {default}."},
+    )
+
+
 @dataclass
 class MTDNNTrainingArguments(TrainingArguments):
-    """`TrainingArguments` plus task sampling, the paper's recipe, and `optim="adamax"`."""
+    """
+    `TrainingArguments` plus task sampling, the paper's recipe, `optim="adamax"` and `overwrite_output_dir`.
 
-    optim: str = field(
-        default=TrainingArguments.optim,
-        metadata={"help": "The optimizer: 'adamax' (the MT-DNN paper's) or any of transformers' `OptimizerNames`."},
+    The settings of the paper's recipe default to `None`, which means "not given": `--recipe paper` fills those, and
+    without it they take `TrainingArguments`' defaults. A value given explicitly always wins, even if it equals a
+    default (`--recipe paper --num_train_epochs 3` trains 3 epochs, `--learning_rate 5e-5` stays 5e-5).
+    """
+
+    optim: str | None = _recipe_field(
+        "optim", "The optimizer: 'adamax' (the MT-DNN paper's) or any of transformers' `OptimizerNames`."
     )
+    learning_rate: float | None = _recipe_field("learning_rate", "The initial learning rate.")
+    per_device_train_batch_size: int | None = _recipe_field(
+        "per_device_train_batch_size", "The batch size per device for training."
+    )
+    num_train_epochs: float | None = _recipe_field("num_train_epochs", "Total number of training epochs.")
+    lr_scheduler_type: str | None = _recipe_field("lr_scheduler_type", "The learning rate schedule.")
+    warmup_steps: float | None = _recipe_field(
+        "warmup_steps", "Warm-up steps (an int), or a ratio of the total steps (a float below 1)."
+    )
+    max_grad_norm: float | None = _recipe_field("max_grad_norm", "Gradient norm clipping (0 disables it).")
     sampling_strategy: str = field(
         default="proportional",
         metadata={"help": f"How batches of tasks are mixed: one of {list(SAMPLING_STRATEGIES)}."},
@@ -124,7 +165,14 @@ class MTDNNTrainingArguments(TrainingArguments):
         default=None,
         metadata={
             "help": "'paper': the MT-DNN recipe (Adamax, lr 5e-5, batch 32, 5 epochs, warm-up 0.1, clip 1) "
-            "for every argument left at its default."
+            "for every one of these arguments not given."
+        },
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Train into an --output_dir that already holds a model, results or checkpoints (its results "
+            "files are then replaced, not merged); without it such a folder is refused before any work."
         },
     )
 
@@ -133,13 +181,25 @@ class MTDNNTrainingArguments(TrainingArguments):
             raise ValueError(
                 f"--sampling_strategy must be one of {list(SAMPLING_STRATEGIES)}, got {self.sampling_strategy!r}."
             )
+        temperature = self.sampling_temperature
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not 0 < temperature < math.inf
+        ):
+            raise ValueError(
+                f"--sampling_temperature must be a finite number > 0 (1 is proportional, larger is flatter), got "
+                f"{temperature!r}."
+            )
         if self.recipe not in (None, "paper"):
             raise ValueError(f"--recipe must be 'paper' or left out, got {self.recipe!r}.")
-        if self.recipe == "paper":
-            defaults = {f.name: f.default for f in dataclasses.fields(TrainingArguments)}
-            for name, value in PAPER_RECIPE.items():
-                if getattr(self, name) == defaults[name]:
-                    setattr(self, name, value)
+        for name in PAPER_RECIPE:
+            if getattr(self, name) is None:  # not given
+                setattr(self, name, PAPER_RECIPE[name] if self.recipe == "paper" else _TRAINER_DEFAULTS[name])
+        for name, (allowed, reason) in _UNSUPPORTED_LOADER_SETTINGS.items():
+            value = str(getattr(self, name))
+            if value not in allowed:
+                raise ValueError(f"--{name} {value} is not supported: {reason}. Leave it at {allowed[0]!r}.")
         # Pinned memory only helps a GPU; on CPU torch warns about it on every data loader.
         if not torch.cuda.is_available():
             self.dataloader_pin_memory = False
@@ -153,3 +213,9 @@ class MTDNNTrainingArguments(TrainingArguments):
         super().__post_init__()
         if adamax:
             self.optim = "adamax"
+        config = self.accelerator_config
+        if getattr(config, "split_batches", False) or getattr(config, "dispatch_batches", None):
+            raise ValueError(
+                "accelerator_config split_batches=True / dispatch_batches=True is not supported: MTDNNTrainer's "
+                "sampler hands each rank whole batches of the same task at every step. Leave both unset."
+            )

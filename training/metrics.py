@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "METRIC_CONFIGS",
     "METRIC_MODULE_PATH",
+    "REGRESSION_METRICS",
     "average_score",
     "compute_task_metrics",
     "load_metric",
@@ -64,6 +66,8 @@ METRIC_CONFIGS: dict[str, tuple[str, ...]] = {
 }
 
 IGNORE_INDEX = -100
+# The metric configs that score real-valued predictions (regression); every other config scores class ids.
+REGRESSION_METRICS = frozenset(name for name, metrics in METRIC_CONFIGS.items() if "pearson" in metrics)
 
 
 def _task(task_name: str | None) -> str:
@@ -350,7 +354,9 @@ def average_score(per_task: dict[str, dict[str, float]]) -> float:
             Evaluation key (task, or task and split, as `mnli_mm`) -> that task's metrics.
 
     Returns:
-        `float`: the mean of the task scores, each task counting once whatever its number of metrics.
+        `float`: the mean of the task scores, each task counting once whatever its number of metrics. A task whose
+        score is undefined (NaN: Pearson of constant predictions) is left out with a warning naming it; the average
+        is NaN only when no task has a score.
 
     Raises:
         `ValueError`: if `per_task` is empty or one of its tasks has no metrics.
@@ -365,12 +371,25 @@ def average_score(per_task: dict[str, dict[str, float]]) -> float:
     """
     if not per_task:
         raise ValueError("Got no task metrics to average: evaluate at least one task before computing `eval_average`.")
-    scores = []
+    scores, undefined = [], []
     for task_name, metrics in per_task.items():
         if not metrics:
             raise ValueError(
                 f"Task '{task_name}': got no metric values, so it has no score to average: pass the dict "
                 "`compute_task_metrics` returns for it."
             )
-        scores.append(task_score(metrics))
-    return math.fsum(scores) / len(scores)
+        score = task_score(metrics)
+        if math.isfinite(score):
+            scores.append(score)
+        else:
+            undefined.append(task_name)
+    if undefined:
+        warnings.warn(
+            f"Task(s) {undefined}: the score is undefined (NaN), as a correlation is for constant predictions or "
+            "labels, or a single example; the average leaves them out"
+            + (" and is NaN, since no task has a score." if not scores else ".")
+            + " Evaluate on more examples, or check the model's predictions.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return math.fsum(scores) / len(scores) if scores else math.nan

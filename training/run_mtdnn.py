@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
         path = Path(argv.pop(0))
         if not path.is_file():
             raise ValueError(f"Argument file {str(path)!r} does not exist.")
-        values = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+        try:
+            values = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+        except (json.JSONDecodeError, yaml.YAMLError) as error:
+            raise ValueError(f"Argument file {str(path)!r} cannot be parsed: {error}") from None
         if not isinstance(values, dict):
             raise ValueError(f"Argument file {str(path)!r} must hold a mapping of argument names to values.")
         argv = _as_flags(values) + argv  # later flags win
@@ -91,6 +95,7 @@ def build_model(model_args: ModelArguments, specs: dict[str, TaskDataSpec]) -> M
             pooling=model_args.pooling or "auto",
             cache_dir=model_args.cache_dir,
         )
+    _check_checkpoint_folder(model_args.init_from)
     model = MTDNNForMultiTask.from_pretrained(model_args.init_from, cache_dir=model_args.cache_dir)
     if model_args.pooling is not None and model_args.pooling != model.config.pooling:
         raise ValueError(
@@ -103,14 +108,83 @@ def build_model(model_args: ModelArguments, specs: dict[str, TaskDataSpec]) -> M
             model.add_task(name, spec)
             continue
         kept, wanted_spec = model.config.tasks[name], normalize_task_spec(name, spec)
-        for field in ("task_type", "head", "num_labels"):
-            wanted = wanted_spec[field]
-            if kept[field] != wanted:
+        # What shapes the head's weights or the meaning of its outputs must agree; label names in another order
+        # would silently swap the classes.
+        for field in ("task_type", "head", "num_labels", "id2label"):
+            if field in wanted_spec and kept.get(field) != wanted_spec[field]:
                 raise ValueError(
-                    f"Task '{name}': the checkpoint {model_args.init_from!r} has {field}={kept[field]!r} but the task "
-                    f"file says {wanted!r}; rename the task to train a new head, or fix the task file."
+                    f"Task '{name}': the checkpoint {model_args.init_from!r} has {field}={kept.get(field)!r} but the "
+                    f"task file says {wanted_spec[field]!r}; rename the task to train a new head, or fix the task "
+                    "file."
                 )
+        # Training settings of the task file apply to the trained head.
+        changes = {
+            field: wanted_spec[field]
+            for field in ("dropout", "loss_weight")
+            if field in wanted_spec and kept[field] != wanted_spec[field]
+        }
+        if changes:
+            logger.info("Task %s: the task file's %s replace the checkpoint's.", name, changes)
+            model.update_task(name, **changes)
     return model
+
+
+def _check_checkpoint_folder(path: str) -> None:
+    """Refuses an `--init_from` that is not an MT-DNN checkpoint folder, naming what it is and what to pass."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return  # a Hub id: from_pretrained says whether it exists
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise ValueError(
+            f"--init_from {path!r} is not an MT-DNN checkpoint: it has no config.json. Point it at a folder written "
+            "by run_mtdnn.py or save_pretrained (the output_dir or one of its checkpoint-N folders)."
+        )
+    try:
+        model_type = json.loads(config_file.read_text()).get("model_type")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as error:
+        raise ValueError(f"--init_from {path!r}: its config.json is corrupt ({error}).") from None
+    if model_type != "mtdnn":
+        raise ValueError(
+            f"--init_from {path!r} holds a {model_type!r} model, not an MT-DNN checkpoint; to start from a "
+            "pretrained encoder, pass it as --model_name_or_path instead."
+        )
+
+
+# The files a finished run leaves in its output folder; `--overwrite_output_dir` replaces them.
+RESULT_FILES = ("all_results.json", "train_results.json", "eval_results.json", "test_results.json")
+
+
+def check_output_dir(training_args: MTDNNTrainingArguments) -> None:
+    """
+    Before any work, refuses to train into an output folder that holds a model, results or checkpoints unless
+    `--overwrite_output_dir` (or `--resume_from_checkpoint`, to continue its run) is given; with the flag, the earlier
+    run's results files are removed so that none of them is merged into the new ones.
+    """
+    folder = Path(training_args.output_dir)
+    if not training_args.do_train or not folder.is_dir():
+        return
+    found = sorted(
+        path.name
+        for path in folder.iterdir()
+        if path.name in ("config.json", "model.safetensors", *RESULT_FILES) or _CHECKPOINT.fullmatch(path.name)
+    )
+    if not found:
+        return
+    if training_args.overwrite_output_dir:
+        if training_args.should_save:
+            for name in RESULT_FILES:
+                (folder / name).unlink(missing_ok=True)
+        return
+    if training_args.resume_from_checkpoint is None:
+        raise ValueError(
+            f"--output_dir {str(folder)!r} already holds {found[:5]}{' ...' if len(found) > 5 else ''} of an earlier "
+            "run. Pass --overwrite_output_dir to train into it anyway (its results files are replaced), "
+            "--resume_from_checkpoint to continue from one of its checkpoints, or choose another --output_dir."
+        )
+
+
+_CHECKPOINT = re.compile(r"checkpoint-\d+")
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -135,6 +209,7 @@ def _run(argv: list[str] | None) -> dict[str, float]:
     datasets.utils.logging.set_verbosity(log_level)
     transformers.utils.logging.set_verbosity(log_level)
     set_seed(training_args.seed)
+    check_output_dir(training_args)
 
     specs = load_task_specs(data_args.task_names, data_args.task_files)
     tokenizer = AutoTokenizer.from_pretrained(

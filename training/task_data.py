@@ -28,6 +28,10 @@ import yaml
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging
 
+from modeling_mtdnn import check_task_name
+
+from .metrics import METRIC_CONFIGS, REGRESSION_METRICS
+
 __all__ = [
     "BUILTIN_TASK_FILES",
     "DATA_DIR_ENV",
@@ -128,6 +132,7 @@ class TaskDataSpec:
         def fail(field: str, value: Any, allowed: str) -> ValueError:
             return ValueError(f"Task '{self.name}': field '{field}' must be {allowed}, got {value!r}.")
 
+        check_task_name(self.name)
         if not isinstance(self.text_columns, list) or len(self.text_columns) not in (1, 2):
             raise fail("text_columns", self.text_columns, "a list of one or two column names")
         if self.task_type not in ("classification", "regression", "ranking"):
@@ -148,6 +153,28 @@ class TaskDataSpec:
             raise fail("submission_labels", self.submission_labels, "'ids' or 'names'")
         if self.max_seq_length is not None and (not isinstance(self.max_seq_length, int) or self.max_seq_length < 8):
             raise fail("max_seq_length", self.max_seq_length, "an integer >= 8")
+        if self.metric not in METRIC_CONFIGS:
+            raise fail("metric", self.metric, f"one of {sorted(METRIC_CONFIGS)}")
+        if (self.task_type == "regression") != (self.metric in REGRESSION_METRICS):
+            fitting = (
+                sorted(REGRESSION_METRICS)
+                if self.task_type == "regression"
+                else sorted(set(METRIC_CONFIGS) - REGRESSION_METRICS)
+            )
+            raise fail("metric", self.metric, f"a metric for task_type '{self.task_type}', one of {fitting}")
+        if not isinstance(self.drop_labels, list):
+            raise fail("drop_labels", self.drop_labels, "a list of label values (SNLI: [-1])")
+        for key in (*self.extra_eval_splits, *self.extra_test_splits):
+            check_task_name(f"{self.name}_{key}")  # evaluation keys become metric names and file names
+        for field, value in [
+            ("submission_file", self.submission_file),
+            *((f"extra_submission_files.{key}", name) for key, name in self.extra_submission_files.items()),
+        ]:
+            if value is None:
+                continue
+            path = Path(value) if isinstance(value, str) else None
+            if path is None or not value or path.is_absolute() or ".." in path.parts or value.startswith("~"):
+                raise fail(field, value, "a file name inside the output folder (relative, without '..')")
 
     @property
     def positive_label_id(self) -> int:
@@ -159,6 +186,7 @@ class TaskDataSpec:
         spec: dict[str, Any] = {
             "task_type": self.task_type,
             "head": self.head,
+            "inputs": "pair" if len(self.text_columns) == 2 else "single",
             "dropout": self.dropout,
             "loss_weight": self.loss_weight,
         }
@@ -183,7 +211,10 @@ class TaskDataSpec:
 
 
 def _read_task_file(path: Path) -> dict[str, TaskDataSpec]:
-    content = yaml.safe_load(path.read_text())
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ValueError(f"Task file {str(path)!r} is not valid YAML: {error}") from None
     if not isinstance(content, dict) or not isinstance(content.get("tasks"), dict):
         raise ValueError(
             f"Task file {path}: expected a mapping with a 'tasks' mapping (see training/tasks/glue.yaml)."
@@ -191,6 +222,8 @@ def _read_task_file(path: Path) -> dict[str, TaskDataSpec]:
     specs = {}
     field_names = {field.name for field in dataclasses.fields(TaskDataSpec)}
     for name, entry in content["tasks"].items():
+        if entry is not None and not isinstance(entry, dict):
+            raise ValueError(f"Task '{name}' in {path}: expected a mapping of fields, got {entry!r}.")
         entry = {"dataset": content.get("dataset"), **(entry or {})}
         unknown = sorted(set(entry) - field_names)
         if unknown:
@@ -259,6 +292,14 @@ def load_raw_split(
         path, kwargs = spec.dataset, {"data_files": spec.data_files}
     else:
         path, kwargs = (data_dir or spec.dataset), {"name": spec.config}
+    if spec.dataset in FILE_BUILDERS:
+        for split_name, files in spec.data_files.items():
+            for file in [files] if isinstance(files, str) else files:
+                if not any(char in str(file) for char in "*?[") and not Path(file).is_file():
+                    raise ValueError(
+                        f"Task '{spec.name}': data file {str(file)!r} of split {split_name!r} does not exist; fix the "
+                        "task's 'data_files' (relative paths are read from the task file's folder)."
+                    )
     try:
         loaded = datasets.load_dataset(path, **kwargs, cache_dir=cache_dir)
     except ValueError as error:
@@ -268,6 +309,14 @@ def load_raw_split(
                 f"Unset --data_dir / {DATA_DIR_ENV} to load '{spec.dataset}' from the Hub, or add the data there."
             ) from None
         raise
+    except Exception as error:
+        if spec.dataset not in FILE_BUILDERS:
+            raise
+        # pandas and pyarrow fail on an empty or malformed file with messages that name neither task nor file.
+        raise ValueError(
+            f"Task '{spec.name}': the {spec.dataset} file(s) {spec.data_files} cannot be read "
+            f"({type(error).__name__}: {error}); check that each holds a header and rows."
+        ) from None
     if split not in loaded:
         raise ValueError(
             f"Task '{spec.name}': split {split!r} not found in {path!r} (it has {sorted(loaded)}); fix the task's "
@@ -292,6 +341,32 @@ def _check_columns(spec: TaskDataSpec, dataset: datasets.Dataset, with_labels: b
         )
     if len(dataset) == 0:
         raise ValueError(f"Task '{spec.name}': the split is empty.")
+    for column in spec.text_columns:
+        for row, text in enumerate(dataset[column]):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(
+                    f"Task '{spec.name}': column {column!r} holds {text!r} at row {row}, but every text must be a "
+                    "non-empty string; clean the data or drop those rows (dataset.filter) first."
+                )
+
+
+def _check_length(spec: TaskDataSpec, tokenizer: PreTrainedTokenizerBase, length: Any) -> None:
+    """The truncation length must leave a token for each text beside the special tokens, and fit the encoder."""
+    pair = len(spec.text_columns) == 2
+    least = tokenizer.num_special_tokens_to_add(pair=pair) + len(spec.text_columns)
+    where = "the task's 'max_seq_length'" if spec.max_seq_length else "--max_seq_length"
+    if isinstance(length, bool) or not isinstance(length, int) or length < least:
+        raise ValueError(
+            f"Task '{spec.name}': max_seq_length {length!r} is too short; a {'pair' if pair else 'text'} needs at "
+            f"least {least} tokens ({least - len(spec.text_columns)} special tokens and one per text). Raise {where} "
+            "(128 is the paper's)."
+        )
+    most = tokenizer.model_max_length
+    if most and most < 1_000_000 and length > most:
+        raise ValueError(
+            f"Task '{spec.name}': max_seq_length {length} is longer than the {most} tokens the encoder's tokenizer "
+            f"allows (its position embeddings end there); lower {where}."
+        )
 
 
 def _label_ids(spec: TaskDataSpec, dataset: datasets.Dataset) -> np.ndarray:
@@ -299,6 +374,12 @@ def _label_ids(spec: TaskDataSpec, dataset: datasets.Dataset) -> np.ndarray:
     feature = dataset.features[spec.label_column]
     values = dataset[spec.label_column]
     if spec.task_type == "regression":
+        for row, value in enumerate(values):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise ValueError(
+                    f"Task '{spec.name}' (regression): label {value!r} at row {row} is not a number; regression "
+                    "labels must be real values (convert the column, or give the task task_type: classification)."
+                )
         labels = np.asarray(values, dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(labels))
         if bad.size:
@@ -324,6 +405,12 @@ def _label_ids(spec: TaskDataSpec, dataset: datasets.Dataset) -> np.ndarray:
             labels[row] = index[value]
         elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value < len(index):
             labels[row] = value
+        elif isinstance(value, (float, np.floating)):
+            raise ValueError(
+                f"Task '{spec.name}': label {value!r} at row {row} is a float, but class labels must be integer ids "
+                f"0..{len(index) - 1} or label names {spec.label_names}; cast the label column to int first (a csv "
+                "column with empty cells reads as floats)."
+            )
         else:
             raise ValueError(
                 f"Task '{spec.name}': label {value!r} at row {row} is outside the task's labels 0..{len(index) - 1} "
@@ -389,6 +476,7 @@ def prepare_split(
 
     length = spec.max_seq_length or max_seq_length
     first, second = (spec.text_columns + [None])[:2]
+    _check_length(spec, tokenizer, length)
 
     def tokenize(batch: dict[str, list]) -> dict[str, list]:
         texts = (batch[first], batch[second]) if second else (batch[first],)

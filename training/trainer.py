@@ -20,20 +20,23 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader
 from transformers import Trainer, TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint, seed_worker
 from transformers.utils import logging
 
 from model_cards import MTDNNModelCardData, write_model_card
+from modeling_mtdnn.saving import atomic_directory, read_json
 
 from .callbacks import ModelCardCallback
 from .metrics import average_score, compute_task_metrics, predictions_from_logits, ranking_predictions
 from .samplers import MultiTaskBatchSampler
 
-__all__ = ["SAMPLER_STATE_FILE", "EvalSpec", "MTDNNTrainer", "TaskSamplerCallback"]
+__all__ = ["SAMPLER_STATE_FILE", "EvalSpec", "MTDNNTrainer", "TaskSamplerCallback", "TrainingDivergedError"]
 
 logger = logging.get_logger(__name__)
 
@@ -56,6 +59,10 @@ class EvalSpec:
     positive_label: int = 0
 
 
+class TrainingDivergedError(RuntimeError):
+    """Raised when a training loss is NaN or infinite: the run stops before that step updates any weight."""
+
+
 class TaskSamplerCallback(TrainerCallback):
     """
     Keeps the task sampler in step with the Trainer: sets its epoch at each epoch's start (also when a resumed run
@@ -67,11 +74,10 @@ class TaskSamplerCallback(TrainerCallback):
         self.trainer = trainer
 
     def on_train_begin(self, args, state, control, **kwargs):
-        checkpoint = args.resume_from_checkpoint
-        sampler = self.trainer.task_sampler
-        if checkpoint and sampler is not None and os.path.isfile(os.path.join(checkpoint, SAMPLER_STATE_FILE)):
-            with open(os.path.join(checkpoint, SAMPLER_STATE_FILE)) as file:
-                sampler.load_state_dict(json.load(file))
+        checkpoint = self.trainer.resumed_from
+        if checkpoint and self.trainer.task_sampler is not None:
+            path = os.path.join(checkpoint, SAMPLER_STATE_FILE)
+            self.trainer.task_sampler.load_state_dict(read_json(path, "Task sampler state"))
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         if self.trainer.task_sampler is not None:
@@ -120,6 +126,7 @@ class MTDNNTrainer(Trainer):
             if missing:
                 raise ValueError(f"eval_specs has no entry for the evaluation set(s) {missing}.")
         self.task_sampler: MultiTaskBatchSampler | None = None
+        self.resumed_from: str | None = None  # the checkpoint `train` resumes from, for the sampler's state
         self._task_losses: dict[str, list] = {}  # task -> [summed loss, batches] since the last log
         self.add_callback(TaskSamplerCallback(self))
         self.add_callback(ModelCardCallback(self))
@@ -140,12 +147,19 @@ class MTDNNTrainer(Trainer):
             drop_last=args.dataloader_drop_last,
             num_replicas=args.world_size,
         )
+        workers = args.dataloader_num_workers
         dataloader = DataLoader(
             ConcatDataset(list(tasks.values())),
             batch_sampler=self.task_sampler,
             collate_fn=self.data_collator,
-            num_workers=args.dataloader_num_workers,
+            num_workers=workers,
             pin_memory=args.dataloader_pin_memory,
+            # The Trainer's own loader settings, honoured as `Trainer._get_dataloader` does.
+            persistent_workers=args.dataloader_persistent_workers,
+            prefetch_factor=args.dataloader_prefetch_factor,
+            multiprocessing_context=args.dataloader_multiprocessing_context,
+            in_order=args.dataloader_in_order,
+            worker_init_fn=partial(seed_worker, num_workers=workers, rank=args.process_index),
         )
         # accelerate deals batch k to rank k % world_size; the sampler emits world_size same-task batches per step
         # and a multiple of world_size batches per epoch, so no rank may pad its last batch from another task.
@@ -156,14 +170,58 @@ class MTDNNTrainer(Trainer):
         finally:
             self.accelerator.even_batches = even_batches
 
+    def train(self, resume_from_checkpoint: str | bool | None = None, *args, **kwargs):
+        """
+        `Trainer.train` as it is (the loop is the Trainer's); it only checks, before any work, that a checkpoint to
+        resume from holds the task sampler's state, and remembers it for `TaskSamplerCallback`. The sampler's state
+        is the last file a checkpoint gets: without it the checkpoint is incomplete (its save was interrupted) or
+        was not written by MTDNNTrainer, and the task order it was trained with cannot be checked.
+        """
+        if resume_from_checkpoint is True:
+            resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
+            if resume_from_checkpoint is None:
+                raise ValueError(f"No checkpoint-N folder to resume from in {self.args.output_dir!r}.")
+        checkpoint = resume_from_checkpoint or None
+        if checkpoint is not None and not os.path.isfile(os.path.join(checkpoint, SAMPLER_STATE_FILE)):
+            raise ValueError(
+                f"Cannot resume from {checkpoint!r}: it has no {SAMPLER_STATE_FILE}, so it is incomplete (its save "
+                "was interrupted) or was not written by MTDNNTrainer, and the task order it was trained with cannot "
+                "be checked. Resume from an earlier checkpoint-N folder that has it, or start afresh with --init_from "
+                "to keep its weights."
+            )
+        self.resumed_from = checkpoint
+        return super().train(checkpoint, *args, **kwargs)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
         loss = outputs["loss"] if isinstance(outputs, Mapping) else outputs[0]
+        if model.training:
+            self._check_finite(loss, inputs["task_name"])
         if model.training:  # summed as tensors: no host sync per step, one per log
             record = self._task_losses.setdefault(inputs["task_name"], [0.0, 0])
             record[0] = record[0] + loss.detach().float()
             record[1] += 1
         return (loss, outputs) if return_outputs else loss
+
+    def _check_finite(self, loss: torch.Tensor, task_name: str) -> None:
+        """
+        Stops training at the first NaN or infinite loss, before its backward pass, so no weight takes it. (The
+        Trainer's `logging_nan_inf_filter` would otherwise hide it in the logged loss and train on.) Every rank
+        learns of a non-finite loss on any rank, so none is left waiting in an all-reduce.
+        """
+        finite = torch.isfinite(loss.detach()).all().to(torch.float32).reshape(1)
+        if self.args.world_size > 1:
+            finite = self.accelerator.reduce(finite, reduction="sum") / self.args.world_size
+        if finite.item() == 1.0:  # one host sync, as the Trainer's NaN filter already makes on every step
+            return
+        where = " on one of the ranks" if self.args.world_size > 1 else ""
+        raise TrainingDivergedError(
+            f"Task '{task_name}': the training loss is {loss.detach().float().item()}{where} at step "
+            f"{self.state.global_step + 1} (epoch {self.state.epoch or 0:.2f}): training diverged. This step "
+            "changed no weight and training stops here, so no diverged model is saved. Try a lower "
+            f"--learning_rate (now {self.args.learning_rate}), gradient clipping (--max_grad_norm 1.0), a "
+            "warm-up (--warmup_steps 0.1), or bf16 instead of fp16."
+        )
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs:
@@ -190,6 +248,23 @@ class MTDNNTrainer(Trainer):
                 },
             )
         return super().create_optimizer(model)
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """
+        `Trainer.save_model` (model, tokenizer, training arguments) written to a staging folder beside `output_dir`
+        and moved in only once every file is there: a failed save leaves what `output_dir` held before unchanged.
+        """
+        output_dir = output_dir if output_dir is not None else self.args.output_dir
+        broken = [name for name, parameter in self.model.named_parameters() if not torch.isfinite(parameter).all()]
+        if broken:
+            raise TrainingDivergedError(
+                f"Not saving to {output_dir!r}: {len(broken)} weight(s) hold NaN or infinite values ({broken[:3]}), "
+                "so training diverged. Try a lower --learning_rate or gradient clipping (--max_grad_norm 1.0)."
+            )
+        if not self.args.should_save:
+            return super().save_model(output_dir, _internal_call)
+        with atomic_directory(output_dir) as staging:
+            super().save_model(str(staging), _internal_call)
 
     def create_model_card(self, model_name: str | None = None, **kwargs) -> None:
         """Writes this model's MT-DNN card (not the Trainer's generic one) into `output_dir`, as `push_to_hub` asks."""

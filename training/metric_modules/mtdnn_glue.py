@@ -15,8 +15,11 @@
 
 from __future__ import annotations
 
+import math
+
 import datasets
 import evaluate
+import numpy as np
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
@@ -105,9 +108,11 @@ class MtdnnGlue(evaluate.Metric):
         if metrics == ("matthews_correlation",):
             return {"matthews_correlation": float(matthews_corrcoef(references, predictions))}
         if metrics == ("pearson", "spearmanr"):
+            # Undefined (NaN) for fewer than two examples or constant values, where SciPy raises or warns.
+            defined = len(predictions) > 1 and np.ptp(predictions) > 0 and np.ptp(references) > 0
             return {
-                "pearson": float(pearsonr(predictions, references)[0]),
-                "spearmanr": float(spearmanr(predictions, references)[0]),
+                "pearson": float(pearsonr(predictions, references)[0]) if defined else math.nan,
+                "spearmanr": float(spearmanr(predictions, references)[0]) if defined else math.nan,
             }
         results = {"accuracy": float(accuracy_score(references, predictions))}
         if "f1" in metrics:

@@ -263,4 +263,122 @@ def test_pipeline_gives_label_names_and_scores_for_texts_and_pairs(tmp_path):
     tokenizer.save_pretrained(tmp_path / "ckpt")
     remote = pipeline("mtdnn", model=str(tmp_path / "ckpt"), trust_remote_code=True)
     assert type(remote).__module__.startswith("transformers_modules.")
-    assert remote(pair, task_name="rte") == result
+    reloaded = remote(pair, task_name="rte")
+    assert reloaded["label"] == result["label"] and reloaded["score"] == pytest.approx(result["score"], rel=1e-5)
+
+
+@pytest.fixture
+def classifier():
+    from transformers import AutoTokenizer, pipeline
+
+    from modeling_mtdnn import MTDNNPipeline
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
+    torch.manual_seed(0)
+    config = MTDNNConfig(encoder_config=tiny_bert_config(vocab_size=tokenizer.vocab_size), tasks=TINY_TASKS)
+    return pipeline("mtdnn", model=MTDNNForMultiTask(config).eval(), tokenizer=tokenizer, pipeline_class=MTDNNPipeline)
+
+
+def test_pipeline_batches_give_the_unbatched_results(classifier):
+    inputs = [
+        {"text": "A man plays a guitar.", "text_pair": "Someone makes music."},
+        {"text": "Two dogs run through a very long field of grass.", "text_pair": "Animals move."},
+        {"text": "Rain.", "text_pair": "It is wet outside today."},
+    ]
+    for task_name in ("rte", "stsb", None):
+        one_by_one = [classifier(item, task_name=task_name) for item in inputs]
+        batched = classifier(inputs, task_name=task_name, batch_size=2)
+        assert len(batched) == len(inputs)
+        for single, result in zip(one_by_one, batched):
+            results = result if task_name is None else {task_name: result}
+            singles = single if task_name is None else {task_name: single}
+            assert results.keys() == singles.keys()
+            for name, value in results.items():
+                assert value.get("label") == singles[name].get("label"), name
+                assert value["score"] == pytest.approx(singles[name]["score"], rel=1e-4, abs=1e-5), name
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"task_name": "rte"}, "Task(s) ['rte'] read sentence pairs, but 'A man plays a guitar.' came without a text_pair"),
+        ({"task_name": ["sst2", "mnli"]}, "Task(s) ['mnli'] read sentence pairs"),
+        ({"task_name": "sst2", "top_k": 0}, "top_k must be an int from 1 to 2 (the most labels of the tasks ['sst2']) or None for every label, got 0."),
+        ({"task_name": "sst2", "top_k": 3}, "top_k must be an int from 1 to 2"),
+        ({"task_name": "mnli", "top_k": 1.5}, "top_k must be an int from 1 to 3 (the most labels of the tasks ['mnli'])"),
+        ({"task_name": "sst2", "top_k": "2"}, "got '2'."),
+    ],
+)  # fmt: skip
+def test_pipeline_refuses_bad_calls_naming_the_task(classifier, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        classifier("A man plays a guitar.", **kwargs)
+
+
+def test_a_failed_head_save_leaves_the_earlier_head(model, tmp_path, monkeypatch):
+    import modeling_mtdnn.hub_mixin as hub_mixin
+
+    folder = model.save_head("sst2", tmp_path / "head")
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    with torch.no_grad():
+        model.heads["sst2"].classifier.weight.add_(1.0)
+
+    def failing(tensors, filename, metadata=None):
+        open(filename, "wb").write(b"\x00" * 8)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(hub_mixin, "save_file", failing)
+    with pytest.raises(OSError, match="No space left on device"):
+        model.save_head("sst2", folder)
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["encoder", "head"]
+
+
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [
+        (lambda folder: (folder / HEAD_CONFIG_FILE).write_text('{"task_name": "sst2", "spec": '), "head_config.json' is not valid JSON"),
+        (lambda folder: (folder / HEAD_CONFIG_FILE).write_text('{"task_name": "sst2"}'), "head_config.json' lacks 'task_name', 'spec' or the encoder's 'hidden_size', 'model_type' and 'name_or_path'; it was not written by save_head."),
+        (lambda folder: (folder / HEAD_WEIGHTS_FILE).write_bytes((folder / HEAD_WEIGHTS_FILE).read_bytes()[:40]), "Head 'sst2_copy': "),
+        (lambda folder: (folder / HEAD_WEIGHTS_FILE).write_bytes(b"not a safetensors file"), "cannot be read"),
+    ],
+)  # fmt: skip
+def test_a_corrupt_head_is_named_and_leaves_the_model_unchanged(model, tmp_path, corrupt, message):
+    folder = model.save_head("sst2", tmp_path / "head")
+    corrupt(folder)
+    config_before = json.dumps(model.config.to_dict(), sort_keys=True, default=str)
+    keys_before = set(model.state_dict())
+    with pytest.raises(ValueError, match=re.escape(message)) as error:
+        model.load_head(folder, task_name="sst2_copy")
+    if "safetensors" in message or "read" in message or message.startswith("Head"):
+        assert "the file is truncated or corrupt" in str(error.value)
+    assert json.dumps(model.config.to_dict(), sort_keys=True, default=str) == config_before
+    assert set(model.state_dict()) == keys_before and "sst2_copy" not in model.heads
+
+
+def test_load_head_from_a_missing_local_folder_is_not_a_hub_lookup(model, tmp_path):
+    with pytest.raises(ValueError, match=re.escape(f"Head folder '{tmp_path / 'nope'}' is a local path that does not exist")):  # fmt: skip
+        model.load_head(tmp_path / "nope")
+
+
+def test_exported_ranking_model_keeps_gamma_and_says_where_padding_differs(encoder_dir, tmp_path):
+    torch.manual_seed(1)
+    model = MTDNNForMultiTask.from_encoder(encoder_dir, tasks={"qnli": {"task_type": "ranking", "ranking_gamma": 4.0}}).eval()  # fmt: skip
+    batch = {key: value.view(2, 3, -1) for key, value in make_pair_batch(batch=6).items()}
+    batch["attention_mask"][1, 2] = 0  # the second question has two candidates and one padding candidate
+    scores = model(**batch, task_name="qnli").logits
+    exported = model.export_task("qnli")
+    exported.save_pretrained(tmp_path / "qnli")
+    reloaded = AutoModelForMultipleChoice.from_pretrained(tmp_path / "qnli").eval()
+    assert reloaded.config.mtdnn_ranking_gamma == 4.0
+    logits = reloaded(**batch).logits
+    real = batch["attention_mask"].any(-1)
+    # On real candidates the exported logits are gamma * MT-DNN's scores: softmax and loss are the ranking loss's.
+    torch.testing.assert_close(logits[real], 4.0 * scores[real], rtol=1e-5, atol=1e-5)
+    labels = torch.tensor([0, 1])
+    torch.testing.assert_close(
+        torch.nn.functional.cross_entropy(logits[:1], labels[:1]),
+        model(**{k: v[:1] for k, v in batch.items()}, task_name="qnli", labels=labels[:1]).loss,
+    )
+    # A candidate whose attention mask is all zeros is the lowest score in MT-DNN, an ordinary one once exported
+    # (as the README says): mask it yourself, or pass only real candidates.
+    assert scores[1, 2] == torch.finfo(scores.dtype).min and torch.isfinite(logits[1, 2]) and logits[1, 2] > -1e6

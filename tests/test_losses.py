@@ -91,8 +91,46 @@ def test_registry_covers_every_task_type():
             torch.tensor([0.0, 1.0]),
             "Task 't' (classification): labels must be integer class ids, got dtype torch.float32",
         ),
+        (
+            {"task_type": "classification", "id2label": {0: "no", 1: "yes"}},
+            torch.zeros(3, 2),
+            torch.tensor([0, 2, 1]),
+            "Task 't' (classification): label 2 is out of range; labels must be class ids 0..1 (['no', 'yes']), or -100 to ignore an example.",
+        ),
+        (
+            {"task_type": "classification", "num_labels": 3},
+            torch.zeros(2, 3),
+            torch.tensor([-1, 0]),
+            "Task 't' (classification): label -1 is out of range; labels must be class ids 0..2",
+        ),
+        (
+            {"task_type": "ranking"},
+            torch.zeros(2, 4),
+            torch.tensor([0, 4]),
+            "Task 't' (ranking): label 4 is out of range; labels must be candidate indices 0..3, or -100 to ignore an example.",
+        ),
+        (
+            {"task_type": "regression"},
+            torch.zeros(3),
+            torch.zeros(3, 2),
+            "Task 't' (regression): labels of shape (3, 2) do not match logits of shape (3,); give one label per example.",
+        ),
     ],
 )
 def test_label_errors_name_the_task(fields, logits, labels, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         compute_task_loss("t", spec(**fields), logits, labels)
+
+
+@pytest.mark.parametrize("task_type, logits", [("classification", torch.tensor([[0.3, -1.2], [2.0, 0.5]])), ("regression", torch.tensor([1.5, -0.7])), ("ranking", torch.tensor([[0.3, -1.2, 0.1], [2.0, 0.5, 1.0]]))])  # fmt: skip
+def test_every_task_type_ignores_minus_100(task_type, logits):
+    """An example (or group) labelled -100 changes nothing; all of them ignored give no gradient signal."""
+    fields = {"task_type": task_type} | ({"num_labels": 2} if task_type == "classification" else {})
+    kept = torch.tensor([1.0]) if task_type == "regression" else torch.tensor([1])
+    ignored = torch.tensor([1.0, -100.0]) if task_type == "regression" else torch.tensor([1, -100])
+    alone = compute_task_loss("t", spec(**fields), logits[:1], kept)
+    torch.testing.assert_close(compute_task_loss("t", spec(**fields), logits, ignored), alone)
+    if task_type == "regression":  # the README's promise: [1.0, -100] is the error of the first example only
+        torch.testing.assert_close(alone, (logits[0] - 1.0) ** 2)
+        all_ignored = compute_task_loss("t", spec(**fields), logits.clone().requires_grad_(), torch.full((2,), -100.0))
+        assert all_ignored.item() == 0.0

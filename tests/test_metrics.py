@@ -332,6 +332,26 @@ def test_average_score_counts_each_task_once():
     assert type(average_score(per_task)) is float
 
 
+def test_an_undefined_score_is_left_out_of_the_average_with_a_warning_naming_the_task():
+    per_task = {"rte": {"accuracy": 0.5}, "stsb": {"pearson": math.nan, "spearmanr": math.nan}, "cola": {"matthews_correlation": 0.3}}  # fmt: skip
+    with pytest.warns(UserWarning, match=re.escape("Task(s) ['stsb']: the score is undefined (NaN), as a correlation is for constant predictions or labels, or a single example; the average leaves them out. Evaluate on more examples")):  # fmt: skip
+        assert average_score(per_task) == pytest.approx(0.4)
+    with pytest.warns(
+        UserWarning, match=re.escape("the average leaves them out and is NaN, since no task has a score.")
+    ):
+        assert math.isnan(average_score({"stsb": {"pearson": math.nan, "spearmanr": math.nan}}))
+
+
+@pytest.mark.parametrize(
+    "predictions, references",
+    [([2.5], [3.0]), ([1.0, 1.0, 1.0], [0.5, 2.0, 4.0]), ([0.5, 2.0, 4.0], [3.0, 3.0, 3.0])],
+    ids=["one-example", "constant-predictions", "constant-labels"],
+)
+def test_correlations_of_degenerate_sets_are_nan_not_a_crash(predictions, references):
+    scores = compute_task_metrics("stsb", "stsb", predictions, references)
+    assert math.isnan(scores["pearson"]) and math.isnan(scores["spearmanr"])
+
+
 @pytest.mark.parametrize(
     "call, message",
     [

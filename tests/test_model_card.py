@@ -15,12 +15,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
 from model_cards import PLOT_FILE, MTDNNModelCardData, generate_model_card, write_model_card
+from modeling_mtdnn import MTDNNForMultiTask
 
 CARD_DATA = MTDNNModelCardData(
     model_id="org/mt-dnn-tiny",
@@ -189,3 +194,58 @@ def test_evaluation_keys_belong_to_the_longest_matching_task(model):
     assert [r["dataset"]["type"] for r in header["model-index"][0]["results"]] == ["org/rte-dev"]
     assert "| rte_dev | classification | linear | LABEL_0, LABEL_1 | accuracy | 0.5000 |" in card
     assert "| rte | classification | san | entailment, not_entailment | — | <!-- not evaluated --> |" in card
+
+
+def test_undefined_scores_read_as_such_and_stay_out_of_the_model_index(model):
+    data = MTDNNModelCardData(
+        task_datasets=CARD_DATA.task_datasets,
+        eval_results={
+            "eval_rte_accuracy": 0.625,
+            "eval_stsb_pearson": float("nan"),
+            "eval_stsb_spearmanr": float("nan"),
+        },
+    )
+    card = str(generate_model_card(model, data))
+    assert "| stsb | regression | linear | real-valued score | pearson, spearmanr | undefined (NaN), undefined (NaN) |" in card  # fmt: skip
+    header = yaml.safe_load(card.split("---")[1])
+    assert [r["task"]["name"] for r in header["model-index"][0]["results"]] == ["rte"]
+
+
+CARD_WITHOUT_IMPORT = """
+import sys, torch
+sys.path.insert(0, {repo!r})
+import modeling_mtdnn  # the package alone: model_cards is never imported here
+from transformers import BertConfig
+config = modeling_mtdnn.MTDNNConfig(encoder_config=BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37), tasks={{"sst2": {{"task_type": "classification", "num_labels": 2}}}})
+modeling_mtdnn.MTDNNForMultiTask(config).save_pretrained(sys.argv[1])
+assert "model_cards" in sys.modules  # loaded through the entry point, on demand
+"""
+
+
+def test_an_installed_package_writes_the_card_without_importing_model_cards(tmp_path):
+    script = tmp_path / "save.py"
+    script.write_text(CARD_WITHOUT_IMPORT.format(repo=str(Path(__file__).resolve().parents[1])))
+    completed = subprocess.run([sys.executable, str(script), str(tmp_path / "out")], capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "| sst2 | classification | linear |" in (tmp_path / "out" / "README.md").read_text()
+
+
+def test_without_a_card_writer_the_model_still_saves(model, tmp_path, monkeypatch):
+    import modeling_mtdnn.modeling_mtdnn as modeling
+
+    monkeypatch.setattr(MTDNNForMultiTask, "model_card_writer", None)
+    monkeypatch.setattr(MTDNNForMultiTask, "_card_writer_looked_up", False)
+    monkeypatch.setattr(modeling, "entry_points", lambda group: [])  # a Hub-shipped folder, no package installed
+    model.save_pretrained(tmp_path / "plain")
+    assert (tmp_path / "plain" / "model.safetensors").is_file() and not (tmp_path / "plain" / "README.md").exists()
+
+    class Broken:
+        name, value = "broken", "missing_module:write"
+
+        def load(self):
+            raise ImportError("No module named 'missing_module'")
+
+    monkeypatch.setattr(MTDNNForMultiTask, "_card_writer_looked_up", False)
+    monkeypatch.setattr(modeling, "entry_points", lambda group: [Broken()])
+    model.save_pretrained(tmp_path / "broken")
+    assert (tmp_path / "broken" / "model.safetensors").is_file() and not (tmp_path / "broken" / "README.md").exists()

@@ -13,6 +13,7 @@
 # limitations under the License.
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -22,6 +23,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
+import transformers.modeling_utils
 from safetensors.torch import load_file, save_file
 from transformers import AutoModel, BertModel, DebertaV2Config, ElectraConfig, RobertaConfig
 
@@ -404,3 +406,111 @@ def test_unknown_pooling_is_refused_with_the_choices():
         ValueError, match=re.escape("pooling='max' is not supported; choose one of ['auto', 'cls', 'mean'].")
     ):
         MTDNNConfig(encoder_config=tiny_bert_config(), tasks=TINY_TASKS, pooling="max")
+
+
+def failing_write(*args, **kwargs):
+    """Stands in for a weight write that dies half way: a partial file, then an error (a full disk, a kill)."""
+    filename = args[1] if len(args) > 1 else kwargs["filename"]
+    with open(filename, "wb") as file:
+        file.write(b"\x00" * 10)
+    raise OSError(28, "No space left on device")
+
+
+def test_a_failed_save_leaves_the_earlier_checkpoint_loadable_and_unchanged(tiny_model, tmp_path, monkeypatch):
+    folder = tmp_path / "ckpt"
+    tiny_model.save_pretrained(folder)
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    tiny_model.add_task("wnli", {"task_type": "classification", "num_labels": 2})  # the config would change too
+    monkeypatch.setattr(transformers.modeling_utils, "safe_save_file", failing_write)
+    with pytest.raises(OSError, match="No space left on device"):
+        tiny_model.save_pretrained(folder)
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert sorted(os.listdir(tmp_path)) == ["ckpt"]  # no staging folder left behind
+    reloaded = MTDNNForMultiTask.from_pretrained(folder)
+    assert "wnli" not in reloaded.config.tasks
+    monkeypatch.undo()
+    tiny_model.save_pretrained(folder)  # a save that works replaces everything
+    assert "wnli" in MTDNNForMultiTask.from_pretrained(folder).config.tasks
+
+
+def test_a_save_replaces_the_shards_of_an_earlier_save(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path, max_shard_size="100KB")
+    assert (tmp_path / "model.safetensors.index.json").is_file()
+    tiny_model.save_pretrained(tmp_path)
+    assert sorted(path.name for path in tmp_path.glob("model*.safetensors*")) == ["model.safetensors"]
+    assert set(MTDNNForMultiTask.from_pretrained(tmp_path).state_dict()) == set(tiny_model.state_dict())
+
+
+@pytest.mark.parametrize(
+    "name, spec, message",
+    [
+        ("train", {"task_type": "regression"}, "Task name 'train' is not valid: it is an attribute of torch's nn.ModuleDict"),
+        ("wnli\n", {"task_type": "regression"}, "Task name 'wnli\\n' is not valid"),
+        ("wnli", {"task_type": "classification"}, "Task 'wnli': a classification task needs 'num_labels' or 'id2label'"),
+        ("sst2", {"task_type": "regression"}, "Task 'sst2' already exists"),
+    ],
+)  # fmt: skip
+def test_a_failed_add_task_changes_nothing(tiny_model, name, spec, message):
+    config_before = copy.deepcopy(tiny_model.config.to_dict())
+    state_before = {key: value.clone() for key, value in tiny_model.state_dict().items()}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        tiny_model.add_task(name, spec)
+    assert tiny_model.config.to_dict() == config_before
+    assert sorted(tiny_model.heads) == sorted(TINY_TASKS)
+    state = tiny_model.state_dict()
+    assert state.keys() == state_before.keys() and all(torch.equal(state[k], v) for k, v in state_before.items())
+
+
+def test_update_task_changes_training_settings_but_no_weight(tiny_model):
+    weights = {key: value.clone() for key, value in tiny_model.heads["rte"].state_dict().items()}
+    spec = tiny_model.update_task("rte", dropout=0.3, loss_weight=2.0, san_step_dropout=0.0)
+    assert spec["dropout"] == 0.3 and tiny_model.config.tasks["rte"]["loss_weight"] == 2.0
+    assert tiny_model.heads["rte"].dropout.p == 0.3 and tiny_model.heads["rte"].step_dropout == 0.0
+    for key, value in tiny_model.heads["rte"].state_dict().items():
+        assert torch.equal(value, weights[key])
+    with pytest.raises(ValueError, match=re.escape("Task 'rte': update_task changes only ['dropout', 'loss_weight', 'san_step_dropout', 'ranking_gamma'], not ['num_labels']")):  # fmt: skip
+        tiny_model.update_task("rte", num_labels=3)
+    with pytest.raises(ValueError, match=re.escape("Task 'rte': field 'dropout' must be a number in [0, 1), got 2.")):
+        tiny_model.update_task("rte", dropout=2)
+    assert tiny_model.config.tasks["rte"]["dropout"] == 0.3
+
+
+@pytest.mark.parametrize(
+    "task_name, message",
+    [
+        (3, "task_name must be a task's name (str), a list of names or None (every task), got int 3; this model has the tasks ['cola', 'mnli', 'qnli', 'rte', 'sst2', 'stsb']."),
+        (["rte", 1], "task_name must be a task's name (str), a list of names or None (every task), got list ['rte', 1]"),
+        ({"rte"}, "got set {'rte'}"),
+    ],
+)  # fmt: skip
+def test_task_name_of_the_wrong_type_is_a_type_error(tiny_model, task_name, message):
+    with pytest.raises(TypeError, match=re.escape(message)):
+        tiny_model(**make_pair_batch(), task_name=task_name)
+
+
+def test_out_of_range_labels_in_forward_name_the_task(tiny_model):
+    with pytest.raises(ValueError, match=re.escape("Task 'mnli' (classification): label 3 is out of range; labels must be class ids 0..2")):  # fmt: skip
+        tiny_model(**make_pair_batch(), task_name="mnli", labels=torch.tensor([0, 3, 1]))
+
+
+def test_missing_encoder_weights_fail_to_load_naming_the_keys(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path)
+    _rewrite_checkpoint(tmp_path, lambda w: w.pop("encoder.encoder.layer.1.output.dense.weight"))
+    with pytest.raises(ValueError, match=re.escape("the encoder: weight 'encoder.encoder.layer.1.output.dense.weight' is missing from the checkpoint")):  # fmt: skip
+        MTDNNForMultiTask.from_pretrained(tmp_path)
+
+
+def test_truncated_weights_are_named_as_such(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=re.escape("the safetensors file is truncated or corrupt")):
+        MTDNNForMultiTask.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("path", ["./no-such-encoder", "/no/such/encoder", "models/encoders/bert"])
+def test_a_local_path_that_does_not_exist_is_not_called_a_bad_hub_id(path):
+    with pytest.raises(ValueError, match=re.escape(f"Encoder folder '{path}' is a local path that does not exist; fix the path (it is not a Hub id).")):  # fmt: skip
+        MTDNNForMultiTask.from_encoder(path, tasks={})
+    with pytest.raises(ValueError, match=re.escape(f"MT-DNN checkpoint '{path}' is a local path that does not exist")):
+        MTDNNForMultiTask.from_pretrained(path)

@@ -179,3 +179,100 @@ def test_pooling_flag_reaches_the_model_and_init_from_keeps_its_own(encoder_dir,
     assert "('mean'), which its heads were trained with; leave --pooling out to keep it." in str(error.value)
     with pytest.raises(SystemExit):
         HfArgumentParser(ModelArguments).parse_args_into_dataclasses(["--pooling", "max"])
+
+
+def write_csv_tasks(folder):
+    """A tiny pair-classification task and a regression task as csv files with a task file: no GLUE needed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ["s1,s2,label"] + [f"a cat number {i},a dog number {i % 3},{['pos', 'neg'][i % 2]}" for i in range(12)]
+    (folder / "pairs.csv").write_text("\n".join(rows) + "\n")
+    scores = ["s1,s2,label"] + [f"a cat number {i},a dog number {i % 3},{i / 3:.2f}" for i in range(12)]
+    (folder / "scores.csv").write_text("\n".join(scores) + "\n")
+    (folder / "tasks.yaml").write_text(
+        "dataset: csv\ntasks:\n"
+        "  toy_nli:\n    data_files: {train: pairs.csv, validation: pairs.csv, test: pairs.csv}\n"
+        "    text_columns: [s1, s2]\n    task_type: classification\n    head: san\n    label_names: [pos, neg]\n"
+        "    metric: accuracy\n    submission_file: toy.tsv\n"
+        "  toy_sts:\n    data_files: {train: scores.csv, validation: scores.csv, test: scores.csv}\n    text_columns: [s1, s2]\n"
+        "    task_type: regression\n    metric: pearson_spearman\n"
+    )
+    return folder / "tasks.yaml"
+
+
+def csv_flags(encoder_dir, output_dir, task_file, *extra):
+    return ["--model_name_or_path", encoder_dir, "--task_files", str(task_file), "--tasks", "toy_nli,toy_sts", "--output_dir", str(output_dir), "--report_to", "none", "--disable_tqdm", "true", "--per_device_train_batch_size", "4", "--max_steps", "2", "--save_strategy", "no", *extra]  # fmt: skip
+
+
+def test_end_to_end_over_a_small_task_file(encoder_dir, tmp_path):
+    task_file = write_csv_tasks(tmp_path / "data")
+    out = tmp_path / "out"
+    metrics = main(csv_flags(encoder_dir, out, task_file, "--do_train", "--do_eval", "--do_predict"))
+    assert {"eval_toy_nli_accuracy", "eval_toy_sts_pearson", "eval_average", "train_toy_nli_samples"} <= set(metrics)
+    assert MTDNNForMultiTask.from_pretrained(out).config.tasks["toy_nli"]["inputs"] == "pair"
+    assert (out / "glue_submission" / "toy.tsv").read_text().splitlines()[0] == "index\tprediction"
+
+
+def test_training_into_a_used_output_folder_is_refused_unless_overwritten(encoder_dir, tmp_path):
+    task_file = write_csv_tasks(tmp_path / "data")
+    out = tmp_path / "out"
+    main(csv_flags(encoder_dir, out, task_file, "--do_train", "--do_eval"))
+    first = {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()}
+    with pytest.raises(ValueError, match=re.escape(f"--output_dir '{out}' already holds ['all_results.json', 'config.json', 'eval_results.json', 'model.safetensors', 'train_results.json'] of an earlier run. Pass --overwrite_output_dir to train into it anyway")):  # fmt: skip
+        main(csv_flags(encoder_dir, out, task_file, "--do_train"))
+    assert {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()} == first  # nothing touched
+
+    # With the flag, a train-only run leaves no eval results of the earlier run to be merged into its own.
+    main(csv_flags(encoder_dir, out, task_file, "--do_train", "--overwrite_output_dir", "--seed", "7"))
+    assert not (out / "eval_results.json").exists()
+    assert not any(key.startswith("eval_") for key in json.loads((out / "all_results.json").read_text()))
+
+
+def test_evaluating_into_a_model_folder_needs_no_flag(encoder_dir, tmp_path):
+    task_file = write_csv_tasks(tmp_path / "data")
+    out = tmp_path / "out"
+    main(csv_flags(encoder_dir, out, task_file, "--do_train"))
+    metrics = main(csv_flags(encoder_dir, out, task_file, "--do_eval", "--init_from", str(out)))
+    assert "eval_average" in metrics
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda tmp, enc: str(tmp), "is not an MT-DNN checkpoint: it has no config.json. Point it at a folder written by run_mtdnn.py or save_pretrained"),
+        (lambda tmp, enc: enc, "holds a 'bert' model, not an MT-DNN checkpoint; to start from a pretrained encoder, pass it as --model_name_or_path instead."),
+    ],
+)  # fmt: skip
+def test_init_from_a_folder_that_is_not_an_mtdnn_checkpoint(encoder_dir, tmp_path, make, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build_model(ModelArguments(init_from=make(tmp_path, encoder_dir)), load_task_specs(["stsb"]))
+
+
+def test_init_from_applies_dropout_and_loss_weight_and_refuses_another_label_order(encoder_dir, tmp_path):
+    specs = load_task_specs(["rte", "stsb"])
+    build_model(ModelArguments(model_name_or_path=encoder_dir), specs).save_pretrained(tmp_path / "mtdnn")
+    specs["rte"].dropout, specs["stsb"].loss_weight = 0.3, 2.0
+    model = build_model(ModelArguments(init_from=str(tmp_path / "mtdnn")), specs)
+    assert model.config.tasks["rte"]["dropout"] == 0.3 and model.heads["rte"].dropout.p == 0.3
+    assert model.config.tasks["stsb"]["loss_weight"] == 2.0
+    specs["rte"].label_names = ["not_entailment", "entailment"]
+    with pytest.raises(ValueError, match=re.escape("Task 'rte': the checkpoint")) as error:
+        build_model(ModelArguments(init_from=str(tmp_path / "mtdnn")), specs)
+    assert "has id2label={0: 'entailment', 1: 'not_entailment'} but the task file says {0: 'not_entailment', 1: 'entailment'}" in str(error.value)  # fmt: skip
+
+
+def test_argument_files_that_do_not_parse_are_named(tmp_path):
+    (tmp_path / "run.yaml").write_text("tasks: [rte\n")
+    with pytest.raises(ValueError, match=re.escape(f"Argument file '{tmp_path / 'run.yaml'}' cannot be parsed:")):
+        parse_args([str(tmp_path / "run.yaml")])
+    (tmp_path / "run.json").write_text('{"tasks": "rte",}')
+    with pytest.raises(ValueError, match=re.escape(f"Argument file '{tmp_path / 'run.json'}' cannot be parsed:")):
+        parse_args([str(tmp_path / "run.json")])
+
+
+def test_run_script_with_a_json_argument_file(encoder_dir, tmp_path):
+    task_file = write_csv_tasks(tmp_path / "data")
+    (tmp_path / "run.json").write_text(json.dumps({"tasks": "toy_sts", "do_eval": True, "max_eval_samples": 6}))
+    flags = csv_flags(encoder_dir, tmp_path / "out", task_file)
+    flags[flags.index("--tasks") + 1 : flags.index("--tasks") + 2] = ["toy_sts"]
+    metrics = main([str(tmp_path / "run.json"), *flags])
+    assert {"eval_toy_sts_pearson", "eval_average"} <= set(metrics)

@@ -229,12 +229,56 @@ def test_user_task_file_with_local_csv(tmp_path, tokenizer):
         (lambda: (pair_spec(), pairs().select([])), "Task 'rte': the split is empty."),
         (lambda: (pair_spec(), pairs(task_name=["x", "y", "z"])), "Task 'rte': the dataset has column(s) ['task_name'], which mt-dnn reserves"),
         (lambda: (pair_spec(), pairs().cast_column("label", datasets.ClassLabel(names=["yes", "no"]))), "Task 'rte': the dataset's label names ['yes', 'no'] differ from the task's label_names"),
+        (lambda: (pair_spec(), pairs(sentence2=["A cat.", None, "Sun."])), "Task 'rte': column 'sentence2' holds None at row 1, but every text must be a non-empty string; clean the data or drop those rows (dataset.filter) first."),
+        (lambda: (pair_spec(), pairs(sentence1=["A cat sat.", "Dogs.", "  "])), "Task 'rte': column 'sentence1' holds '  ' at row 2, but every text must be a non-empty string"),
+        (lambda: (pair_spec(task_type="regression", label_names=None, metric="stsb"), pairs(label=["1.0", "high", "2"])), "Task 'rte' (regression): label '1.0' at row 0 is not a number; regression labels must be real values"),
+        (lambda: (pair_spec(), pairs(label=[0.0, 1.0, 0.0])), "Task 'rte': label 0.0 at row 0 is a float, but class labels must be integer ids 0..1 or label names ['entailment', 'not_entailment']; cast the label column to int first"),
+        (lambda: (pair_spec(max_seq_length=8), pairs()), None),
     ],
 )  # fmt: skip
 def test_bad_input_fails_before_training_with_a_clear_message(tokenizer, make, message):
     spec, data = make()
+    if message is None:  # the control case: the same call on good data works
+        assert len(prepare_split(spec, data, tokenizer)) == 3
+        return
     with pytest.raises(ValueError, match=re.escape(message)):
         prepare_split(spec, data, tokenizer)
+
+
+@pytest.mark.parametrize(
+    "spec, length, message",
+    [
+        (lambda: pair_spec(), 4, "Task 'rte': max_seq_length 4 is too short; a pair needs at least 5 tokens (3 special tokens and one per text). Raise --max_seq_length (128 is the paper's)."),
+        (lambda: pair_spec(), 0, "Task 'rte': max_seq_length 0 is too short"),
+        (lambda: pair_spec(text_columns=["sentence1"]), 2, "Task 'rte': max_seq_length 2 is too short; a text needs at least 3 tokens (2 special tokens and one per text)."),
+        (lambda: pair_spec(), 4096, "Task 'rte': max_seq_length 4096 is longer than the 512 tokens the encoder's tokenizer allows (its position embeddings end there); lower --max_seq_length."),
+        (lambda: pair_spec(max_seq_length=1024), 128, "lower the task's 'max_seq_length'."),
+    ],
+)  # fmt: skip
+def test_max_seq_length_must_fit_the_texts_and_the_encoder(tokenizer, spec, length, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        prepare_split(spec(), pairs(), tokenizer, max_seq_length=length)
+    assert len(prepare_split(pair_spec(), pairs(), tokenizer, max_seq_length=5)) == 3  # the shortest that fits
+
+
+def test_unreadable_or_missing_csv_files_are_named(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    spec = pair_spec(dataset="csv", data_files={"train": [str(tmp_path / "empty.csv")]})
+    with pytest.raises(ValueError, match=re.escape(f"Task 'rte': the csv file(s) {{'train': ['{tmp_path / 'empty.csv'}']}} cannot be read")) as error:  # fmt: skip
+        load_raw_split(spec, "train", cache_dir=str(tmp_path / "cache"))
+    assert "check that each holds a header and rows." in str(error.value)
+    (tmp_path / "header.csv").write_text("sentence1,sentence2,label\n")
+    spec = pair_spec(dataset="csv", data_files={"train": [str(tmp_path / "header.csv")]})
+    with pytest.raises(ValueError, match=re.escape(f"Task 'rte': the csv file(s) {{'train': ['{tmp_path / 'header.csv'}']}} cannot be read (ValueError: ")):  # fmt: skip
+        load_raw_split(spec, "train", cache_dir=str(tmp_path / "cache"))
+    spec = pair_spec(dataset="csv", data_files={"train": [str(tmp_path / "missing.csv")]})
+    with pytest.raises(ValueError, match=re.escape(f"Task 'rte': data file '{tmp_path / 'missing.csv'}' of split 'train' does not exist; fix the task's 'data_files'")):  # fmt: skip
+        load_raw_split(spec, "train", cache_dir=str(tmp_path / "cache"))
+
+
+def test_file_tasks_have_the_splits_their_files_name():
+    spec = pair_spec(dataset="csv", data_files={"train": ["a.csv"], "validation": ["b.csv"]})
+    assert spec.splits == {"train": "train", "validation": "validation"} and spec.test_splits() == {}
 
 
 @pytest.mark.parametrize(
@@ -246,6 +290,17 @@ def test_bad_input_fails_before_training_with_a_clear_message(tokenizer, make, m
         (lambda: pair_spec(text_columns=["a", "b", "c"]), "Task 'rte': field 'text_columns' must be a list of one or two column names"),
         (lambda: pair_spec(task_type="ranking", positive_label="yes"), "Task 'rte': field 'positive_label' must be one of label_names"),
         (lambda: pair_spec(label_names=None), "Task 'rte': field 'label_names' must be a list of class names"),
+        (lambda: pair_spec(label_names=[True, False]), "Task 'rte': field 'label_names' must be a list of distinct non-empty strings (in YAML, quote names such as 'yes', 'no', 'true' or '1', which would otherwise read as booleans or numbers), got [True, False]."),
+        (lambda: pair_spec(metric="f2"), "Task 'rte': field 'metric' must be one of ['accuracy', 'accuracy_f1', 'cola', "),
+        (lambda: pair_spec(task_type="regression", label_names=None), "Task 'rte': field 'metric' must be a metric for task_type 'regression', one of ['pearson_spearman', 'stsb'], got 'rte'."),
+        (lambda: pair_spec(metric="stsb"), "Task 'rte': field 'metric' must be a metric for task_type 'classification', one of ['accuracy', 'accuracy_f1', "),
+        (lambda: pair_spec(drop_labels=-1), "Task 'rte': field 'drop_labels' must be a list of label values (SNLI: [-1]), got -1."),
+        (lambda: pair_spec(submission_file="/tmp/RTE.tsv"), "Task 'rte': field 'submission_file' must be a file name inside the output folder (relative, without '..'), got '/tmp/RTE.tsv'."),
+        (lambda: pair_spec(submission_file="../../RTE.tsv"), "Task 'rte': field 'submission_file' must be a file name inside the output folder"),
+        (lambda: pair_spec(extra_submission_files={"mm": "sub/../../x.tsv"}), "Task 'rte': field 'extra_submission_files.mm' must be a file name inside the output folder"),
+        (lambda: pair_spec(extra_eval_splits={"m m": "validation"}), "Task name 'rte_m m' is not valid"),
+        (lambda: pair_spec(name="../rte"), "Task name '../rte' is not valid"),
+        (lambda: pair_spec(name="train"), "Task name 'train' is not valid: it is an attribute of torch's nn.ModuleDict"),
     ],
 )  # fmt: skip
 def test_bad_task_definitions(call, message):
@@ -258,3 +313,12 @@ def test_unknown_field_in_a_task_file(tmp_path):
     with pytest.raises(ValueError, match=re.escape("Task 'x' in ")) as error:
         load_task_specs(["x"], [tmp_path / "t.yaml"])
     assert "unknown field(s) ['labelz']" in str(error.value)
+
+
+def test_task_file_that_is_not_yaml_is_named(tmp_path):
+    (tmp_path / "t.yaml").write_text("dataset: csv\ntasks:\n  x: [unclosed\n")
+    with pytest.raises(ValueError, match=re.escape(f"Task file '{tmp_path / 't.yaml'}' is not valid YAML:")):
+        load_task_specs(["x"], [tmp_path / "t.yaml"])
+    (tmp_path / "t.yaml").write_text("dataset: csv\ntasks:\n  x: 3\n")
+    with pytest.raises(ValueError, match=re.escape(f"Task 'x' in {tmp_path / 't.yaml'}: expected a mapping of fields, got 3.")):  # fmt: skip
+        load_task_specs(["x"], [tmp_path / "t.yaml"])

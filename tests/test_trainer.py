@@ -30,7 +30,7 @@ from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
 from training.arguments import PAPER_RECIPE, MTDNNTrainingArguments
 from training.collator import MultiTaskDataCollator
 from training.task_data import TaskDataSpec, load_task_specs, prepare_split
-from training.trainer import SAMPLER_STATE_FILE, EvalSpec, MTDNNTrainer
+from training.trainer import SAMPLER_STATE_FILE, EvalSpec, MTDNNTrainer, TrainingDivergedError
 
 from .conftest import minilm_folder
 
@@ -187,6 +187,13 @@ def test_adamax_and_the_paper_recipe(tokenizer, tmp_path):
     [
         ({"sampling_strategy": "random"}, "--sampling_strategy must be one of ['proportional', 'temperature', 'uniform', 'annealed'], got 'random'."),
         ({"recipe": "bert"}, "--recipe must be 'paper' or left out, got 'bert'."),
+        ({"sampling_temperature": -1.0}, "--sampling_temperature must be a finite number > 0 (1 is proportional, larger is flatter), got -1.0."),
+        ({"sampling_temperature": 0}, "--sampling_temperature must be a finite number > 0"),
+        ({"sampling_temperature": float("inf")}, "--sampling_temperature must be a finite number > 0"),
+        ({"train_sampling_strategy": "group_by_length"}, "--train_sampling_strategy group_by_length is not supported: MTDNNTrainer's task sampler shuffles every task's examples itself"),
+        ({"train_sampling_strategy": "sequential"}, "--train_sampling_strategy sequential is not supported"),
+        ({"accelerator_config": {"split_batches": True}}, "accelerator_config split_batches=True / dispatch_batches=True is not supported"),
+        ({"accelerator_config": {"dispatch_batches": True}}, "accelerator_config split_batches=True / dispatch_batches=True is not supported"),
     ],
 )  # fmt: skip
 def test_bad_training_arguments(tmp_path, kwargs, message):
@@ -293,3 +300,129 @@ def test_trainer_features_work_as_usual(tokenizer, tmp_path, monkeypatch):
     content = b"".join(path.read_bytes() for path in events)
     logged = {key for entry in trainer.state.log_history for key in entry if key.startswith("loss_")}
     assert logged and all(key.encode() in content for key in logged)
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ({}, {"optim": "adamax", "learning_rate": 5e-5, "per_device_train_batch_size": 32, "num_train_epochs": 5.0, "warmup_steps": 0.1, "max_grad_norm": 1.0}),
+        ({"num_train_epochs": 3.0}, {"num_train_epochs": 3.0, "learning_rate": 5e-5}),
+        # Explicit values equal to TrainingArguments' defaults are still explicit: they win over the recipe.
+        ({"per_device_train_batch_size": 8, "warmup_steps": 0, "optim": "adamw_torch"}, {"per_device_train_batch_size": 8, "warmup_steps": 0, "optim": "adamw_torch", "num_train_epochs": 5.0}),
+    ],
+)  # fmt: skip
+def test_explicit_arguments_win_over_the_paper_recipe(tmp_path, given, expected):
+    args = MTDNNTrainingArguments(output_dir=str(tmp_path), recipe="paper", report_to=[], use_cpu=True, **given)
+    for name, value in expected.items():
+        assert plain(getattr(args, name)) == value, name
+    from transformers import HfArgumentParser
+
+    flags = [f"--{name}={value}" for name, value in given.items()]
+    (parsed,) = HfArgumentParser(MTDNNTrainingArguments).parse_args_into_dataclasses(["--output_dir", str(tmp_path), "--recipe", "paper", "--report_to", "none", *flags])  # fmt: skip
+    for name, value in expected.items():
+        assert plain(getattr(parsed, name)) == value, name
+
+
+def plain(value):
+    """An argument as the user typed it: enums (`OptimizerNames.ADAMW_TORCH`) by their value."""
+    return getattr(value, "value", value)
+
+
+def test_without_the_recipe_unset_arguments_take_the_trainer_defaults(tmp_path):
+    from transformers import TrainingArguments
+
+    args = MTDNNTrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True)
+    stock = TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True)
+    for name in PAPER_RECIPE:
+        assert getattr(args, name) == getattr(stock, name), name
+
+
+def test_a_nan_loss_stops_training_naming_task_and_step_before_any_update(tokenizer, tmp_path):
+    trainer = make_trainer(tokenizer, tmp_path / "out", max_steps=6)
+    original = trainer.compute_loss
+    calls = []
+
+    def poisoned(model, inputs, *args, **kwargs):
+        calls.append(inputs["task_name"])
+        if len(calls) == 3:  # the loss of the third step is NaN, as a diverged model's would be
+            model.heads[inputs["task_name"]].classifier.bias.data.fill_(float("nan"))
+        return original(model, inputs, *args, **kwargs)
+
+    trainer.compute_loss = poisoned
+    with pytest.raises(TrainingDivergedError, match="training diverged") as error:
+        trainer.train()
+    message = str(error.value)
+    assert message.startswith(f"Task '{calls[2]}': the training loss is nan at step 3 (epoch ")
+    assert "training diverged. This step changed no weight and training stops here, so no diverged model is saved. Try a lower --learning_rate (now 0.001), gradient clipping (--max_grad_norm 1.0)" in message  # fmt: skip
+    assert trainer.state.global_step == 2 and len(calls) == 3
+    with pytest.raises(TrainingDivergedError, match=re.escape("Not saving to")) as error:
+        trainer.save_model()
+    assert "weight(s) hold NaN or infinite values" in str(error.value)
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
+def test_trainer_save_model_is_atomic(tokenizer, tmp_path, monkeypatch):
+    import transformers.modeling_utils
+
+    trainer = make_trainer(tokenizer, tmp_path / "out", max_steps=2)
+    trainer.train()
+    trainer.save_model()
+    before = {path.name: path.read_bytes() for path in (tmp_path / "out").iterdir() if path.is_file()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "training_args.bin"} <= set(before)
+
+    def failing(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(transformers.modeling_utils, "safe_save_file", failing)
+    with torch.no_grad():
+        trainer.model.heads["cola"].classifier.bias.add_(1.0)
+    with pytest.raises(OSError, match="No space left on device"):
+        trainer.save_model()
+    after = {path.name: path.read_bytes() for path in (tmp_path / "out").iterdir() if path.is_file()}
+    assert after == before
+    assert not [path for path in (tmp_path / "out").iterdir() if path.name.startswith(".")]
+
+
+def test_resume_refuses_a_checkpoint_without_the_sampler_state(tokenizer, tmp_path):
+    data = tiny_data(tokenizer)
+    first = make_trainer(tokenizer, tmp_path / "a", max_steps=4, save_strategy="steps", save_steps=4, data=data)
+    first.train()
+    checkpoint = tmp_path / "a" / "checkpoint-4"
+    (checkpoint / SAMPLER_STATE_FILE).unlink()  # as an interrupted save, or a checkpoint of another trainer, leaves it
+    second = make_trainer(tokenizer, tmp_path / "b", max_steps=8, data=data)
+    with pytest.raises(ValueError, match=re.escape(f"Cannot resume from '{checkpoint}': it has no {SAMPLER_STATE_FILE}, so it is incomplete (its save was interrupted) or was not written by MTDNNTrainer")):  # fmt: skip
+        second.train(resume_from_checkpoint=str(checkpoint))
+    assert second.state.global_step == 0
+    (checkpoint / SAMPLER_STATE_FILE).write_text('{"strategy": "proportional", ')
+    with pytest.raises(ValueError, match=re.escape(f"Task sampler state '{checkpoint / SAMPLER_STATE_FILE}' is not valid JSON")):  # fmt: skip
+        second.train(resume_from_checkpoint=str(checkpoint))
+    third = make_trainer(tokenizer, tmp_path / "a", max_steps=8, data=data)
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        third.train(resume_from_checkpoint=True)  # True: the output folder's last checkpoint
+
+
+def test_the_trainer_loader_settings_reach_the_training_loader(tokenizer, tmp_path):
+    trainer = make_trainer(
+        tokenizer,
+        tmp_path,
+        dataloader_num_workers=1,
+        dataloader_persistent_workers=True,
+        dataloader_prefetch_factor=3,
+        dataloader_multiprocessing_context="spawn",
+    )
+    loader = trainer.get_train_dataloader()
+    base = getattr(loader, "base_dataloader", loader)
+    assert base.num_workers == 1 and base.persistent_workers and base.prefetch_factor == 3
+    assert base.multiprocessing_context.get_start_method() == "spawn"
+    assert base.worker_init_fn is not None
+
+
+def test_evaluation_of_one_example_and_of_constant_predictions_never_crashes(tokenizer, tmp_path):
+    specs, train, evaluation, eval_specs = tiny_data(tokenizer)
+    evaluation = {"stsb": evaluation["stsb"].select([0]), "rte": evaluation["rte"]}
+    trainer = make_trainer(
+        tokenizer, tmp_path, data=(specs, train, evaluation, {k: eval_specs[k] for k in evaluation})
+    )
+    with pytest.warns(UserWarning, match=re.escape("Task(s) ['stsb']: the score is undefined (NaN)")):
+        metrics = trainer.evaluate()
+    assert np.isnan(metrics["eval_stsb_pearson"]) and metrics["eval_average"] == metrics["eval_rte_accuracy"]

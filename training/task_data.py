@@ -139,6 +139,17 @@ class TaskDataSpec:
             raise fail("task_type", self.task_type, "one of ['classification', 'regression', 'ranking']")
         if self.task_type != "regression" and not self.label_names:
             raise fail("label_names", self.label_names, f"a list of class names for task_type '{self.task_type}'")
+        if self.label_names is not None and (
+            not isinstance(self.label_names, list)
+            or not all(isinstance(name, str) and name for name in self.label_names)
+            or len(set(self.label_names)) != len(self.label_names)
+        ):
+            raise fail(
+                "label_names",
+                self.label_names,
+                "a list of distinct non-empty strings (in YAML, quote names such as 'yes', 'no', 'true' or '1', "
+                "which would otherwise read as booleans or numbers)",
+            )
         if self.task_type == "ranking":
             if len(self.text_columns) != 2:
                 raise fail("text_columns", self.text_columns, "two columns (query, candidate) for ranking")
@@ -146,6 +157,9 @@ class TaskDataSpec:
                 raise fail("positive_label", self.positive_label, f"one of label_names {self.label_names}")
         if self.dataset in FILE_BUILDERS and not self.data_files:
             raise fail("data_files", self.data_files, f"a split -> file(s) mapping for dataset '{self.dataset}'")
+        if self.dataset in FILE_BUILDERS and self.splits == {s: s for s in _SPLITS}:
+            # Files name their splits: a task without a test file has no test split.
+            self.splits = {s: s for s in _SPLITS if s in self.data_files}
         unknown_splits = sorted(set(self.splits) - set(_SPLITS))
         if unknown_splits:
             raise fail("splits", self.splits, f"a mapping with keys among {list(_SPLITS)}")
@@ -308,21 +322,28 @@ def load_raw_split(
                 f"Task '{spec.name}': the local copy {data_dir!r} has no configuration {spec.config!r} ({error}). "
                 f"Unset --data_dir / {DATA_DIR_ENV} to load '{spec.dataset}' from the Hub, or add the data there."
             ) from None
-        raise
+        if spec.dataset not in FILE_BUILDERS:
+            raise
+        raise _unreadable(spec, error) from None
     except Exception as error:
         if spec.dataset not in FILE_BUILDERS:
             raise
-        # pandas and pyarrow fail on an empty or malformed file with messages that name neither task nor file.
-        raise ValueError(
-            f"Task '{spec.name}': the {spec.dataset} file(s) {spec.data_files} cannot be read "
-            f"({type(error).__name__}: {error}); check that each holds a header and rows."
-        ) from None
+        raise _unreadable(spec, error) from None
+
     if split not in loaded:
         raise ValueError(
             f"Task '{spec.name}': split {split!r} not found in {path!r} (it has {sorted(loaded)}); fix the task's "
             "'splits' or leave out the stage that needs it."
         )
     return loaded[split]
+
+
+def _unreadable(spec: TaskDataSpec, error: Exception) -> ValueError:
+    """An empty or malformed data file, named: pandas, pyarrow and datasets name neither the task nor the file."""
+    return ValueError(
+        f"Task '{spec.name}': the {spec.dataset} file(s) {spec.data_files} cannot be read "
+        f"({type(error).__name__}: {error}); check that each holds a header and rows."
+    )
 
 
 def _check_columns(spec: TaskDataSpec, dataset: datasets.Dataset, with_labels: bool) -> None:

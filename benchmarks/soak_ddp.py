@@ -57,9 +57,9 @@ def main(argv: list[str] | None = None) -> dict:
         if not ok:
             failures.append({"run": run, "returncode": completed.returncode, "stderr": completed.stderr[-3000:]})
         print(f"run {run:3d}/{args.runs}: {'ok' if ok else 'FAILED'} ({seconds[-1]:.1f} s)", flush=True)
+        if not ok:
+            print(failures[-1]["stderr"], file=sys.stderr, flush=True)
     figures = {"runs": args.runs, "failures": len(failures), "mean_seconds": round(sum(seconds) / len(seconds), 2)}
-    for failure in failures:
-        print(f"run {failure['run']} exited {failure['returncode']}:\n{failure['stderr']}", file=sys.stderr)
     print(json.dumps(figures))
     return figures
 

@@ -15,16 +15,28 @@
 
 from __future__ import annotations
 
+import atexit
+import ipaddress
 import os
+import random
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
-import pytest
-import torch
-import yaml
-from transformers import BertConfig
+# The datasets cache and the modules cache of datasets and evaluate live in a temporary folder for the whole run,
+# not the user's ~/.cache; set before `datasets` and `evaluate` are first imported, as they read them on import.
+_CACHE = tempfile.mkdtemp(prefix="mtdnn-tests-cache-")
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+os.environ["HF_DATASETS_CACHE"] = os.path.join(_CACHE, "datasets")
+os.environ["HF_MODULES_CACHE"] = os.path.join(_CACHE, "modules")
 
-from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+from transformers import BertConfig  # noqa: E402
+
+from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -142,12 +154,43 @@ def write_local_copy(folder: Path, configs: dict[str, dict[str, datasets.Dataset
     return folder
 
 
-@pytest.fixture
+def _is_local(address) -> bool:
+    """Loopback (gloo's rendezvous, a local server) and Unix sockets are allowed; every other address is not."""
+    if not isinstance(address, tuple):
+        return True  # AF_UNIX path
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name to resolve: the network
+
+
+@pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    """Fails the test if anything (evaluate, the Hub client) opens a network connection."""
+    """Every test fails if anything (evaluate, datasets, the Hub client) opens a connection beyond this machine."""
+    connect, create_connection = socket.socket.connect, socket.create_connection
 
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"a test tried to reach the network: {args!r}")
+    def guarded_connect(self, address, *args, **kwargs):
+        if not _is_local(address):
+            raise AssertionError(f"a test tried to reach the network: {address!r}")
+        return connect(self, address, *args, **kwargs)
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+    def guarded_create_connection(address, *args, **kwargs):
+        if not _is_local(address):
+            raise AssertionError(f"a test tried to reach the network: {address!r}")
+        return create_connection(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "create_connection", guarded_create_connection)
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    """Every test starts from the same random state, whatever ran before it."""
+    random.seed(0)
+    torch.manual_seed(0)
+    import numpy as np
+
+    np.random.seed(0)

@@ -41,10 +41,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
 
 
-# Every test here fails if anything opens a network connection (see conftest.no_network).
-pytestmark = pytest.mark.usefixtures("no_network")
-
-
 # ------------------------------------------------------------------------------------------------ hand formulas
 def hand_accuracy(predictions, references):
     return sum(p == r for p, r in zip(predictions, references)) / len(references)

@@ -115,10 +115,6 @@ Hyperparameters:
 )
 
 
-# Every test here fails if anything opens a network connection (see conftest.no_network).
-pytestmark = pytest.mark.usefixtures("no_network")
-
-
 @pytest.fixture
 def model(tiny_model, tmp_path):
     tiny_model.config.encoder_config.name_or_path = str(tmp_path / "encoder")

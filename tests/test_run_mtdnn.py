@@ -276,3 +276,11 @@ def test_run_script_with_a_json_argument_file(encoder_dir, tmp_path):
     flags[flags.index("--tasks") + 1 : flags.index("--tasks") + 2] = ["toy_sts"]
     metrics = main([str(tmp_path / "run.json"), *flags])
     assert {"eval_toy_sts_pearson", "eval_average"} <= set(metrics)
+
+
+@pytest.mark.parametrize("flag", ["--model_name_or_path", "--init_from", "--tokenizer_name"])
+def test_a_local_path_flag_that_does_not_exist_is_named(flag, tmp_path):
+    missing = str(tmp_path / "no-such-model")
+    argv = ["--output_dir", str(tmp_path / "out"), "--tasks", "stsb", "--do_eval", flag, missing]
+    with pytest.raises(ValueError, match=re.escape(f"{flag} '{missing}' is a local path that does not exist; fix the path (it is not a Hub id).")):  # fmt: skip
+        main(argv)

@@ -39,6 +39,7 @@ if __package__ in (None, ""):  # `python training/run_mtdnn.py` and `accelerate 
 
 from model_cards import MTDNNModelCardData, write_model_card  # noqa: E402
 from modeling_mtdnn import MTDNNForMultiTask, normalize_task_spec  # noqa: E402
+from modeling_mtdnn.saving import check_local_path  # noqa: E402
 from training.arguments import DataArguments, ModelArguments, MTDNNTrainingArguments  # noqa: E402
 from training.collator import MultiTaskDataCollator  # noqa: E402
 from training.metrics import METRIC_CONFIGS  # noqa: E402
@@ -212,6 +213,9 @@ def _run(argv: list[str] | None) -> dict[str, float]:
     check_output_dir(training_args)
 
     specs = load_task_specs(data_args.task_names, data_args.task_files)
+    for flag in ("model_name_or_path", "init_from", "tokenizer_name"):
+        if getattr(model_args, flag) is not None:
+            check_local_path(getattr(model_args, flag), f"--{flag}")
     tokenizer = AutoTokenizer.from_pretrained(
         model_args.tokenizer_name or model_args.init_from or model_args.model_name_or_path,
         cache_dir=model_args.cache_dir,

@@ -258,7 +258,8 @@ trainer.train()
 rank = trainer.args.process_index
 with open(os.path.join(sys.argv[1], f"tasks-{{rank}}.json"), "w") as f:
     json.dump({{"world_size": trainer.args.world_size, "tasks": seen, "log": trainer.state.log_history}}, f)
-trainer.accelerator.end_training()  # destroys the process group: gloo threads left running abort the exit
+from training.trainer import end_distributed_run
+end_distributed_run(trainer)  # a gloo group left alive can abort the interpreter's exit
 """
 
 

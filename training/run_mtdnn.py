@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-import torch
 import transformers
 import yaml
 from transformers import AutoTokenizer, HfArgumentParser, set_seed
@@ -44,7 +43,7 @@ from training.arguments import DataArguments, ModelArguments, MTDNNTrainingArgum
 from training.collator import MultiTaskDataCollator  # noqa: E402
 from training.metrics import METRIC_CONFIGS  # noqa: E402
 from training.task_data import FILE_BUILDERS, TaskDataSpec, load_raw_split, load_task_specs, prepare_split  # noqa: E402
-from training.trainer import EvalSpec, MTDNNTrainer  # noqa: E402
+from training.trainer import EvalSpec, MTDNNTrainer, end_distributed_run  # noqa: E402
 
 __all__ = ["build_model", "format_score_table", "main", "parse_args", "write_predictions"]
 
@@ -193,9 +192,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     try:
         return _run(argv)
     finally:
-        # gloo's worker threads abort the interpreter at exit (SIGABRT) unless the process group is destroyed first.
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+        end_distributed_run(wait=False)  # after an error; a finished run has already ended it with its trainer
 
 
 def _run(argv: list[str] | None) -> dict[str, float]:
@@ -320,6 +317,7 @@ def _run(argv: list[str] | None) -> dict[str, float]:
             logger.info("Predictions written: %s", ", ".join(sorted(written)))
     if not training_args.do_train and not training_args.do_eval and not training_args.do_predict:
         logger.warning("Nothing to do: pass --do_train, --do_eval and/or --do_predict.")
+    end_distributed_run(trainer)
     return results
 
 

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -36,7 +37,14 @@ from .callbacks import ModelCardCallback
 from .metrics import average_score, compute_task_metrics, predictions_from_logits, ranking_predictions
 from .samplers import MultiTaskBatchSampler
 
-__all__ = ["SAMPLER_STATE_FILE", "EvalSpec", "MTDNNTrainer", "TaskSamplerCallback", "TrainingDivergedError"]
+__all__ = [
+    "SAMPLER_STATE_FILE",
+    "EvalSpec",
+    "MTDNNTrainer",
+    "TaskSamplerCallback",
+    "TrainingDivergedError",
+    "end_distributed_run",
+]
 
 logger = logging.get_logger(__name__)
 
@@ -57,6 +65,29 @@ class EvalSpec:
     task_name: str
     metric: str
     positive_label: int = 0
+
+
+def end_distributed_run(trainer: Trainer | None = None, wait: bool = True) -> None:
+    """
+    Ends a distributed run cleanly; call it once at the end of a script launched with `accelerate launch`.
+
+    A gloo process group still alive when the interpreter exits can abort it (`terminate called without an active
+    exception`, SIGABRT) after all the work is done: its worker threads are torn down with the interpreter. Calling
+    `destroy_process_group` is not enough while the `DistributedDataParallel` wrapper of the trained model still
+    holds the group, so the trainer's and accelerate's references to the wrapped model are dropped first, all ranks
+    meet at a barrier (unless `wait=False`, for a rank leaving on an error, which must not wait for the others),
+    and the group is destroyed. A no-op when no process group is initialised.
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return
+    if trainer is not None:
+        trainer.accelerator.free_memory()  # accelerate's references to the wrapped model, optimizer, loaders
+        trainer.model_wrapped = trainer.model
+    gc.collect()
+    if wait:
+        torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
+    gc.collect()
 
 
 class TrainingDivergedError(RuntimeError):

@@ -334,6 +334,14 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
     def set_input_embeddings(self, value: nn.Module) -> None:
         self.encoder.set_input_embeddings(value)
 
+    def resize_token_embeddings(
+        self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None, mean_resizing: bool = True
+    ) -> nn.Embedding:
+        """The encoder's `resize_token_embeddings`, with the new vocabulary size recorded in `encoder_config`."""
+        embeddings = self.encoder.resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
+        self.config.encoder_config.vocab_size = embeddings.weight.shape[0]
+        return embeddings
+
     # ---------------------------------------------------------------------------------------------- forward
     def _resolve_tasks(self, task_name: str | Sequence[str] | None) -> list[str]:
         if task_name is None:

@@ -209,7 +209,33 @@ def test_export_roberta_style_encoder(tmp_path):
     batch = make_pair_batch()
     batch.pop("token_type_ids")
     exported = model.export_task("sst2")
-    torch.testing.assert_close(exported(**batch).logits, model(**batch, task_name="sst2").logits, rtol=1e-5, atol=1e-6)
+    expected = model(**batch, task_name="sst2").logits
+    torch.testing.assert_close(exported(**batch).logits, expected, rtol=1e-5, atol=1e-6)
+    exported.save_pretrained(tmp_path / "exported")
+    assert "auto_map" not in json.loads((tmp_path / "exported" / "config.json").read_text())
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "exported").eval()  # no remote code
+    assert type(reloaded).__name__ == "RobertaForSequenceClassification"
+    assert type(reloaded).__module__.startswith("transformers.models.roberta")
+    torch.testing.assert_close(reloaded(**batch).logits, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_load_head_from_a_hub_repo_id(model, tmp_path, monkeypatch):
+    import modeling_mtdnn.hub_mixin as hub_mixin
+
+    folder = model.save_head("sst2", tmp_path / "downloaded")
+    calls = []
+
+    def snapshot_download(repo_id, **kwargs):  # the Hub client's one entry point, faked at its boundary
+        calls.append((repo_id, kwargs))
+        return str(folder)
+
+    monkeypatch.setattr(hub_mixin, "snapshot_download", snapshot_download)
+    other = MTDNNForMultiTask.from_encoder(model.config.encoder_name_or_path, tasks={}).eval()
+    other.encoder.load_state_dict(model.encoder.state_dict())
+    assert other.load_head("org/mt-dnn-sst2", revision="v1", task_name="sentiment") == "sentiment"
+    assert calls == [("org/mt-dnn-sst2", {"revision": "v1", "token": None, "allow_patterns": [HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE]})]  # fmt: skip
+    batch = make_pair_batch()
+    torch.testing.assert_close(other(**batch, task_name="sentiment").logits, model(**batch, task_name="sst2").logits)
 
 
 def test_export_refuses_san_heads_and_encoders_without_a_matching_classifier(model):

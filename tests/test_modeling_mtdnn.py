@@ -73,14 +73,37 @@ def test_ranking_groups_candidates_and_masks_padding(tiny_model):
     torch.testing.assert_close(output.loss, expected)
 
 
-def test_gradients_reach_encoder_and_only_the_active_head(tiny_config):
+# Parameters whose gradient is zero by the maths, whatever the weights: softmax ignores a shift shared by every
+# position, and an attention key bias or the SAN self-attention bias adds exactly such a shift to the scores.
+ANALYTICALLY_ZERO = re.compile(
+    r"encoder\.encoder\.layer\.\d+\.attention\.self\.key\.bias|heads\.rte\.self_attention\.bias"
+)
+
+
+@pytest.mark.parametrize("seed", [0, 6, 11])
+def test_gradients_reach_encoder_and_only_the_active_head(tiny_config, seed):
+    torch.manual_seed(seed)
     model = MTDNNForMultiTask(tiny_config).train()
-    model(**make_pair_batch(), task_name="rte", labels=LABELS["rte"]).loss.backward()
+    model(**make_pair_batch(seed=seed), task_name="rte", labels=LABELS["rte"]).loss.backward()
     for name, parameter in model.named_parameters():
         if name.startswith("heads.") and not name.startswith("heads.rte."):
             assert parameter.grad is None, name
+        elif ANALYTICALLY_ZERO.fullmatch(name):
+            torch.testing.assert_close(parameter.grad, torch.zeros_like(parameter), atol=1e-6, rtol=0, msg=name)
         elif name.startswith(("heads.rte.", "encoder.encoder.", "encoder.embeddings.word_")):
             assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_san_loss_is_the_nll_of_the_averaged_step_prediction(tiny_model):
+    batch, labels = make_pair_batch(), LABELS["mnli"]
+    output = tiny_model(**batch, task_name="mnli", labels=labels)
+    hidden = tiny_model.encoder(**batch).last_hidden_state
+    head = tiny_model.heads["mnli"]
+    steps = head.step_probabilities(hidden, batch["attention_mask"], batch["token_type_ids"])  # (batch, K, C)
+    assert steps.shape == (3, 3, 3)  # mnli has san_steps=3
+    averaged = steps.mean(dim=1)  # inference keeps every step
+    expected = -torch.log(averaged[torch.arange(3), labels]).mean()
+    torch.testing.assert_close(output.loss, expected)
 
 
 def test_several_tasks_from_one_encoder_pass(tiny_model):
@@ -300,9 +323,13 @@ def test_bfloat16_loading(tiny_model, tmp_path):
         torch.testing.assert_close(logits.float(), tiny_model(**batch, task_name=task).logits, rtol=0.1, atol=0.1)
 
 
-def test_torch_compile_on_cpu_matches_eager(tiny_model):
+@pytest.mark.parametrize(
+    "backend", ["aot_eager", pytest.param("inductor", marks=pytest.mark.slow)]
+)  # inductor compiles C++ (30 s cold): slow
+def test_torch_compile_on_cpu_matches_eager(tiny_model, backend):
+    torch._dynamo.reset()
     batch = make_pair_batch()
-    compiled = torch.compile(tiny_model)
+    compiled = torch.compile(tiny_model, backend=backend)
     for task in ("sst2", "rte"):
         torch.testing.assert_close(
             compiled(**batch, task_name=task).logits, tiny_model(**batch, task_name=task).logits
@@ -514,3 +541,45 @@ def test_a_local_path_that_does_not_exist_is_not_called_a_bad_hub_id(path):
         MTDNNForMultiTask.from_encoder(path, tasks={})
     with pytest.raises(ValueError, match=re.escape(f"MT-DNN checkpoint '{path}' is a local path that does not exist")):
         MTDNNForMultiTask.from_pretrained(path)
+
+
+def test_inputs_embeds_give_the_logits_of_input_ids(tiny_model):
+    batch = make_pair_batch()
+    embeds = tiny_model.get_input_embeddings()(batch["input_ids"])
+    for task in ("sst2", "rte", "stsb"):
+        from_ids = tiny_model(**batch, task_name=task).logits
+        from_embeds = tiny_model(inputs_embeds=embeds, attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"], task_name=task).logits  # fmt: skip
+        torch.testing.assert_close(from_embeds, from_ids)
+
+
+def test_hidden_states_attentions_and_tuples(tiny_config):
+    model = MTDNNForMultiTask._from_config(tiny_config, attn_implementation="eager").eval()
+    batch = make_pair_batch()
+    output = model(**batch, task_name="rte", output_hidden_states=True, output_attentions=True)
+    assert len(output.hidden_states) == 3 and output.hidden_states[-1].shape == (3, 10, 32)  # embeddings + 2 layers
+    assert len(output.attentions) == 2 and output.attentions[0].shape == (3, 4, 10, 10)
+    many = model(**batch, task_name=None, output_hidden_states=True)
+    assert len(many.hidden_states) == 3
+    as_tuple = model(**batch, task_name="rte", labels=LABELS["rte"], return_dict=False)
+    assert isinstance(as_tuple, tuple)
+    torch.testing.assert_close(as_tuple[0], model(**batch, task_name="rte", labels=LABELS["rte"]).loss)
+    torch.testing.assert_close(as_tuple[1], output.logits)
+
+
+def test_resize_token_embeddings(tiny_model, tmp_path):
+    embeddings = tiny_model.resize_token_embeddings(120)
+    assert embeddings.weight.shape == (120, 32)
+    assert tiny_model.config.encoder_config.vocab_size == 120
+    input_ids = torch.tensor([[2, 110, 119, 3]])
+    assert tiny_model(input_ids, task_name="sst2").logits.shape == (1, 2)
+    tiny_model.save_pretrained(tmp_path)
+    assert MTDNNForMultiTask.from_pretrained(tmp_path).get_input_embeddings().weight.shape == (120, 32)
+
+
+def test_heads_follow_the_encoder_dtype_in_from_encoder(tmp_path):
+    torch.manual_seed(0)
+    BertModel(tiny_bert_config()).save_pretrained(tmp_path / "encoder")
+    model = MTDNNForMultiTask.from_encoder(str(tmp_path / "encoder"), tasks=TINY_TASKS, dtype=torch.bfloat16)
+    assert {parameter.dtype for parameter in model.parameters()} == {torch.bfloat16}
+    assert model.add_task("wnli", {"task_type": "regression"}).classifier.weight.dtype == torch.bfloat16
+    assert model(**make_pair_batch(), task_name="rte").logits.dtype == torch.bfloat16

@@ -30,6 +30,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 import modeling_mtdnn
 from modeling_mtdnn import MTDNNForMultiTask
+from modeling_mtdnn.saving import saved_name
 
 from .card_data import MTDNNModelCardData
 
@@ -45,6 +46,13 @@ def _hub_id(name: str | None) -> str | None:
     if not name or os.path.exists(name) or not _HUB_ID.match(name):
         return None
     return name
+
+
+def _base_model(model: MTDNNForMultiTask) -> str | None:
+    """The encoder's Hub id: recorded by `from_encoder`, or (older checkpoints) read off the encoder config."""
+    if model.config.encoder_name_or_path or model.config.encoder_fingerprint:
+        return model.config.encoder_name_or_path
+    return _hub_id(model.config.encoder_config.name_or_path)
 
 
 def _labels(spec: dict[str, Any]) -> str:
@@ -115,15 +123,48 @@ def _metadata(model: MTDNNForMultiTask, card_data: MTDNNModelCardData, model_nam
         library_name="transformers",
         pipeline_tag="text-classification",
         tags=list(dict.fromkeys(["mt-dnn", "multi-task-learning", "text-classification", *card_data.tags])),
-        base_model=_hub_id(model.config.encoder_config.name_or_path),
+        base_model=_base_model(model),
         datasets=datasets or None,
         model_name=model_name,
         eval_results=eval_results or None,
     )
 
 
+_SENTENCE = '"A gripping, funny film."'
+_PAIR = '"A man plays a guitar.", "Someone makes music."'
+
+
+def _usage(model: MTDNNForMultiTask) -> str:
+    """Python lines that run each task on an input of its kind: a sentence, a pair, or a question's candidates."""
+    lines, prepared = [], None
+    for name, spec in model.config.tasks.items():
+        if spec["task_type"] == "ranking":
+            lines += [
+                'question = "Who wrote Hamlet?"',
+                'candidates = ["Shakespeare wrote Hamlet around 1600.", "Hamlet is a prince of Denmark."]',
+                'pairs = tokenizer([question] * len(candidates), candidates, return_tensors="pt", padding=True)',
+                f'model(**{{key: value[None] for key, value in pairs.items()}}, task_name="{name}").logits'
+                "  # (1, candidates): one score each",
+            ]
+            prepared = None
+            continue
+        kind = "pair" if spec.get("inputs") == "pair" or spec["head"] == "san" else "single"
+        if prepared != kind:
+            text = _PAIR if kind == "pair" else _SENTENCE
+            lines.append(f'inputs = tokenizer({text}, return_tensors="pt")')
+            prepared = kind
+        lines.append(f'model(**inputs, task_name="{name}").logits')
+    if not any(line.startswith("inputs = ") for line in lines):
+        lines.append(f'inputs = tokenizer({_PAIR}, return_tensors="pt")')
+    lines.append("model(**inputs, task_name=None).task_logits  # {task: logits} from one encoder pass")
+    return "\n".join(lines)
+
+
 def generate_model_card(
-    model: MTDNNForMultiTask, card_data: MTDNNModelCardData | None = None, plot_file: str | None = None
+    model: MTDNNForMultiTask,
+    card_data: MTDNNModelCardData | None = None,
+    plot_file: str | None = None,
+    name: str | None = None,
 ) -> ModelCard:
     """
     Renders the model card of `model` from `template.md`: YAML metadata (with a `model-index` of the dev results),
@@ -135,11 +176,14 @@ def generate_model_card(
         card_data ([`MTDNNModelCardData`], *optional*): what the config does not say; defaults to the model's
             `model_card_data` attribute, or an empty one.
         plot_file (`str`, *optional*): a picture beside the card to link from it.
+        name (`str`, *optional*): the folder the card goes to, whose name is the title when neither the card data's
+            `model_name` nor its `model_id` (the Hub repo) gives one.
     """
     card_data = card_data or getattr(model, "model_card_data", None) or MTDNNModelCardData()
-    encoder_name = model.config.encoder_config.name_or_path or model.config.encoder_config.model_type
-    base_model = _hub_id(model.config.encoder_config.name_or_path)
-    model_name = card_data.model_name or f"MT-DNN ({Path(encoder_name).name or encoder_name})"
+    base_model = _base_model(model)
+    encoder_name = base_model or model.config.encoder_hint
+    repo_name = card_data.model_id.split("/")[-1] if card_data.model_id else None
+    model_name = card_data.model_name or repo_name or name or "MT-DNN"
     versions = {
         "mt-dnn": modeling_mtdnn.__version__,
         "Python": platform.python_version(),
@@ -154,6 +198,7 @@ def generate_model_card(
         model_id=card_data.model_id or "path/to/this/model",
         base_model=base_model,
         encoder_name=encoder_name,
+        usage=_usage(model),
         pooling=model.config.pooling,
         tasks=_task_rows(model, card_data),
         task_names=list(model.config.tasks),
@@ -201,17 +246,20 @@ def write_model_card(
     folder: str | os.PathLike,
     card_data: MTDNNModelCardData | None = None,
     model_id: str | None = None,
+    name: str | None = None,
 ) -> Path:
     """
     Writes `README.md` (and `dev_scores.png` when there are dev scores) into `folder`; returns the card's path.
-    `model_id` (the Hub repo the folder goes to) overrides the card data's for the usage snippets.
+    `model_id` (the Hub repo the folder goes to) overrides the card data's for the title and the usage snippets;
+    `name` is the title otherwise (the folder's own name by default, for a save through a staging folder the
+    target's).
     """
     folder = Path(folder)
     card_data = card_data or getattr(model, "model_card_data", None) or MTDNNModelCardData()
     if model_id is not None:
         card_data = dataclasses.replace(card_data, model_id=model_id)
     plot = PLOT_FILE if plot_scores(card_data, folder / PLOT_FILE) else None
-    card = generate_model_card(model, card_data, plot_file=plot)
+    card = generate_model_card(model, card_data, plot_file=plot, name=name or saved_name(folder))
     temporary = folder / "README.md.tmp"
     card.save(temporary)
     os.replace(temporary, folder / "README.md")

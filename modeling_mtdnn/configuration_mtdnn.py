@@ -25,6 +25,8 @@ from torch import nn
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from .saving import is_local_path, public_name
+
 __all__ = [
     "HEADS",
     "INPUT_KINDS",
@@ -242,10 +244,17 @@ class MTDNNConfig(PreTrainedConfig):
             - `"mean"`: the mean of the final hidden states over the non-padding tokens, for encoders trained with
               mean pooling, such as sentence-transformers models, whose pooler is often untrained.
         encoder_name_or_path (`str`, *optional*):
-            Where the pretrained encoder came from (Hub id or folder); set by `MTDNNForMultiTask.from_encoder`, and
-            checked when a single task head is attached (`load_head`).
+            The pretrained encoder's Hub id, when it came from the Hub; `None` for a local folder, whose path is never
+            stored (a checkpoint saved with a path reads it as `encoder_hint`). Set by
+            `MTDNNForMultiTask.from_encoder`.
         encoder_revision (`str`, *optional*):
             The encoder's Hub revision, when one was asked for.
+        encoder_fingerprint (`str`, *optional*):
+            The pretrained encoder's identity by content: a SHA-256 of its loaded weights (rounded to bfloat16, so
+            an fp32 and a bf16 load agree), the same wherever the weights lie. `load_head` compares it.
+        encoder_hint (`str`, *optional*):
+            A readable name for an encoder loaded from a local folder: the id its own `config.json` records
+            (`_name_or_path`, such as `nreimers/MiniLM-L6-H384-uncased`) or else the folder's name. Never a path.
         custom_pipelines (`dict`, *optional*):
             Points transformers' `pipeline("mtdnn", ..., trust_remote_code=True)` at `MTDNNPipeline`; set by default.
 
@@ -272,6 +281,8 @@ class MTDNNConfig(PreTrainedConfig):
     pooling: str = "auto"
     encoder_name_or_path: str | None = None
     encoder_revision: str | None = None
+    encoder_fingerprint: str | None = None
+    encoder_hint: str | None = None
     custom_pipelines: dict | None = None
 
     def __post_init__(self, **kwargs):
@@ -283,6 +294,12 @@ class MTDNNConfig(PreTrainedConfig):
             }
         if self.pooling not in POOLING_MODES:
             raise ValueError(f"pooling={self.pooling!r} is not supported; choose one of {list(POOLING_MODES)}.")
+        # No machine path is kept: a local encoder (or a checkpoint saved with its path) keeps a name as a hint.
+        if is_local_path(self.encoder_name_or_path):
+            self.encoder_hint = self.encoder_hint or public_name(self.encoder_name_or_path)
+            self.encoder_name_or_path = None
+        if isinstance(self.encoder_config, PreTrainedConfig) and is_local_path(self.encoder_config.name_or_path):
+            self.encoder_config.name_or_path = self.encoder_name_or_path or ""
         # Tasks are kept sorted by name, the order `config.json` stores them in, so a reload changes nothing.
         self.tasks = {name: normalize_task_spec(name, spec) for name, spec in sorted((self.tasks or {}).items())}
 
@@ -294,6 +311,14 @@ class MTDNNConfig(PreTrainedConfig):
     @property
     def initializer_range(self) -> float:
         return getattr(self.encoder_config, "initializer_range", 0.02)
+
+    def to_dict(self) -> dict[str, Any]:
+        # The encoder config may have been loaded from a folder after this config was built: its path stays here.
+        output = super().to_dict()
+        encoder = output.get("encoder_config")
+        if isinstance(encoder, dict) and is_local_path(encoder.get("_name_or_path")):
+            encoder["_name_or_path"] = self.encoder_name_or_path or ""
+        return output
 
     def add_task(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         """Validates `spec`, adds it under `name` and returns the completed spec; an existing name is an error."""

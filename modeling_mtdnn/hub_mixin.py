@@ -30,7 +30,7 @@ from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassif
 
 from .configuration_mtdnn import normalize_task_spec
 from .heads import build_head
-from .saving import atomic_directory, check_local_path, read_json
+from .saving import atomic_directory, check_local_path, is_local_path, public_name, read_json
 
 __all__ = ["HEAD_CONFIG_FILE", "HEAD_WEIGHTS_FILE", "TaskHeadHubMixin"]
 
@@ -45,9 +45,12 @@ _HEAD_CARD = """---
 
 A {{ spec.task_type }} head (`{{ spec.head }}`) of an [MT-DNN](https://arxiv.org/abs/1901.11504) model, alone: its
 weights (`head.safetensors`, {{ size }}) and its task spec (`head_config.json`). It was trained on top of the
-encoder `{{ encoder.name_or_path or encoder.model_type }}`
-{%- if encoder.revision %} at revision `{{ encoder.revision }}`{% endif %} (hidden size {{ encoder.hidden_size }})
-and only fits an MT-DNN model built on that encoder.
+encoder {% if encoder.hub_id %}[{{ encoder.hub_id }}](https://huggingface.co/{{ encoder.hub_id }})
+{%- if encoder.revision %} at revision `{{ encoder.revision }}`{% endif %}
+{%- else %}`{{ encoder.hint or encoder.model_type }}` (a local copy){% endif %} (hidden size
+{{ encoder.hidden_size }}, weights fingerprint `{{ (encoder.fingerprint or "unknown")[:19] }}`)
+and only fits an MT-DNN model built on that encoder: `load_head` compares the fingerprint, so a model built on the
+same weights from the Hub or from any folder accepts it.
 {% if labels %}
 Labels: {{ labels }}.
 {% endif %}
@@ -61,14 +64,83 @@ model(**inputs, task_name="{{ task_name }}").logits
 """
 
 
+# Identity fields a head records, with the types they must have (`None` allowed for all but the last two).
+_IDENTITY_FIELDS = {
+    "hub_id": str,
+    "revision": str,
+    "fingerprint": str,
+    "hint": str,
+    "model_type": str,
+    "hidden_size": int,
+}
+
+
+def _read_identity(encoder: Any, config_file: str, lenient: bool) -> dict[str, Any]:
+    """
+    The encoder identity of a `head_config.json`, checked. A head saved before identities existed records
+    `name_or_path` instead: a Hub id there stays one, and a local path becomes a hint (its folder's name).
+    """
+    if not isinstance(encoder, dict):
+        raise ValueError(f"Head config {config_file!r}: field 'encoder' must be a dict, got {encoder!r}.")
+    identity = dict(encoder)
+    if "name_or_path" in identity and "hub_id" not in identity:  # saved before this version
+        legacy = identity.pop("name_or_path")
+        identity["hub_id"] = None if is_local_path(legacy) else legacy
+        identity["hint"] = public_name(legacy)
+    for field, kind in _IDENTITY_FIELDS.items():
+        value = identity.get(field)
+        required = field in ("model_type", "hidden_size")
+        malformed = (value is None and required) or (
+            value is not None and (not isinstance(value, kind) or isinstance(value, bool))
+        )
+        if field == "fingerprint" and isinstance(value, str) and not value.startswith("sha256:"):
+            malformed = True
+        if malformed and (required or not lenient):
+            raise ValueError(
+                f"Head config {config_file!r}: field 'encoder.{field}' must be "
+                f"{'a ' + kind.__name__ if required else 'a ' + kind.__name__ + ' or null'}"
+                f"{' starting with sha256:' if field == 'fingerprint' else ''}, got {value!r}. Save the head again "
+                "from its model, or pass allow_other_encoder=True to attach it anyway."
+            )
+        if malformed:
+            identity[field] = None
+    return identity
+
+
+def _same_encoder(saved: dict[str, Any], mine: dict[str, Any]) -> bool:
+    """
+    Whether a saved head fits this model's encoder: by the weights' fingerprint when both have one (wherever the
+    weights were loaded from), else by Hub id (and revision when both name one), else by the model type and the
+    readable hint, as far as either side knows.
+    """
+    if saved["model_type"] != mine["model_type"]:
+        return False
+    if saved.get("fingerprint") and mine.get("fingerprint"):
+        return saved["fingerprint"] == mine["fingerprint"]
+    if saved.get("hub_id") and mine.get("hub_id"):
+        revisions = saved.get("revision"), mine.get("revision")
+        return saved["hub_id"] == mine["hub_id"] and (None in revisions or revisions[0] == revisions[1])
+    names = [public_name(side.get("hub_id") or side.get("hint")) for side in (saved, mine)]
+    return None in names or names[0] == names[1]
+
+
+def _describe(identity: dict[str, Any]) -> str:
+    name = identity.get("hub_id") or identity.get("hint") or identity.get("model_type")
+    fingerprint = identity.get("fingerprint")
+    return f"{name!r}" + (f" (weights {fingerprint[:19]}...)" if fingerprint else "")
+
+
 class TaskHeadHubMixin:
     """Methods of `MTDNNForMultiTask` that move one task head on its own, or export it as a plain model."""
 
     # --------------------------------------------------------------------------------------- single heads
     def _encoder_identity(self) -> dict[str, Any]:
+        """What a saved head records of the encoder it was trained on (no machine path)."""
         return {
-            "name_or_path": self.config.encoder_name_or_path,
+            "hub_id": self.config.encoder_name_or_path,
             "revision": self.config.encoder_revision,
+            "fingerprint": self.config.encoder_fingerprint,
+            "hint": self.config.encoder_hint,
             "model_type": self.config.encoder_config.model_type,
             "hidden_size": self.config.hidden_size,
             "pooling": self.config.pooling,
@@ -97,9 +169,7 @@ class TaskHeadHubMixin:
         metadata = ModelCardData(
             library_name="transformers",
             tags=["mt-dnn", "mt-dnn-head", spec["task_type"]],
-            base_model=self.config.encoder_name_or_path
-            if self.config.encoder_name_or_path and not os.path.exists(self.config.encoder_name_or_path)
-            else None,
+            base_model=self.config.encoder_name_or_path,
         )
         card = ModelCard.from_template(
             metadata,
@@ -181,31 +251,26 @@ class TaskHeadHubMixin:
                 "needed (write them with model.save_head)."
             )
         head_config = read_json(folder / HEAD_CONFIG_FILE, "Head config")
-        if (
-            not isinstance(head_config, dict)
-            or not {"task_name", "spec", "encoder"} <= set(head_config)
-            or not isinstance(head_config["encoder"], dict)
-            or not {"hidden_size", "model_type", "name_or_path"} <= set(head_config["encoder"])
-        ):
+        config_file = str(folder / HEAD_CONFIG_FILE)
+        if not isinstance(head_config, dict) or not {"task_name", "spec", "encoder"} <= set(head_config):
             raise ValueError(
-                f"Head config {str(folder / HEAD_CONFIG_FILE)!r} lacks 'task_name', 'spec' or the encoder's "
-                "'hidden_size', 'model_type' and 'name_or_path'; it was not written by save_head. Save the head again."
+                f"Head config {config_file!r} lacks 'task_name', 'spec' or 'encoder'; it was not written by "
+                "save_head. Save the head again."
             )
         name = task_name or head_config["task_name"]
-        saved, mine = head_config["encoder"], self._encoder_identity()
+        saved, mine = (
+            _read_identity(head_config["encoder"], config_file, allow_other_encoder),
+            self._encoder_identity(),
+        )
         if saved["hidden_size"] != mine["hidden_size"]:
             raise ValueError(
                 f"Head '{name}' from {str(repo_id_or_path)!r} reads hidden size {saved['hidden_size']}, but this "
                 f"model's encoder has {mine['hidden_size']}; it cannot be attached."
             )
-        same_encoder = saved["model_type"] == mine["model_type"] and (
-            not saved["name_or_path"] or not mine["name_or_path"] or saved["name_or_path"] == mine["name_or_path"]
-        )
-        if not same_encoder and not allow_other_encoder:
+        if not _same_encoder(saved, mine) and not allow_other_encoder:
             raise ValueError(
-                f"Head '{name}' from {str(repo_id_or_path)!r} was trained on the encoder "
-                f"{saved['name_or_path'] or saved['model_type']!r}, but this model's is "
-                f"{mine['name_or_path'] or mine['model_type']!r}; pass allow_other_encoder=True to attach it anyway."
+                f"Head '{name}' from {str(repo_id_or_path)!r} was trained on the encoder {_describe(saved)}, but this "
+                f"model's is {_describe(mine)}; pass allow_other_encoder=True to attach it anyway."
             )
         spec = normalize_task_spec(name, copy.deepcopy(head_config["spec"]))
         saved_pooling = saved.get("pooling", "auto")  # heads saved before `pooling` existed read "auto"

@@ -16,10 +16,13 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -34,9 +37,9 @@ from .hub_mixin import TaskHeadHubMixin
 from .losses import compute_task_loss
 from .outputs import MTDNNMultiTaskOutput, MTDNNOutput
 from .pipeline_mtdnn import MTDNNPipeline  # noqa: F401  (ships with checkpoints for `custom_pipelines`)
-from .saving import atomic_directory, check_local_path
+from .saving import atomic_directory, check_local_path, is_local_path, public_name, saved_name
 
-__all__ = ["MTDNNForMultiTask", "MTDNNPreTrainedModel"]
+__all__ = ["MTDNNForMultiTask", "MTDNNPreTrainedModel", "fingerprint_weights"]
 
 logger = logging.get_logger(__name__)
 
@@ -45,6 +48,35 @@ _HEADS_PREFIX = "heads."
 MODEL_CARD_ENTRY_POINT = "mtdnn.model_card_writer"
 # Task fields that change how a head trains but not its weights: `update_task` may change them on a trained head.
 _UPDATABLE_FIELDS = ("dropout", "loss_weight", "san_step_dropout", "ranking_gamma")
+
+
+def fingerprint_weights(state_dict: dict[str, torch.Tensor], skip: Sequence[str] = ()) -> str:
+    """
+    A SHA-256 of a model's weights (names, shapes and values rounded to bfloat16, so that an fp32 and a bf16 load of
+    the same checkpoint agree), as `"sha256:<hex>"`: the same for the same weights wherever they were loaded from.
+    """
+    digest = hashlib.sha256()
+    skipped = set(skip)
+    for name in sorted(state_dict):
+        if name in skipped:
+            continue
+        tensor = state_dict[name].detach()
+        if tensor.is_floating_point():
+            tensor = tensor.to(torch.bfloat16).view(torch.int16)
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
+        digest.update(tensor.cpu().contiguous().numpy().tobytes())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _local_encoder_hint(folder: str) -> str | None:
+    """The id a local encoder's own `config.json` records (`_name_or_path`) when it is one, else the folder's name."""
+    try:
+        recorded = json.loads((Path(folder) / "config.json").read_text()).get("_name_or_path")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if isinstance(recorded, str) and recorded and not is_local_path(recorded):
+        return recorded
+    return public_name(folder)
 
 
 def _task_of_key(key: str) -> str | None:
@@ -153,14 +185,19 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
         >>> model = MTDNNForMultiTask.from_encoder("bert-base-uncased", tasks={"rte": rte})  # doctest: +SKIP
         ```
         """
+        source = os.fspath(pretrained_model_name_or_path)
         config = MTDNNConfig(  # bad specs fail here, before the encoder is loaded
             tasks=tasks,
             pooling=pooling,
-            encoder_name_or_path=str(pretrained_model_name_or_path),
+            encoder_name_or_path=None if is_local_path(source) else source,
             encoder_revision=kwargs.get("revision"),
+            encoder_hint=_local_encoder_hint(source) if is_local_path(source) else None,
         )
-        check_local_path(pretrained_model_name_or_path, "Encoder folder")
-        encoder = AutoModel.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        check_local_path(source, "Encoder folder")
+        encoder, info = AutoModel.from_pretrained(source, output_loading_info=True, **kwargs)
+        # The encoder's identity by content: the weights it loaded (not those it had to initialise afresh).
+        config.encoder_fingerprint = fingerprint_weights(encoder.state_dict(), skip=info["missing_keys"])
+        encoder.config.name_or_path = config.encoder_name_or_path or ""  # a Hub id, never a machine path
         config.encoder_config = encoder.config
         with torch.device("meta"):
             model = cls(config)
@@ -233,7 +270,7 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
             super().save_pretrained(staging, *args, **kwargs)
             writer = self._card_writer()
             if writer is not None:
-                writer(self, staging, model_id=model_id)
+                writer(self, staging, model_id=model_id, name=saved_name(save_directory))
 
     def push_to_hub(
         self,

@@ -25,7 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_directory", "check_local_path", "read_json"]
+__all__ = ["atomic_directory", "check_local_path", "is_local_path", "public_name", "read_json", "saved_name"]
+
+_STAGING = re.compile(r"^\.(?P<name>.+)\.saving-[^.]+$")
 
 # Weight files a new save replaces as a whole: a folder keeps no shard of an earlier, differently sharded save.
 _WEIGHT_FILE = re.compile(r"^(model|pytorch_model|head)(-\d{5}-of-\d{5})?\.(safetensors|bin)(\.index\.json)?$")
@@ -54,7 +56,7 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.saving-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{saved_name(target)}.saving-", dir=target.parent))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would otherwise become the saved folder's mode
@@ -79,6 +81,14 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def saved_name(folder: str | os.PathLike) -> str:
+    """The name of the folder a save ends up in: `folder`'s own, or its target's when it is a staging folder."""
+    name = Path(os.path.abspath(folder)).name
+    while match := _STAGING.match(name):
+        name = match["name"]
+    return name
+
+
 def read_json(path: str | os.PathLike, what: str) -> Any:
     """Reads a JSON file; a missing or corrupt one raises a `ValueError` naming the file, what it is and the fix."""
     path = Path(path)
@@ -93,6 +103,28 @@ def read_json(path: str | os.PathLike, what: str) -> Any:
         ) from None
 
 
+def _looks_local(text: str) -> bool:
+    """Absolute, starting with `.` or `~`, or with more than one `/` or a backslash: no Hub id looks like that."""
+    return os.path.isabs(text) or text.startswith((".", "~")) or text.count("/") > 1 or "\\" in text
+
+
+def is_local_path(name_or_path: str | os.PathLike | None) -> bool:
+    """Whether `name_or_path` names a local file or folder (one that exists, or one no Hub id could be)."""
+    if not name_or_path:
+        return False
+    text = os.fspath(name_or_path)
+    return _looks_local(text) or os.path.exists(text)
+
+
+def public_name(name_or_path: str | os.PathLike | None) -> str | None:
+    """`name_or_path` if it is a Hub id; the last part of a local path otherwise (no machine path leaves a save)."""
+    if not name_or_path:
+        return None
+    if not is_local_path(name_or_path):
+        return os.fspath(name_or_path)
+    return os.path.basename(os.path.normpath(os.path.expanduser(os.fspath(name_or_path)))) or None
+
+
 def check_local_path(name_or_path: str | os.PathLike, what: str) -> None:
     """
     Raises a `ValueError` when `name_or_path` is clearly meant as a local folder (absolute, starting with `.` or
@@ -100,6 +132,5 @@ def check_local_path(name_or_path: str | os.PathLike, what: str) -> None:
     Hub id.
     """
     text = os.fspath(name_or_path)
-    looks_local = os.path.isabs(text) or text.startswith((".", "~")) or text.count("/") > 1 or "\\" in text
-    if looks_local and not os.path.exists(os.path.expanduser(text)):
+    if _looks_local(text) and not os.path.exists(os.path.expanduser(text)):
         raise ValueError(f"{what} {text!r} is a local path that does not exist; fix the path (it is not a Hub id).")

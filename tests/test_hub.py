@@ -15,13 +15,16 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import re
 import types
+from pathlib import Path
 
 import pytest
 import torch
 from huggingface_hub import HfApi
+from huggingface_hub.utils import filter_repo_objects
 from transformers import (
     AutoModelForMultipleChoice,
     AutoModelForSequenceClassification,
@@ -60,12 +63,15 @@ def test_save_and_load_one_head(model, encoder_dir, tmp_path):
     assert head_config["task_name"] == "rte"
     assert head_config["spec"]["id2label"] == {"0": "entailment", "1": "not_entailment"}
     assert head_config["encoder"] == {
-        "name_or_path": encoder_dir,
+        "hub_id": None,  # a local folder: no Hub id, and never its path
         "revision": None,
+        "fingerprint": model.config.encoder_fingerprint,
+        "hint": "encoder",
         "model_type": "bert",
         "hidden_size": 32,
         "pooling": "auto",
     }
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", head_config["encoder"]["fingerprint"])
     assert (folder / HEAD_WEIGHTS_FILE).stat().st_size < 60_000  # a head, not an encoder
     assert "MT-DNN task head: rte" in (folder / "README.md").read_text()
 
@@ -131,9 +137,16 @@ class RecordedHub:
             recorder.calls.append(("create_repo", repo_id, kwargs))
             return types.SimpleNamespace(repo_id=repo_id)
 
-        def upload_folder(self, *, repo_id, folder_path, commit_message=None, **kwargs):
-            files = {p.name: p.read_bytes() for p in __import__("pathlib").Path(folder_path).iterdir()}
+        def upload_folder(self, *, repo_id, folder_path, commit_message=None, allow_patterns=None, ignore_patterns=None, **kwargs):  # fmt: skip
+            root = Path(folder_path)
+            names = [path.relative_to(root).as_posix() for path in sorted(root.rglob("*")) if path.is_file()]
+            names = filter_repo_objects(names, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns)
+            files = {name: (root / name).read_bytes() for name in names}
             recorder.calls.append(("upload_folder", repo_id, {"files": files, "commit_message": commit_message}))
+            if kwargs.get("run_as_future"):  # the Trainer's pushes from checkpoints run in the background
+                future = concurrent.futures.Future()
+                future.set_result("commit-info")
+                return future
             return "commit-info"
 
         def create_commit(self, repo_id, operations, *, commit_message, **kwargs):
@@ -219,7 +232,7 @@ def test_export_roberta_style_encoder(tmp_path):
     torch.testing.assert_close(reloaded(**batch).logits, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_load_head_from_a_hub_repo_id(model, tmp_path, monkeypatch):
+def test_load_head_from_a_hub_repo_id(model, encoder_dir, tmp_path, monkeypatch):
     import modeling_mtdnn.hub_mixin as hub_mixin
 
     folder = model.save_head("sst2", tmp_path / "downloaded")
@@ -230,7 +243,7 @@ def test_load_head_from_a_hub_repo_id(model, tmp_path, monkeypatch):
         return str(folder)
 
     monkeypatch.setattr(hub_mixin, "snapshot_download", snapshot_download)
-    other = MTDNNForMultiTask.from_encoder(model.config.encoder_name_or_path, tasks={}).eval()
+    other = MTDNNForMultiTask.from_encoder(encoder_dir, tasks={}).eval()
     other.encoder.load_state_dict(model.encoder.state_dict())
     assert other.load_head("org/mt-dnn-sst2", revision="v1", task_name="sentiment") == "sentiment"
     assert calls == [("org/mt-dnn-sst2", {"revision": "v1", "token": None, "allow_patterns": [HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE]})]  # fmt: skip
@@ -363,7 +376,7 @@ def test_a_failed_head_save_leaves_the_earlier_head(model, tmp_path, monkeypatch
     "corrupt, message",
     [
         (lambda folder: (folder / HEAD_CONFIG_FILE).write_text('{"task_name": "sst2", "spec": '), "head_config.json' is not valid JSON"),
-        (lambda folder: (folder / HEAD_CONFIG_FILE).write_text('{"task_name": "sst2"}'), "head_config.json' lacks 'task_name', 'spec' or the encoder's 'hidden_size', 'model_type' and 'name_or_path'; it was not written by save_head."),
+        (lambda folder: (folder / HEAD_CONFIG_FILE).write_text('{"task_name": "sst2"}'), "head_config.json' lacks 'task_name', 'spec' or 'encoder'; it was not written by save_head. Save the head again."),
         (lambda folder: (folder / HEAD_WEIGHTS_FILE).write_bytes((folder / HEAD_WEIGHTS_FILE).read_bytes()[:40]), "Head 'sst2_copy': "),
         (lambda folder: (folder / HEAD_WEIGHTS_FILE).write_bytes(b"not a safetensors file"), "cannot be read"),
     ],
@@ -408,3 +421,70 @@ def test_exported_ranking_model_keeps_gamma_and_says_where_padding_differs(encod
     # A candidate whose attention mask is all zeros is the lowest score in MT-DNN, an ordinary one once exported
     # (as the README says): mask it yourself, or pass only real candidates.
     assert scores[1, 2] == torch.finfo(scores.dtype).min and torch.isfinite(logits[1, 2]) and logits[1, 2] > -1e6
+
+
+def test_the_encoder_identity_is_its_weights_not_its_folder(model, encoder_dir, tmp_path, monkeypatch):
+    import shutil
+
+    import modeling_mtdnn.modeling_mtdnn as modeling
+
+    folder = model.save_head("sst2", tmp_path / "head")
+    # The same weights in another folder, and "from the Hub" (the download faked at AutoModel.from_pretrained).
+    shutil.copytree(encoder_dir, tmp_path / "elsewhere" / "copy")
+    copy = MTDNNForMultiTask.from_encoder(str(tmp_path / "elsewhere" / "copy"), tasks={})
+    loader = modeling.AutoModel.from_pretrained
+    monkeypatch.setattr(modeling.AutoModel, "from_pretrained", lambda name, **kwargs: loader(encoder_dir if name == "org/tiny-bert" else name, **kwargs))  # fmt: skip
+    hub = MTDNNForMultiTask.from_encoder("org/tiny-bert", tasks={}, revision="main")
+    assert hub.config.encoder_name_or_path == "org/tiny-bert" and hub.config.encoder_hint is None
+    assert copy.config.encoder_name_or_path is None and copy.config.encoder_hint == "copy"
+    assert model.config.encoder_fingerprint == copy.config.encoder_fingerprint == hub.config.encoder_fingerprint
+    bf16 = MTDNNForMultiTask.from_encoder(encoder_dir, tasks={}, dtype=torch.bfloat16)
+    assert bf16.config.encoder_fingerprint == model.config.encoder_fingerprint  # rounded to bf16 before hashing
+    assert copy.load_head(folder) == "sst2" and hub.load_head(folder) == "sst2"
+    retrained = MTDNNForMultiTask.from_encoder(encoder_folder(tmp_path / "encoder", seed=5), tasks={})  # same path
+    with pytest.raises(ValueError, match=re.escape("was trained on the encoder 'encoder' (weights sha256:")) as error:
+        retrained.load_head(folder)
+    assert "but this model's is 'encoder' (weights sha256:" in str(error.value)
+
+
+def test_checkpoints_and_heads_saved_with_a_path_still_load_and_keep_it_only_as_a_hint(model, encoder_dir, tmp_path):
+    model.save_pretrained(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    for key in ("encoder_fingerprint", "encoder_hint"):
+        config.pop(key)
+    config["encoder_name_or_path"] = config["encoder_config"]["_name_or_path"] = "/home/someone/models/tiny-bert"
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    old = MTDNNForMultiTask.from_pretrained(tmp_path / "old")
+    assert old.config.encoder_name_or_path is None and old.config.encoder_hint == "tiny-bert"
+    old.save_pretrained(tmp_path / "resaved")
+    assert "/home/someone" not in (tmp_path / "resaved" / "config.json").read_text()
+
+    head = model.save_head("sst2", tmp_path / "head")
+    head_config = json.loads((head / HEAD_CONFIG_FILE).read_text())
+    head_config["encoder"] = {"name_or_path": "/home/someone/models/tiny-bert", "revision": None, "model_type": "bert", "hidden_size": 32, "pooling": "auto"}  # fmt: skip
+    (head / HEAD_CONFIG_FILE).write_text(json.dumps(head_config))
+    assert old.load_head(head, task_name="legacy") == "legacy"  # the path's folder name matches the hint
+    with pytest.raises(ValueError, match=re.escape("was trained on the encoder 'tiny-bert', but this model's is 'encoder'")):  # fmt: skip
+        model.load_head(head, task_name="legacy")
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda e: e.update(fingerprint=123), "field 'encoder.fingerprint' must be a str or null starting with sha256:, got 123."),
+        (lambda e: e.update(fingerprint="md5:abc"), "field 'encoder.fingerprint' must be a str or null starting with sha256:, got 'md5:abc'."),
+        (lambda e: e.update(hub_id=["org/x"]), "field 'encoder.hub_id' must be a str or null, got ['org/x']."),
+        (lambda e: e.pop("model_type"), "field 'encoder.model_type' must be a str, got None."),
+        (lambda e: e.update(hidden_size="32"), "field 'encoder.hidden_size' must be a int, got '32'."),
+    ],
+)  # fmt: skip
+def test_a_head_with_a_malformed_identity_is_refused_naming_file_and_field(model, tmp_path, edit, message):
+    head = model.save_head("sst2", tmp_path / "head")
+    head_config = json.loads((head / HEAD_CONFIG_FILE).read_text())
+    edit(head_config["encoder"])
+    (head / HEAD_CONFIG_FILE).write_text(json.dumps(head_config))
+    with pytest.raises(ValueError, match=re.escape(f"Head config '{head / HEAD_CONFIG_FILE}': {message}")):
+        model.load_head(head, task_name="copy")
+    if "model_type" in message or "hidden_size" in message:
+        return  # what the head's shape depends on is never waived
+    assert model.load_head(head, task_name="copy", allow_other_encoder=True) == "copy"

@@ -60,9 +60,9 @@ CARD_PATTERN = re.compile(
 .*model-index:.*
 ---
 
-# MT-DNN \(encoder\)
+# mt-dnn-tiny
 
-This is an \[MT-DNN\]\(https://arxiv.org/abs/1901.11504\) model: one shared Transformer encoder \(initialised from `.*encoder`\) with a small head per task.*
+This is an \[MT-DNN\]\(https://arxiv.org/abs/1901.11504\) model: one shared Transformer encoder \(initialised from a local copy of an encoder, `MiniLM-L6-H384-uncased`\) with a small head per task.*
 
 ## Tasks
 
@@ -79,10 +79,17 @@ Linear heads read the encoder's pooled \[CLS\] vector \(the first token's final 
 
 ## Usage
 .*AutoModel\.from_pretrained\("org/mt-dnn-tiny", trust_remote_code=True\).*
+inputs = tokenizer\("A gripping, funny film\.", return_tensors="pt"\)
 model\(\*\*inputs, task_name="cola"\)\.logits
+inputs = tokenizer\("A man plays a guitar\.", "Someone makes music\.", return_tensors="pt"\)
 model\(\*\*inputs, task_name="mnli"\)\.logits
-model\(\*\*inputs, task_name="qnli"\)\.logits
+question = "Who wrote Hamlet\?"
+candidates = \[.*\]
+pairs = tokenizer\(\[question\] \* len\(candidates\), candidates, return_tensors="pt", padding=True\)
+model\(\*\*\{key: value\[None\] for key, value in pairs\.items\(\)\}, task_name="qnli"\)\.logits  # \(1, candidates\): one score each
+inputs = tokenizer\("A man plays a guitar\.", "Someone makes music\.", return_tensors="pt"\)
 model\(\*\*inputs, task_name="rte"\)\.logits
+inputs = tokenizer\("A gripping, funny film\.", return_tensors="pt"\)
 model\(\*\*inputs, task_name="sst2"\)\.logits
 model\(\*\*inputs, task_name="stsb"\)\.logits
 model\(\*\*inputs, task_name=None\)\.task_logits.*
@@ -117,7 +124,7 @@ Hyperparameters:
 
 @pytest.fixture
 def model(tiny_model, tmp_path):
-    tiny_model.config.encoder_config.name_or_path = str(tmp_path / "encoder")
+    tiny_model.config.encoder_hint = "MiniLM-L6-H384-uncased"  # as from_encoder records a local encoder
     return tiny_model
 
 

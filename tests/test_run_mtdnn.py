@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, HfArgumentParser
 
 from modeling_mtdnn import MTDNNForMultiTask
@@ -408,3 +409,63 @@ def test_run_mtdnn_runs_as_a_script(encoder_dir, tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Dev scores:" in completed.stdout and "toy_sts  pearson" in completed.stdout
     assert {"eval_toy_nli_accuracy", "eval_average"} <= set(json.loads((tmp_path / "out" / "eval_results.json").read_text()))  # fmt: skip
+
+
+def written_text_files(folder):
+    for path in Path(folder).rglob("*"):
+        if path.is_file():
+            try:
+                yield path, path.read_text()
+            except UnicodeDecodeError:
+                continue  # weights, pickles, images
+
+
+def test_nothing_saved_or_pushed_holds_a_machine_path(encoder_dir, tmp_path, monkeypatch):
+    """A model built on a local encoder folder: config, head config, card, trainer state, results, uploads."""
+    monkeypatch.chdir(tmp_path)  # a relative output folder, as a user types it
+    task_file = write_csv_tasks(tmp_path / "data")
+    hub = RecordedHub(monkeypatch)
+    flags = csv_flags(encoder_dir, "out", task_file, "--do_train", "--do_eval", "--do_predict", "--max_steps", "4", "--save_strategy", "steps", "--save_steps", "2", "--eval_strategy", "steps", "--eval_steps", "2", "--metric_for_best_model", "average", "--load_best_model_at_end", "true", "--push_to_hub", "true", "--hub_model_id", "org/tiny-mt-dnn", "--lr_scheduler_type", "linear")  # fmt: skip
+    main(flags)
+    model = MTDNNForMultiTask.from_pretrained("out")
+    model.save_head("toy_nli", "head")
+    machine_paths = [str(tmp_path), os.path.dirname(encoder_dir), str(Path.home()), sys.prefix]
+    checked = 0
+    for root in ("out", "head"):
+        for path, text in written_text_files(tmp_path / root):
+            checked += 1
+            for machine_path in machine_paths:
+                assert machine_path not in text, (path, machine_path)
+    assert checked > 10
+    uploads = [args["files"] for kind, repo, args in hub.calls if kind in ("upload_folder", "create_commit")]
+    assert uploads
+    for files in uploads:
+        for name, content in files.items():
+            for machine_path in machine_paths:
+                assert machine_path.encode() not in content, (name, machine_path)
+
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert card.startswith("---") and "\n# tiny-mt-dnn\n" in card  # the title is the Hub repo's name
+    assert "- lr_scheduler_type: linear\n" in card and "SchedulerType" not in card
+    assert "(initialised from a local copy of an encoder, `encoder" in card
+    assert "base_model" not in card.split("---")[1]  # no Hub id is known for a local folder
+    state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
+    assert state["best_model_checkpoint"].startswith("out/checkpoint-")
+
+
+def test_the_card_title_is_the_output_folder_and_base_model_the_encoders_hub_id(encoder_dir, tmp_path, monkeypatch):
+    import modeling_mtdnn.modeling_mtdnn as modeling
+
+    task_file = write_csv_tasks(tmp_path / "data")
+    loader = modeling.AutoModel.from_pretrained
+    monkeypatch.setattr(modeling.AutoModel, "from_pretrained", lambda name, **kwargs: loader(encoder_dir if name == "org/tiny-bert" else name, **kwargs))  # fmt: skip
+    flags = csv_flags(encoder_dir, tmp_path / "my-mt-dnn", task_file, "--do_train", "--tokenizer_name", encoder_dir)
+    flags[flags.index("--model_name_or_path") + 1] = "org/tiny-bert"
+    main(flags)
+    card = (tmp_path / "my-mt-dnn" / "README.md").read_text()
+    header = yaml.safe_load(card.split("---")[1])
+    assert header["base_model"] == "org/tiny-bert"
+    assert (
+        "\n# my-mt-dnn\n" in card
+        and "(initialised from [org/tiny-bert](https://huggingface.co/org/tiny-bert))" in card
+    )

@@ -66,7 +66,7 @@ class ModelCardCallback(TrainerCallback):
         values = {name: getattr(args, name, None) for name in HYPERPARAMETERS}
         defaults = {"max_steps": -1, "bf16": False, "fp16": False, "weight_decay": 0.0}
         card.hyperparameters = {
-            name: str(value) if name == "optim" else value
+            name: getattr(value, "value", value)  # as a user types it: `linear`, not `SchedulerType.LINEAR`
             for name, value in values.items()
             if value is not None and defaults.get(name, object()) != value
         }

@@ -20,9 +20,12 @@ in the same single-task batches (the stock arm reads them in the MT-DNN sampler'
 policy, alternating in one process. The stock arm is
 `AutoModelForSequenceClassification` under `transformers.Trainer` with `DataCollatorWithPadding`, its labels the
 examples' class ids (STS-B's rounded), so only the training machinery differs; MT-DNN uses linear heads here for
-the same reason. A third arm pads every batch to 128 tokens, as `run_glue.py` does by default.
+the same reason. A third arm pads every batch to 128 tokens, as `run_glue.py` does by default. Two more arms group
+batches by length (`train_sampling_strategy="group_by_length"`): MTDNNTrainer (within each task, the same task
+order) and the stock Trainer (its `LengthGroupedSampler` over all the examples).
 Prints a table, then (last line) one JSON object: `ratio` (ours / stock examples/s, target >= 0.97),
-`dynamic_padding_gain` (dynamic / padded-to-128 examples/s) and the raw figures.
+`dynamic_padding_gain` (dynamic / padded-to-128 examples/s), `group_by_length_gain` (grouped / random batches,
+MTDNNTrainer), `group_by_length_ratio` (ours / stock, both grouped) and the raw figures.
 """
 
 from __future__ import annotations
@@ -114,12 +117,12 @@ def main(argv: list[str] | None = None) -> dict:
         "seed": 0,
     }
 
-    def run_mtdnn(padding: str) -> float:
+    def run_mtdnn(padding: str, strategy: str = "random") -> float:
         clock = StepClock()
         with tempfile.TemporaryDirectory() as output:
             trainer = MTDNNTrainer(
                 model=MTDNNForMultiTask.from_encoder(args.model, tasks=heads),
-                args=MTDNNTrainingArguments(output_dir=output, **common),
+                args=MTDNNTrainingArguments(output_dir=output, train_sampling_strategy=strategy, **common),
                 train_dataset=train,
                 data_collator=MultiTaskDataCollator(tokenizer, padding=padding, max_length=128),
                 callbacks=[clock],
@@ -127,12 +130,12 @@ def main(argv: list[str] | None = None) -> dict:
             trainer.train()
         return clock.examples_per_second(batch_size)
 
-    def run_stock() -> float:
+    def run_stock(strategy: str = "sequential") -> float:
         clock = StepClock()
         with tempfile.TemporaryDirectory() as output:
             trainer = Trainer(
                 model=AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2),
-                args=TrainingArguments(output_dir=output, train_sampling_strategy="sequential", **common),
+                args=TrainingArguments(output_dir=output, train_sampling_strategy=strategy, **common),
                 train_dataset=stock_rows,
                 data_collator=DataCollatorWithPadding(tokenizer),
                 callbacks=[clock],
@@ -140,11 +143,18 @@ def main(argv: list[str] | None = None) -> dict:
             trainer.train()
         return clock.examples_per_second(batch_size)
 
-    ours, stock, padded = [], [], []
+    ours, stock, padded, grouped, stock_grouped = [], [], [], [], []
     for round_ in range(rounds + 1):  # alternate the arms so drifts in machine load hit both alike
-        figures = (run_mtdnn("longest"), run_stock(), run_mtdnn("max_length"))
+        figures = (
+            run_mtdnn("longest"),
+            run_stock(),
+            run_mtdnn("max_length"),
+            run_mtdnn("longest", "group_by_length"),
+            run_stock("group_by_length"),
+        )
         if round_ > 0:  # round 0 warms every kernel and sequence shape up for all arms
-            ours.append(figures[0]), stock.append(figures[1]), padded.append(figures[2])
+            for series, value in zip((ours, stock, padded, grouped, stock_grouped), figures):
+                series.append(value)
     figures = {
         "encoder": Path(args.model).name,
         "threads": torch.get_num_threads(),
@@ -157,6 +167,11 @@ def main(argv: list[str] | None = None) -> dict:
         "ratio": round(statistics.median(ours) / statistics.median(stock), 3),
         "target_ratio": 0.97,
         "dynamic_padding_gain": round(statistics.median(ours) / statistics.median(padded), 2),
+        "mtdnn_grouped_examples_per_s": round(statistics.median(grouped), 2),
+        "stock_grouped_examples_per_s": round(statistics.median(stock_grouped), 2),
+        "group_by_length_gain": round(statistics.median(grouped) / statistics.median(ours), 3),
+        "target_group_by_length_gain": 1.3,
+        "group_by_length_ratio": round(statistics.median(grouped) / statistics.median(stock_grouped), 3),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     print(
@@ -167,9 +182,13 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'MTDNNTrainer, dynamic padding':<38}{figures['mtdnn_examples_per_s']:>20.2f}")
     print(f"{'stock Trainer, dynamic padding':<38}{figures['stock_examples_per_s']:>20.2f}")
     print(f"{'MTDNNTrainer, padded to 128':<38}{figures['mtdnn_padded_to_128_examples_per_s']:>20.2f}")
+    print(f"{'MTDNNTrainer, grouped by length':<38}{figures['mtdnn_grouped_examples_per_s']:>20.2f}")
+    print(f"{'stock Trainer, grouped by length':<38}{figures['stock_grouped_examples_per_s']:>20.2f}")
     print(
         f"ratio ours/stock {figures['ratio']:.3f} (target >= 0.97); "
-        f"dynamic padding gain {figures['dynamic_padding_gain']:.2f}x"
+        f"dynamic padding gain {figures['dynamic_padding_gain']:.2f}x; "
+        f"group_by_length gain {figures['group_by_length_gain']:.3f}x (target >= 1.3), "
+        f"grouped ours/stock {figures['group_by_length_ratio']:.3f} (target >= 0.97)"
     )
     print(json.dumps(figures))
     return figures

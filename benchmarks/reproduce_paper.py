@@ -62,7 +62,7 @@ def run_once(path: Path, flags: list[str], keep_output: bool = False) -> dict:
     if path.is_file():
         return json.loads(path.read_text())
     start = time.perf_counter()
-    metrics = run_mtdnn(flags)
+    metrics = run_mtdnn([*flags, "--overwrite_output_dir"])  # an interrupted run's leftovers are redone
     if not keep_output:
         shutil.rmtree(flags[flags.index("--output_dir") + 1], ignore_errors=True)
     result = {key: value for key, value in metrics.items() if key.startswith("eval_")}

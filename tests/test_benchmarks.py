@@ -33,7 +33,17 @@ ROOT = Path(__file__).resolve().parents[1]
     "script, keys",
     [
         ("bench_inference.py", {"tasks", "speedup", "speedup_pairs_batch64", "san_head_ms_sentences_batch64"}),
-        ("bench_train.py", {"ratio", "dynamic_padding_gain", "mtdnn_examples_per_s", "stock_examples_per_s"}),
+        (
+            "bench_train.py",
+            {
+                "ratio",
+                "dynamic_padding_gain",
+                "mtdnn_examples_per_s",
+                "stock_examples_per_s",
+                "group_by_length_gain",
+                "group_by_length_ratio",
+            },
+        ),
         ("bench_memory.py", {"training_peak_rss_mib", "inference_peak_rss_mib", "heads"}),
         ("profile_train.py", {"steps", "total_seconds", "own_time_share"}),
         ("reproduce_paper.py", {"examples_per_seed_per_arm", "single_rte_mean", "mtdnn_rte_mean", "difference_stsb"}),

@@ -62,7 +62,7 @@ CARD_PATTERN = re.compile(
 
 # mt-dnn-tiny
 
-This is an \[MT-DNN\]\(https://arxiv.org/abs/1901.11504\) model: one shared Transformer encoder \(initialised from a local copy of an encoder, `MiniLM-L6-H384-uncased`\) with a small head per task.*
+This is an \[MT-DNN\]\(https://arxiv.org/abs/1901.11504\) model: one shared Transformer encoder \(initialised from a local encoder folder, which names itself `MiniLM-L6-H384-uncased`\) with a small head per task.*
 
 ## Tasks
 

@@ -447,7 +447,7 @@ def test_nothing_saved_or_pushed_holds_a_machine_path(encoder_dir, tmp_path, mon
     card = (tmp_path / "out" / "README.md").read_text()
     assert card.startswith("---") and "\n# tiny-mt-dnn\n" in card  # the title is the Hub repo's name
     assert "- lr_scheduler_type: linear\n" in card and "SchedulerType" not in card
-    assert "(initialised from a local copy of an encoder, `encoder" in card
+    assert "(initialised from a local encoder folder, which names itself `encoder" in card
     assert "base_model" not in card.split("---")[1]  # no Hub id is known for a local folder
     state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
     assert state["best_model_checkpoint"].startswith("out/checkpoint-")

@@ -263,6 +263,7 @@ def test_state_dict_is_json_and_round_trips():
         "num_replicas": 2,
         "drop_last": False,
         "task_weights": {"rte": 2.0},
+        "lengths_digest": None,
     }
     resumed = MultiTaskBatchSampler(SIZES, batch_size=4, **kwargs)
     resumed.load_state_dict(state)
@@ -303,7 +304,7 @@ def test_load_state_dict_refuses_a_state_missing_fields():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "MultiTaskBatchSampler: the state to load lacks the field(s) ['epoch']; expected the fields ['strategy', 'seed', 'epoch', 'batch_size', 'task_sizes', 'temperature', 'num_epochs', 'num_replicas', 'drop_last', 'task_weights'] of MultiTaskBatchSampler.state_dict()."
+            "MultiTaskBatchSampler: the state to load lacks the field(s) ['epoch']; expected the fields ['strategy', 'seed', 'epoch', 'batch_size', 'task_sizes', 'temperature', 'num_epochs', 'num_replicas', 'drop_last', 'task_weights', 'lengths_digest'] of MultiTaskBatchSampler.state_dict()."
         ),
     ):
         sampler.load_state_dict({key: value for key, value in sampler.state_dict().items() if key != "epoch"})
@@ -385,3 +386,72 @@ def test_set_epoch_refuses_bad_epochs(epoch):
         ValueError, match=re.escape(f"MultiTaskBatchSampler: argument 'epoch' must be an int >= 0, got {epoch!r}.")
     ):
         sampler.set_epoch(epoch)
+
+
+def lengths_of(sizes, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return {name: (torch.randint(3, 120, (size,), generator=generator)).tolist() for name, size in sizes.items()}
+
+
+def padded_tokens(batches, lengths, sampler):
+    total = 0
+    for batch in batches:
+        task = sampler.task_of_index(batch[0])
+        local = [lengths[task][i - sampler._offsets[sampler.task_names.index(task)]] for i in batch]
+        total += max(local) * len(local)
+    return total
+
+
+@pytest.mark.parametrize("num_replicas", [1, 2])
+def test_group_by_length_pads_less_and_keeps_every_other_property(num_replicas):
+    sizes = {"mnli": 400, "rte": 150, "cola": 250}
+    lengths = lengths_of(sizes)
+    plain = MultiTaskBatchSampler(sizes, batch_size=8, seed=3, num_replicas=num_replicas)
+    grouped = MultiTaskBatchSampler(sizes, batch_size=8, seed=3, num_replicas=num_replicas, lengths=lengths)
+    for epoch in (0, 1):
+        plain.set_epoch(epoch)
+        grouped.set_epoch(epoch)
+        batches = list(grouped)
+        assert grouped.batch_tasks() == plain.batch_tasks()  # the same task at every step
+        assert len(batches) == len(grouped) == len(plain)
+        assert all(len({grouped.task_of_index(i) for i in batch}) == 1 for batch in batches)
+        if num_replicas == 1:  # proportional: every example exactly once per epoch
+            assert sorted(i for batch in batches for i in batch) == list(range(sum(sizes.values())))
+        assert padded_tokens(batches, lengths, grouped) < 0.8 * padded_tokens(list(plain), lengths, plain)
+        assert list(grouped) == batches  # seeded: the same epoch twice
+    grouped.set_epoch(0)
+    epoch0 = list(grouped)
+    grouped.set_epoch(1)
+    assert list(grouped) != epoch0
+
+
+def test_group_by_length_state_checks_the_lengths():
+    sizes = {"rte": 30, "cola": 20}
+    sampler = MultiTaskBatchSampler(sizes, batch_size=4, lengths=lengths_of(sizes))
+    sampler.set_epoch(2)
+    state = json.loads(json.dumps(sampler.state_dict()))
+    assert state["lengths_digest"].startswith("sha256:")
+    resumed = MultiTaskBatchSampler(sizes, batch_size=4, lengths=lengths_of(sizes))
+    resumed.load_state_dict(state)
+    assert list(resumed) == list(sampler)
+    other = MultiTaskBatchSampler(sizes, batch_size=4, lengths=lengths_of(sizes, seed=1))
+    with pytest.raises(ValueError, match=re.escape("field 'lengths_digest' is")):
+        other.load_state_dict(state)
+    ungrouped = MultiTaskBatchSampler(sizes, batch_size=4)
+    with pytest.raises(ValueError, match=re.escape("field 'lengths_digest' is 'sha256:")):
+        ungrouped.load_state_dict(state)
+    old_state = {key: value for key, value in ungrouped.state_dict().items() if key != "lengths_digest"}
+    ungrouped.load_state_dict(old_state)  # a checkpoint from before length grouping existed
+
+
+@pytest.mark.parametrize(
+    "lengths, message",
+    [
+        ({"cola": [3] * 10, "rte": [3] * 9, "mnli": [3] * 23}, "argument 'lengths' must be a dict over the tasks ['mnli', 'rte', 'cola'], in that order, got ['cola', 'rte', 'mnli']."),
+        ({"mnli": [3] * 23, "rte": [3] * 8, "cola": [3] * 10}, "argument 'lengths' must be 9 positive ints (one length per example), got '8 values' for task 'rte'."),
+        ({"mnli": [3] * 23, "rte": [3] * 8 + [0], "cola": [3] * 10}, "argument 'lengths' must be 9 positive ints (one length per example), got '9 values' for task 'rte'."),
+    ],
+)  # fmt: skip
+def test_bad_lengths_are_refused(lengths, message):
+    with pytest.raises(ValueError, match=re.escape(f"MultiTaskBatchSampler: {message}")):
+        MultiTaskBatchSampler(SIZES, batch_size=4, lengths=lengths)

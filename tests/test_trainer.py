@@ -265,8 +265,8 @@ def test_the_trainer_overrides_only_public_trainer_methods():
         ({"sampling_temperature": -1.0}, "--sampling_temperature must be a finite number > 0 (1 is proportional, larger is flatter), got -1.0."),
         ({"sampling_temperature": 0}, "--sampling_temperature must be a finite number > 0"),
         ({"sampling_temperature": float("inf")}, "--sampling_temperature must be a finite number > 0"),
-        ({"train_sampling_strategy": "group_by_length"}, "--train_sampling_strategy group_by_length is not supported: MTDNNTrainer's task sampler shuffles every task's examples itself"),
-        ({"train_sampling_strategy": "sequential"}, "--train_sampling_strategy sequential is not supported"),
+        ({"train_sampling_strategy": "sequential"}, "--train_sampling_strategy sequential is not supported: MTDNNTrainer's task sampler shuffles every task's examples itself (--sampling_strategy picks how tasks mix) or groups them by length within each task; sequential and rebalanced batches are not implemented for it. Use one of ['random', 'group_by_length']."),
+        ({"train_sampling_strategy": "batch_rebalance"}, "--train_sampling_strategy batch_rebalance is not supported"),
         ({"accelerator_config": {"split_batches": True}}, "accelerator_config split_batches=True / dispatch_batches=True is not supported"),
         ({"accelerator_config": {"dispatch_batches": True}}, "accelerator_config split_batches=True / dispatch_batches=True is not supported"),
     ],
@@ -513,3 +513,17 @@ def test_evaluation_of_one_example_and_of_constant_predictions_never_crashes(tok
     with pytest.warns(UserWarning, match=re.escape("Task(s) ['stsb']: the score is undefined (NaN)")):
         metrics = trainer.evaluate()
     assert np.isnan(metrics["eval_stsb_pearson"]) and metrics["eval_average"] == metrics["eval_rte_accuracy"]
+
+
+def test_group_by_length_reaches_the_sampler_and_resumes_exactly(tokenizer, tmp_path):
+    data = tiny_data(tokenizer)
+    common = {"max_steps": 12, "save_strategy": "steps", "save_steps": 8, "data": data, "train_sampling_strategy": "group_by_length"}  # fmt: skip
+    full = make_trainer(tokenizer, tmp_path / "full", **common)
+    full.train()
+    sampler = full.task_sampler
+    assert sampler.lengths["cola"] == [len(ids) for ids in data[1]["cola"]["input_ids"]]
+    assert sampler.lengths["qnli"] == [max(map(len, ids)) * len(ids) for ids in data[1]["qnli"]["input_ids"]]
+    resumed = make_trainer(tokenizer, tmp_path / "resumed", **common)
+    resumed.train(resume_from_checkpoint=str(tmp_path / "full" / "checkpoint-8"))
+    for key, value in full.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=1e-6, msg=key)

@@ -115,9 +115,9 @@ class DataArguments:
 # values it can: anything else is refused before training instead of being ignored.
 _UNSUPPORTED_LOADER_SETTINGS = {
     "train_sampling_strategy": (
-        ("random",),
-        "MTDNNTrainer's task sampler shuffles every task's examples itself (--sampling_strategy picks how tasks mix); "
-        "length-grouped and rebalanced batches are not implemented for it",
+        ("random", "group_by_length"),
+        "MTDNNTrainer's task sampler shuffles every task's examples itself (--sampling_strategy picks how tasks mix) "
+        "or groups them by length within each task; sequential and rebalanced batches are not implemented for it",
     ),
 }
 _TRAINER_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainingArguments)}
@@ -199,7 +199,7 @@ class MTDNNTrainingArguments(TrainingArguments):
         for name, (allowed, reason) in _UNSUPPORTED_LOADER_SETTINGS.items():
             value = str(getattr(self, name))
             if value not in allowed:
-                raise ValueError(f"--{name} {value} is not supported: {reason}. Leave it at {allowed[0]!r}.")
+                raise ValueError(f"--{name} {value} is not supported: {reason}. Use one of {list(allowed)}.")
         # Pinned memory only helps a GPU; on CPU torch warns about it on every data loader.
         if not torch.cuda.is_available():
             self.dataloader_pin_memory = False

@@ -16,12 +16,14 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch.utils.data import Sampler
+from transformers.trainer_pt_utils import get_length_grouped_indices
 
 __all__ = ["SAMPLING_STRATEGIES", "MultiTaskBatchSampler"]
 
@@ -38,7 +40,10 @@ _SETTINGS = (
     "num_replicas",
     "drop_last",
     "task_weights",
+    "lengths_digest",
 )
+# Settings added after the first release: a state saved without them was saved with these values.
+_SETTING_DEFAULTS = {"lengths_digest": None}
 
 
 def _fail(argument: str, value: Any, allowed: str, task: str | None = None) -> ValueError:
@@ -115,6 +120,12 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
             An extra multiplier on the sampling probability of the named tasks (the others keep 1.0), for
             `"temperature"` and `"annealed"`; for `"uniform"` the tasks take turns in proportion to their weights
             (smooth weighted round-robin). Not allowed with `"proportional"`, which draws every batch exactly once.
+        lengths (`dict[str, Sequence[int]]`, *optional*):
+            Each task's example lengths (tokens), to form batches of similar lengths within each task, as the
+            Trainer's `group_by_length` does (`transformers.trainer_pt_utils.get_length_grouped_indices`): a pass
+            shuffles the task's examples, cuts them into mega-batches of up to 50 batches, sorts each by length
+            and puts the longest batch first. Less padding, the same number of batches, still seeded by
+            `seed + epoch`; the task order of the steps is unchanged.
 
     Raises:
         `ValueError`: naming the argument, the value received and what is allowed.
@@ -146,6 +157,7 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
         drop_last: bool = False,
         num_replicas: int = 1,
         task_weights: Mapping[str, float] | None = None,
+        lengths: Mapping[str, Sequence[int]] | None = None,
     ):
         super().__init__()
         if not isinstance(task_sizes, Mapping) or not task_sizes:
@@ -186,6 +198,17 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
                 if not _is_positive_number(weight):
                     raise _fail("task_weights", weight, "a dict mapping task names to finite numbers > 0", name)
 
+        if lengths is not None:
+            if not isinstance(lengths, Mapping) or list(lengths) != list(task_sizes):
+                shown = list(lengths) if isinstance(lengths, Mapping) else lengths
+                raise _fail("lengths", shown, f"a dict over the tasks {list(task_sizes)}, in that order")
+            for name, values in lengths.items():
+                if len(values) != task_sizes[name] or not all(_is_int(v) and v > 0 for v in values):
+                    wanted = f"{task_sizes[name]} positive ints (one length per example)"
+                    raise _fail("lengths", f"{len(values)} values", wanted, name)
+        self.lengths: dict[str, list[int]] | None = (
+            None if lengths is None else {name: list(values) for name, values in lengths.items()}
+        )
         self.task_sizes: dict[str, int] = dict(task_sizes)
         self.task_names: list[str] = list(self.task_sizes)
         self.max_batch_size = batch_size
@@ -309,6 +332,7 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
             "num_replicas": self.num_replicas,
             "drop_last": self.drop_last,
             "task_weights": None if self.task_weights is None else dict(self.task_weights),
+            "lengths_digest": self._lengths_digest(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -322,6 +346,7 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
         if not isinstance(state, Mapping):
             raise _fail("state", state, "a dict returned by MultiTaskBatchSampler.state_dict()")
         current = self.state_dict()
+        state = {**_SETTING_DEFAULTS, **state}
         missing = [field for field in current if field not in state]
         if missing:
             raise ValueError(
@@ -341,6 +366,13 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
                     f"{ours!r} in this sampler; build the sampler with the settings of the checkpoint."
                 )
         self.set_epoch(state["epoch"])
+
+    def _lengths_digest(self) -> str | None:
+        """A digest of the example lengths when batches are grouped by length (they shape every batch)."""
+        if self.lengths is None:
+            return None
+        digest = hashlib.sha256(repr(list(self.lengths.items())).encode()).hexdigest()
+        return f"sha256:{digest[:16]}"
 
     def _generator(self) -> torch.Generator:
         return torch.Generator().manual_seed(self.seed + self.epoch)
@@ -367,8 +399,13 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
 
     def _task_pass(self, t: int, generator: torch.Generator) -> list[list[int]]:
         """One pass over task `t`: its examples shuffled and cut into batches, a multiple of `num_replicas` of them."""
-        size, batch_size, replicas = self.task_sizes[self.task_names[t]], self.max_batch_size, self.num_replicas
-        order = (torch.randperm(size, generator=generator) + self._offsets[t]).tolist()
+        name = self.task_names[t]
+        size, batch_size, replicas = self.task_sizes[name], self.max_batch_size, self.num_replicas
+        if self.lengths is None:
+            order = (torch.randperm(size, generator=generator) + self._offsets[t]).tolist()
+        else:  # the Trainer's length grouping, on this task's examples, with this epoch's generator
+            grouped = get_length_grouped_indices(self.lengths[name], batch_size, generator=generator)
+            order = [self._offsets[t] + int(i) for i in grouped]
         batches = [order[start : start + batch_size] for start in range(0, size, batch_size)]
         if self.drop_last:
             if len(batches[-1]) < batch_size:

@@ -177,6 +177,7 @@ class MTDNNTrainer(Trainer):
             seed=args.seed,
             drop_last=args.dataloader_drop_last,
             num_replicas=args.world_size,
+            lengths=self._task_lengths(tasks) if str(args.train_sampling_strategy) == "group_by_length" else None,
         )
         workers = args.dataloader_num_workers
         dataloader = DataLoader(
@@ -222,6 +223,23 @@ class MTDNNTrainer(Trainer):
             )
         self.resumed_from = checkpoint
         return super().train(checkpoint, *args, **kwargs)
+
+    def _task_lengths(self, tasks: Mapping) -> dict[str, list[int]]:
+        """
+        Each example's length for `group_by_length`: the `length_column_name` column where a dataset has it, else the
+        tokens of its `input_ids` (for a ranking row, its longest candidate times its candidates: what it pads to).
+        """
+        column = self.args.length_column_name
+        lengths = {}
+        for name, dataset in tasks.items():
+            if column in dataset.column_names:
+                lengths[name] = [int(value) for value in dataset[column]]
+                continue
+            rows = dataset["input_ids"]
+            lengths[name] = [
+                max(map(len, ids)) * len(ids) if ids and isinstance(ids[0], list) else len(ids) for ids in rows
+            ]
+        return lengths
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)

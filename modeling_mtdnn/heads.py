@@ -20,7 +20,16 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["HEAD_TYPES", "LinearHead", "SANHead", "build_head", "masked_softmax", "pool_sentence"]
+__all__ = [
+    "HEAD_TYPES",
+    "LinearHead",
+    "SANHead",
+    "build_head",
+    "masked_softmax",
+    "pool_sentence",
+    "stack_san_heads",
+    "stacked_san_forward",
+]
 
 
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -169,6 +178,73 @@ class SANHead(nn.Module):
             weights = probabilities.new_full((batch, steps), 1.0 / steps)
         averaged = torch.einsum("bk,bkc->bc", weights, probabilities)
         return torch.log(averaged.clamp_min(torch.finfo(averaged.dtype).tiny)).to(hidden_states.dtype)
+
+
+def stack_san_heads(heads: list[SANHead]) -> dict[str, torch.Tensor]:
+    """
+    The weights of several SAN heads with the same number of steps, stacked along a first "head" dimension for
+    [`stacked_san_forward`]. Heads with fewer classes than the most are padded with classes whose logit is always
+    `-inf` (zero weights, bias `-inf`), which take no probability and are cut off again afterwards.
+    """
+    classes = max(head.classifier.out_features for head in heads)
+    reference = heads[0].classifier.weight
+    classifier = reference.new_zeros(len(heads), classes, reference.shape[1])
+    classifier_bias = reference.new_full((len(heads), classes), float("-inf"))
+    for h, head in enumerate(heads):
+        count = head.classifier.out_features
+        classifier[h, :count] = head.classifier.weight
+        classifier_bias[h, :count] = head.classifier.bias
+    stack = lambda get: torch.stack([get(head) for head in heads])  # noqa: E731
+    return {
+        "w1": stack(lambda head: head.self_attention.weight[0]),  # (H, d)
+        "b1": stack(lambda head: head.self_attention.bias[0]),  # (H,)
+        "w2": stack(lambda head: head.bilinear.weight),  # (H, d, d)
+        "w_ih": stack(lambda head: head.gru.weight_ih.T),  # (H, d, 3d)
+        "b_ih": stack(lambda head: head.gru.bias_ih),  # (H, 3d)
+        "w_hh": stack(lambda head: head.gru.weight_hh.T),  # (H, d, 3d)
+        "b_hh": stack(lambda head: head.gru.bias_hh),  # (H, 3d)
+        "w3": classifier.transpose(1, 2).contiguous(),  # (H, 4d, C)
+        "b3": classifier_bias,  # (H, C)
+    }
+
+
+def stacked_san_forward(
+    weights: dict[str, torch.Tensor],
+    num_steps: int,
+    hidden_states: torch.Tensor,
+    attention_mask: torch.Tensor,
+    token_type_ids: torch.Tensor | None,
+) -> torch.Tensor:
+    """
+    The inference forward of H SAN heads at once (the weights of [`stack_san_heads`]): the same equations as
+    [`SANHead`] with every step averaged, as batched matrix products over the heads instead of H loops of small
+    operations. Returns `(H, B, C)` log-probabilities (a head with fewer classes ends in `-inf` columns to cut).
+    """
+    memory = hidden_states  # the task dropout is the identity at inference
+    premise_mask, hypothesis_mask = SANHead.memory_masks(attention_mask, token_type_ids)
+    alpha = masked_softmax(
+        torch.einsum("bld,hd->hbl", memory, weights["w1"]) + weights["b1"][:, None, None], hypothesis_mask
+    )
+    state = torch.einsum("hbl,bld->hbd", alpha, memory)
+    total = None
+    for _ in range(num_steps):
+        query = torch.bmm(state, weights["w2"])  # (s W_2), as SANHead does
+        beta = masked_softmax(torch.einsum("hbd,bld->hbl", query, memory), premise_mask)
+        summary = torch.einsum("hbl,bld->hbd", beta, memory)
+        input_gates = torch.baddbmm(weights["b_ih"][:, None], summary, weights["w_ih"])
+        hidden_gates = torch.baddbmm(weights["b_hh"][:, None], state, weights["w_hh"])
+        input_r, input_z, input_n = input_gates.chunk(3, dim=-1)
+        hidden_r, hidden_z, hidden_n = hidden_gates.chunk(3, dim=-1)
+        reset = torch.sigmoid(input_r + hidden_r)
+        update = torch.sigmoid(input_z + hidden_z)
+        candidate = torch.tanh(input_n + reset * hidden_n)
+        state = (1 - update) * candidate + update * state  # torch.nn.GRUCell's equations, gate order (r, z, n)
+        features = torch.cat([state, summary, (state - summary).abs(), state * summary], dim=-1)
+        logits = torch.baddbmm(weights["b3"][:, None], features, weights["w3"])
+        probabilities = torch.softmax(logits.float(), dim=-1)
+        total = probabilities if total is None else total + probabilities
+    averaged = total / num_steps
+    return torch.log(averaged.clamp_min(torch.finfo(averaged.dtype).tiny)).to(hidden_states.dtype)
 
 
 HEAD_TYPES: dict[str, type[nn.Module]] = {"linear": LinearHead, "san": SANHead}

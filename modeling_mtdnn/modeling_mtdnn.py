@@ -32,7 +32,7 @@ from transformers import AutoModel, PreTrainedModel
 from transformers.utils import logging
 
 from .configuration_mtdnn import MTDNNConfig, normalize_task_spec
-from .heads import build_head, pool_sentence
+from .heads import build_head, pool_sentence, stack_san_heads, stacked_san_forward
 from .hub_mixin import TaskHeadHubMixin
 from .losses import compute_task_loss
 from .outputs import MTDNNMultiTaskOutput, MTDNNOutput
@@ -157,6 +157,8 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
         self.heads = nn.ModuleDict(
             {name: build_head(name, config.hidden_size, spec) for name, spec in config.tasks.items()}
         )
+        # Stacked weights of SAN heads evaluated together, keyed by their task names (see `_stacked_san_logits`).
+        self._stacked_san_cache: dict[tuple[str, ...], tuple] = {}
         self.post_init()
 
     # ----------------------------------------------------------------------------------------------- building
@@ -380,6 +382,40 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
         return embeddings
 
     # ---------------------------------------------------------------------------------------------- forward
+    def _stacked_san_logits(
+        self,
+        names: list[str],
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None,
+    ) -> dict[str, torch.Tensor]:
+        """
+        At inference (eval mode, no gradient), the SAN heads among `names` that share a number of steps run as one
+        batched computation ([`stacked_san_forward`]) on weights stacked once and cached until any of them changes;
+        each head's logits are its own (equal to a separate call within float rounding). Anything else, or a
+        lone head of its kind, is left to the per-head loop.
+        """
+        if self.training or torch.is_grad_enabled():
+            return {}
+        groups: dict[int, list[str]] = {}
+        for name in names:
+            if self.config.tasks[name]["head"] == "san":
+                groups.setdefault(self.config.tasks[name]["san_steps"], []).append(name)
+        results = {}
+        for steps, members in groups.items():
+            if len(members) < 2:
+                continue
+            heads = [self.heads[name] for name in members]
+            version = tuple((p.data_ptr(), p._version, p.dtype) for head in heads for p in head.parameters())
+            cached = self._stacked_san_cache.get(tuple(members))
+            if cached is None or cached[0] != version:
+                cached = (version, stack_san_heads(heads))
+                self._stacked_san_cache[tuple(members)] = cached
+            log_probabilities = stacked_san_forward(cached[1], steps, hidden_states, attention_mask, token_type_ids)
+            for h, name in enumerate(members):
+                results[name] = log_probabilities[h, :, : self.config.tasks[name]["num_labels"]]
+        return results
+
     def _resolve_tasks(self, task_name: str | Sequence[str] | None) -> list[str]:
         if task_name is None:
             return self.task_names
@@ -485,8 +521,10 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
                 sequence_output, attention_mask, getattr(encoder_outputs, "pooler_output", None), self.config.pooling
             )
 
-        task_logits = {}
+        task_logits = self._stacked_san_logits(names, sequence_output, attention_mask, token_type_ids)
         for name in names:
+            if name in task_logits:
+                continue
             logits = self.heads[name](sequence_output, attention_mask, token_type_ids, pooled_output)
             if self.config.tasks[name]["task_type"] == "ranking":
                 logits = logits.view(group_shape)

@@ -32,7 +32,18 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     "script, keys",
     [
-        ("bench_inference.py", {"tasks", "speedup", "speedup_pairs_batch64", "san_head_ms_sentences_batch64"}),
+        (
+            "bench_inference.py",
+            {
+                "tasks",
+                "speedup",
+                "speedup_pairs_batch64",
+                "san_head_ms_sentences_batch64",
+                "speedup_batch1",
+                "speedup_batch64",
+                "ideal_batch64",
+            },
+        ),
         (
             "bench_train.py",
             {

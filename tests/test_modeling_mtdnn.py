@@ -583,3 +583,30 @@ def test_heads_follow_the_encoder_dtype_in_from_encoder(tmp_path):
     assert {parameter.dtype for parameter in model.parameters()} == {torch.bfloat16}
     assert model.add_task("wnli", {"task_type": "regression"}).classifier.weight.dtype == torch.bfloat16
     assert model(**make_pair_batch(), task_name="rte").logits.dtype == torch.bfloat16
+
+
+def test_san_heads_of_one_kind_evaluated_together_give_each_heads_own_logits(tiny_config):
+    torch.manual_seed(0)
+    tiny_config.add_task("wnli", {"task_type": "classification", "num_labels": 2, "head": "san", "san_steps": 3})
+    tiny_config.add_task("qqp", {"task_type": "classification", "num_labels": 2, "head": "san"})
+    model = MTDNNForMultiTask(tiny_config).eval()  # SAN: rte (5 steps), qqp (5), mnli (3 steps, 3 classes), wnli (3)
+    batch = make_pair_batch()
+    with torch.no_grad():
+        together = model(**batch, task_name=None).task_logits
+        assert set(model._stacked_san_cache) == {("mnli", "wnli"), ("qqp", "rte")}
+        for name in ("rte", "qqp", "mnli", "wnli"):
+            alone = model(**batch, task_name=name).logits  # one head: its own module
+            assert together[name].shape == alone.shape
+            torch.testing.assert_close(together[name], alone, rtol=0, atol=1e-6)
+        with torch.no_grad():
+            model.heads["rte"].classifier.bias.add_(0.5)  # a changed weight invalidates the stacked copy
+        torch.testing.assert_close(
+            model(**batch, task_name=["rte", "qqp"]).task_logits["rte"],
+            model(**batch, task_name="rte").logits,
+            rtol=0,
+            atol=1e-6,
+        )
+    model.zero_grad()
+    logits = model(**batch, task_name=["rte", "qqp"]).task_logits  # with gradients: each head's own module
+    logits["rte"].sum().backward()
+    assert model.heads["rte"].gru.weight_hh.grad.abs().sum() > 0  # gradients reach the head's own parameters

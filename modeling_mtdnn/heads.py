@@ -196,8 +196,7 @@ def stack_san_heads(heads: list[SANHead]) -> dict[str, torch.Tensor]:
         classifier_bias[h, :count] = head.classifier.bias
     stack = lambda get: torch.stack([get(head) for head in heads])  # noqa: E731
     return {
-        "w1": stack(lambda head: head.self_attention.weight[0]),  # (H, d)
-        "b1": stack(lambda head: head.self_attention.bias[0]),  # (H,)
+        "w1": stack(lambda head: head.self_attention.weight[0]),  # (H, d); its bias cancels in the softmax
         "w2": stack(lambda head: head.bilinear.weight),  # (H, d, d)
         "w_ih": stack(lambda head: head.gru.weight_ih.T),  # (H, d, 3d)
         "b_ih": stack(lambda head: head.gru.bias_ih),  # (H, 3d)
@@ -216,34 +215,38 @@ def stacked_san_forward(
     token_type_ids: torch.Tensor | None,
 ) -> torch.Tensor:
     """
-    The inference forward of H SAN heads at once (the weights of [`stack_san_heads`]): the same equations as
-    [`SANHead`] with every step averaged, as batched matrix products over the heads instead of H loops of small
-    operations. Returns `(H, B, C)` log-probabilities (a head with fewer classes ends in `-inf` columns to cut).
+    The inference forward of H SAN heads at once (the weights of [`stack_san_heads`]): the equations of
+    [`SANHead`] with every step averaged, as batched matrix products over the heads (per-head weights) and over the
+    examples (attention over each example's tokens) instead of H loops of small operations. Masks are added to the
+    scores once as the dtype's minimum, which is what `masked_softmax` computes; the self-attention bias `b_1` is
+    left out, as softmax ignores a shift shared by all positions; each step's classifier runs once on all steps'
+    features at the end. Returns `(H, B, C)` log-probabilities (a head with fewer classes ends in columns to cut).
     """
-    memory = hidden_states  # the task dropout is the identity at inference
+    memory = hidden_states  # (B, L, d); the task dropout is the identity at inference
+    memory_t = memory.transpose(1, 2)  # (B, d, L)
     premise_mask, hypothesis_mask = SANHead.memory_masks(attention_mask, token_type_ids)
-    alpha = masked_softmax(
-        torch.einsum("bld,hd->hbl", memory, weights["w1"]) + weights["b1"][:, None, None], hypothesis_mask
-    )
-    state = torch.einsum("hbl,bld->hbd", alpha, memory)
-    total = None
+    minimum = torch.finfo(memory.dtype).min
+    premise_bias = (~premise_mask).to(memory.dtype)[:, None] * minimum  # (B, 1, L)
+    hypothesis_bias = (~hypothesis_mask).to(memory.dtype)[:, None] * minimum
+    alpha = torch.softmax(torch.matmul(weights["w1"], memory_t) + hypothesis_bias, dim=-1)  # (B, H, L)
+    state = torch.bmm(alpha, memory).transpose(0, 1)  # (H, B, d)
+    size = state.shape[-1]
+    features = []
     for _ in range(num_steps):
-        query = torch.bmm(state, weights["w2"])  # (s W_2), as SANHead does
-        beta = masked_softmax(torch.einsum("hbd,bld->hbl", query, memory), premise_mask)
-        summary = torch.einsum("hbl,bld->hbd", beta, memory)
+        query = torch.bmm(state, weights["w2"]).transpose(0, 1)  # (s W_2): (B, H, d)
+        beta = torch.softmax(torch.baddbmm(premise_bias, query, memory_t), dim=-1)  # (B, H, L)
+        summary = torch.bmm(beta, memory).transpose(0, 1)  # (H, B, d)
         input_gates = torch.baddbmm(weights["b_ih"][:, None], summary, weights["w_ih"])
         hidden_gates = torch.baddbmm(weights["b_hh"][:, None], state, weights["w_hh"])
-        input_r, input_z, input_n = input_gates.chunk(3, dim=-1)
-        hidden_r, hidden_z, hidden_n = hidden_gates.chunk(3, dim=-1)
-        reset = torch.sigmoid(input_r + hidden_r)
-        update = torch.sigmoid(input_z + hidden_z)
-        candidate = torch.tanh(input_n + reset * hidden_n)
-        state = (1 - update) * candidate + update * state  # torch.nn.GRUCell's equations, gate order (r, z, n)
-        features = torch.cat([state, summary, (state - summary).abs(), state * summary], dim=-1)
-        logits = torch.baddbmm(weights["b3"][:, None], features, weights["w3"])
-        probabilities = torch.softmax(logits.float(), dim=-1)
-        total = probabilities if total is None else total + probabilities
-    averaged = total / num_steps
+        # torch.nn.GRUCell's equations, gate order (r, z, n): h' = (1 - z) * n + z * h.
+        reset, update = torch.sigmoid(input_gates[..., : 2 * size] + hidden_gates[..., : 2 * size]).chunk(2, -1)
+        candidate = torch.tanh(torch.addcmul(input_gates[..., 2 * size :], reset, hidden_gates[..., 2 * size :]))
+        state = torch.lerp(candidate, state, update)
+        features.append(torch.cat([state, summary, (state - summary).abs(), state * summary], dim=-1))
+    heads, batch = state.shape[:2]
+    stacked = torch.stack(features, dim=2).reshape(heads, batch * num_steps, -1)  # (H, B * K, 4d)
+    logits = torch.baddbmm(weights["b3"][:, None], stacked, weights["w3"]).view(heads, batch, num_steps, -1)
+    averaged = torch.softmax(logits.float(), dim=-1).mean(dim=2)
     return torch.log(averaged.clamp_min(torch.finfo(averaged.dtype).tiny)).to(hidden_states.dtype)
 
 

@@ -13,7 +13,7 @@
 # limitations under the License.
 """Profile a short MTDNNTrainer run with cProfile: where a training step spends its time, ours against torch's.
 
-    python benchmarks/profile_train.py [--steps 12] [--data_dir DIR]
+    python benchmarks/profile_train.py [--steps 12] [--data_dir DIR] [--group_by_length]
 
 Prints the top entries by own time, then the entries of this package's code (collator, sampler, losses, heads,
 trainer hooks), then (last line) one JSON object with the share of the run spent in this package's own code.
@@ -44,12 +44,20 @@ from training import (  # noqa: E402
     prepare_split,
 )
 
-OURS = ("training/collator.py", "training/samplers.py", "training/trainer.py", "modeling_mtdnn/losses.py")
+OURS = (
+    "training/collator.py",
+    "training/samplers.py",
+    "training/trainer.py",
+    "modeling_mtdnn/losses.py",
+    "modeling_mtdnn/modeling_mtdnn.py",
+    "modeling_mtdnn/heads.py",
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = benchmark_parser(__doc__, "6 steps.", "Local GLUE copy.")
     parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--group_by_length", action="store_true", help="Batches of similar lengths in each task.")
     args = parse_benchmark_args(parser, argv)
     steps = 6 if args.quick else args.steps
     tokenizer = AutoTokenizer.from_pretrained(args.model)
@@ -72,6 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
                 disable_tqdm=True,
                 save_strategy="no",
                 use_cpu=True,
+                train_sampling_strategy="group_by_length" if args.group_by_length else "random",
             ),
             train_dataset=train,
             data_collator=MultiTaskDataCollator(tokenizer),

@@ -19,7 +19,7 @@ from .arguments import DataArguments, ModelArguments, MTDNNTrainingArguments
 from .collator import MultiTaskDataCollator
 from .samplers import SAMPLING_STRATEGIES, MultiTaskBatchSampler
 from .task_data import TaskDataSpec, load_raw_split, load_task_specs, prepare_split
-from .trainer import EvalSpec, MTDNNTrainer
+from .trainer import EvalSpec, MTDNNTrainer, TrainingDivergedError, end_distributed_run
 
 __all__ = [
     "SAMPLING_STRATEGIES",
@@ -31,6 +31,8 @@ __all__ = [
     "MultiTaskBatchSampler",
     "MultiTaskDataCollator",
     "TaskDataSpec",
+    "TrainingDivergedError",
+    "end_distributed_run",
     "load_raw_split",
     "load_task_specs",
     "prepare_split",

@@ -527,3 +527,14 @@ def test_group_by_length_reaches_the_sampler_and_resumes_exactly(tokenizer, tmp_
     resumed.train(resume_from_checkpoint=str(tmp_path / "full" / "checkpoint-8"))
     for key, value in full.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=1e-6, msg=key)
+
+
+def test_group_by_length_keeps_evaluation_and_predictions_in_dataset_order(tokenizer, tmp_path):
+    """The Trainer would group evaluation batches by length too; scores and prediction files read dataset order."""
+    data = tiny_data(tokenizer)
+    plain = make_trainer(tokenizer, tmp_path / "a", data=data)
+    grouped = make_trainer(tokenizer, tmp_path / "b", data=data, train_sampling_strategy="group_by_length")
+    assert plain.evaluate() == pytest.approx(grouped.evaluate(), rel=1e-6)
+    dataset = data[2]["rte"]
+    np.testing.assert_allclose(plain.predict(dataset).predictions, grouped.predict(dataset).predictions, rtol=1e-6)
+    assert str(grouped.args.train_sampling_strategy) == "group_by_length"  # restored after evaluating

@@ -20,6 +20,7 @@ import json
 import math
 import os
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -223,6 +224,30 @@ class MTDNNTrainer(Trainer):
             )
         self.resumed_from = checkpoint
         return super().train(checkpoint, *args, **kwargs)
+
+    @contextmanager
+    def _dataset_order(self):
+        """
+        The Trainer groups evaluation batches by length too under `group_by_length`, which reorders predictions;
+        scoring, ranking groups and prediction files read the dataset's own order, so evaluation keeps it.
+        """
+        strategy = self.args.train_sampling_strategy
+        if str(strategy) != "group_by_length":
+            yield
+            return
+        self.args.train_sampling_strategy = "random"  # for evaluation: the Trainer then reads sequentially
+        try:
+            yield
+        finally:
+            self.args.train_sampling_strategy = strategy
+
+    def get_eval_dataloader(self, eval_dataset=None) -> DataLoader:
+        with self._dataset_order():
+            return super().get_eval_dataloader(eval_dataset)
+
+    def get_test_dataloader(self, test_dataset) -> DataLoader:
+        with self._dataset_order():
+            return super().get_test_dataloader(test_dataset)
 
     def _task_lengths(self, tasks: Mapping) -> dict[str, list[int]]:
         """

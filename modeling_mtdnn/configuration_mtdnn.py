@@ -320,11 +320,15 @@ class MTDNNConfig(PreTrainedConfig):
             encoder["_name_or_path"] = self.encoder_name_or_path or ""
         return output
 
-    def add_task(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-        """Validates `spec`, adds it under `name` and returns the completed spec; an existing name is an error."""
+    def new_task_spec(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """The completed spec `add_task` would add under `name`, checked, without adding it."""
         if name in self.tasks:
             raise ValueError(f"Task '{name}' already exists; remove it first or choose another name.")
-        added = normalize_task_spec(name, copy.deepcopy(spec))
+        return normalize_task_spec(name, copy.deepcopy(spec))
+
+    def add_task(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Validates `spec`, adds it under `name` and returns the completed spec; an existing name is an error."""
+        added = self.new_task_spec(name, spec)
         self.tasks = dict(sorted({**self.tasks, name: added}.items()))
         return added
 

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -267,7 +266,7 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
         if not kwargs.get("is_main_process", True):
             return super().save_pretrained(save_directory, *args, **kwargs)
         if kwargs.get("push_to_hub"):
-            kwargs.setdefault("repo_id", os.path.basename(os.path.normpath(save_directory)))
+            kwargs.setdefault("repo_id", saved_name(save_directory))
         with atomic_directory(save_directory) as staging:
             super().save_pretrained(staging, *args, **kwargs)
             writer = self._card_writer()
@@ -329,9 +328,7 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
         Raises:
             `ValueError`: for a bad spec (naming the field) or a name the model already has.
         """
-        if name in self.config.tasks:
-            raise ValueError(f"Task '{name}' already exists; remove it first or choose another name.")
-        spec = normalize_task_spec(name, copy.deepcopy(spec))
+        spec = self.config.new_task_spec(name, spec)
         reference = next(self.encoder.parameters())
         head = build_head(name, self.config.hidden_size, spec).to(device=reference.device, dtype=reference.dtype)
         head.apply(self._init_weights)

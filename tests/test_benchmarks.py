@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
                 "stock_examples_per_s",
                 "group_by_length_gain",
                 "group_by_length_ratio",
+                "group_by_length_ratio_stock_mega_batches",
             },
         ),
         ("bench_memory.py", {"training_peak_rss_mib", "inference_peak_rss_mib", "heads"}),

@@ -425,6 +425,30 @@ def test_group_by_length_pads_less_and_keeps_every_other_property(num_replicas):
     assert list(grouped) != epoch0
 
 
+def test_mega_batch_mult_sets_the_length_groups():
+    sizes = {"mnli": 400, "rte": 150}
+    lengths = lengths_of(sizes)
+    default = MultiTaskBatchSampler(sizes, batch_size=8, seed=3, lengths=lengths)
+    whole = MultiTaskBatchSampler(sizes, batch_size=8, seed=3, lengths=lengths, mega_batch_mult=50)
+    assert whole.batch_tasks() == default.batch_tasks()
+    # One mega-batch per task (50 batches >= each task): a task's batches, in order, read its lengths sorted.
+    batches = list(whole)
+    for task in sizes:
+        offset = whole._offsets[whole.task_names.index(task)]
+        seen = [lengths[task][i - offset] for batch in batches if whole.task_of_index(batch[0]) == task for i in batch]
+        assert seen == sorted(lengths[task], reverse=True)
+    assert padded_tokens(batches, lengths, whole) <= padded_tokens(list(default), lengths, default)
+    assert whole.state_dict()["mega_batch_mult"] == 50
+    with pytest.raises(ValueError, match=re.escape("field 'mega_batch_mult' is 50 in the state but None")):
+        default.load_state_dict(whole.state_dict())
+    old_state = {key: value for key, value in default.state_dict().items() if key != "mega_batch_mult"}
+    default.load_state_dict(old_state)  # a checkpoint from before the setting existed
+    with pytest.raises(ValueError, match=re.escape("argument 'mega_batch_mult' must be None without `lengths`")):
+        MultiTaskBatchSampler(sizes, batch_size=8, mega_batch_mult=4)
+    with pytest.raises(ValueError, match=re.escape("argument 'mega_batch_mult' must be None (transformers' rule) or an int >= 1, got 0.")):  # fmt: skip
+        MultiTaskBatchSampler(sizes, batch_size=8, lengths=lengths, mega_batch_mult=0)
+
+
 def test_group_by_length_state_checks_the_lengths():
     sizes = {"rte": 30, "cola": 20}
     sampler = MultiTaskBatchSampler(sizes, batch_size=4, lengths=lengths_of(sizes))

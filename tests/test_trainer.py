@@ -269,6 +269,8 @@ def test_the_trainer_overrides_only_public_trainer_methods():
         ({"train_sampling_strategy": "batch_rebalance"}, "--train_sampling_strategy batch_rebalance is not supported"),
         ({"accelerator_config": {"split_batches": True}}, "accelerator_config split_batches=True / dispatch_batches=True is not supported"),
         ({"accelerator_config": {"dispatch_batches": True}}, "accelerator_config split_batches=True / dispatch_batches=True is not supported"),
+        ({"group_by_length_mega_batches": 0}, "--group_by_length_mega_batches must be an int >= 1 (batches per length group), got 0."),
+        ({"group_by_length_mega_batches": 2.5}, "--group_by_length_mega_batches must be an int >= 1 (batches per length group), got 2.5."),
     ],
 )  # fmt: skip
 def test_bad_training_arguments(tmp_path, kwargs, message):
@@ -521,6 +523,7 @@ def test_group_by_length_reaches_the_sampler_and_resumes_exactly(tokenizer, tmp_
     full = make_trainer(tokenizer, tmp_path / "full", **common)
     full.train()
     sampler = full.task_sampler
+    assert sampler.mega_batch_mult is None  # transformers' rule unless --group_by_length_mega_batches
     assert sampler.lengths["cola"] == [len(ids) for ids in data[1]["cola"]["input_ids"]]
     assert sampler.lengths["qnli"] == [max(map(len, ids)) * len(ids) for ids in data[1]["qnli"]["input_ids"]]
     resumed = make_trainer(tokenizer, tmp_path / "resumed", **common)
@@ -538,3 +541,14 @@ def test_group_by_length_keeps_evaluation_and_predictions_in_dataset_order(token
     dataset = data[2]["rte"]
     np.testing.assert_allclose(plain.predict(dataset).predictions, grouped.predict(dataset).predictions, rtol=1e-6)
     assert str(grouped.args.train_sampling_strategy) == "group_by_length"  # restored after evaluating
+
+
+def test_group_by_length_mega_batches_reach_the_sampler(tokenizer, tmp_path):
+    data = tiny_data(tokenizer)
+    grouped = make_trainer(tokenizer, tmp_path / "a", data=data, train_sampling_strategy="group_by_length", group_by_length_mega_batches=3)  # fmt: skip
+    grouped.get_train_dataloader()
+    assert grouped.task_sampler.mega_batch_mult == 3
+    assert grouped.task_sampler.state_dict()["mega_batch_mult"] == 3
+    plain = make_trainer(tokenizer, tmp_path / "b", data=data, group_by_length_mega_batches=3)  # ignored: no grouping
+    plain.get_train_dataloader()
+    assert plain.task_sampler.mega_batch_mult is None and plain.task_sampler.lengths is None

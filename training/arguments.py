@@ -161,6 +161,13 @@ class MTDNNTrainingArguments(TrainingArguments):
     sampling_temperature: float = field(
         default=2.0, metadata={"help": "T of the 'temperature' strategy: P(task) ~ size ** (1 / T)."}
     )
+    group_by_length_mega_batches: int | None = field(
+        default=None,
+        metadata={
+            "help": "With --train_sampling_strategy group_by_length: the batches of a length group (mega-batch) "
+            "within each task. Default: transformers' rule per task, min(task examples // (4 x batch), 50)."
+        },
+    )
     recipe: str | None = field(
         default=None,
         metadata={
@@ -190,6 +197,13 @@ class MTDNNTrainingArguments(TrainingArguments):
             raise ValueError(
                 f"--sampling_temperature must be a finite number > 0 (1 is proportional, larger is flatter), got "
                 f"{temperature!r}."
+            )
+        mega_batches = self.group_by_length_mega_batches
+        if mega_batches is not None and (
+            isinstance(mega_batches, bool) or not isinstance(mega_batches, int) or mega_batches < 1
+        ):
+            raise ValueError(
+                f"--group_by_length_mega_batches must be an int >= 1 (batches per length group), got {mega_batches!r}."
             )
         if self.recipe not in (None, "paper"):
             raise ValueError(f"--recipe must be 'paper' or left out, got {self.recipe!r}.")

@@ -41,9 +41,10 @@ _SETTINGS = (
     "drop_last",
     "task_weights",
     "lengths_digest",
+    "mega_batch_mult",
 )
 # Settings added after the first release: a state saved without them was saved with these values.
-_SETTING_DEFAULTS = {"lengths_digest": None}
+_SETTING_DEFAULTS = {"lengths_digest": None, "mega_batch_mult": None}
 
 
 def _fail(argument: str, value: Any, allowed: str, task: str | None = None) -> ValueError:
@@ -126,6 +127,10 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
             shuffles the task's examples, cuts them into mega-batches of up to 50 batches, sorts each by length
             and puts the longest batch first. Less padding, the same number of batches, still seeded by
             `seed + epoch`; the task order of the steps is unchanged.
+        mega_batch_mult (`int`, *optional*):
+            With `lengths`, the number of batches of a mega-batch. By default transformers' rule, applied to each
+            task: `min(task_size // (4 * batch_size), 50)`, so a task smaller than 200 batches is cut into at least
+            4 mega-batches (more shuffling, more padding); a larger value pads less and shuffles less.
 
     Raises:
         `ValueError`: naming the argument, the value received and what is allowed.
@@ -158,6 +163,7 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
         num_replicas: int = 1,
         task_weights: Mapping[str, float] | None = None,
         lengths: Mapping[str, Sequence[int]] | None = None,
+        mega_batch_mult: int | None = None,
     ):
         super().__init__()
         if not isinstance(task_sizes, Mapping) or not task_sizes:
@@ -206,6 +212,12 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
                 if len(values) != task_sizes[name] or not all(_is_int(v) and v > 0 for v in values):
                     wanted = f"{task_sizes[name]} positive ints (one length per example)"
                     raise _fail("lengths", f"{len(values)} values", wanted, name)
+        if mega_batch_mult is not None:
+            if lengths is None:
+                raise _fail("mega_batch_mult", mega_batch_mult, "None without `lengths` (it sizes length groups)")
+            if not _is_int(mega_batch_mult) or mega_batch_mult < 1:
+                raise _fail("mega_batch_mult", mega_batch_mult, "None (transformers' rule) or an int >= 1")
+        self.mega_batch_mult = mega_batch_mult
         self.lengths: dict[str, list[int]] | None = (
             None if lengths is None else {name: list(values) for name, values in lengths.items()}
         )
@@ -333,6 +345,7 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
             "drop_last": self.drop_last,
             "task_weights": None if self.task_weights is None else dict(self.task_weights),
             "lengths_digest": self._lengths_digest(),
+            "mega_batch_mult": self.mega_batch_mult,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -404,7 +417,9 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
         if self.lengths is None:
             order = (torch.randperm(size, generator=generator) + self._offsets[t]).tolist()
         else:  # the Trainer's length grouping, on this task's examples, with this epoch's generator
-            grouped = get_length_grouped_indices(self.lengths[name], batch_size, generator=generator)
+            grouped = get_length_grouped_indices(
+                self.lengths[name], batch_size, mega_batch_mult=self.mega_batch_mult, generator=generator
+            )
             order = [self._offsets[t] + int(i) for i in grouped]
         batches = [order[start : start + batch_size] for start in range(0, size, batch_size)]
         if self.drop_last:

@@ -169,6 +169,7 @@ class MTDNNTrainer(Trainer):
             raise ValueError("MTDNNTrainer needs train_dataset as a non-empty dict of task name -> dataset.")
         tasks = dict(self.train_dataset)
         args = self.args
+        grouped = str(args.train_sampling_strategy) == "group_by_length"
         self.task_sampler = MultiTaskBatchSampler(
             {name: len(dataset) for name, dataset in tasks.items()},
             batch_size=self._train_batch_size,
@@ -178,7 +179,8 @@ class MTDNNTrainer(Trainer):
             seed=args.seed,
             drop_last=args.dataloader_drop_last,
             num_replicas=args.world_size,
-            lengths=self._task_lengths(tasks) if str(args.train_sampling_strategy) == "group_by_length" else None,
+            lengths=self._task_lengths(tasks) if grouped else None,
+            mega_batch_mult=getattr(args, "group_by_length_mega_batches", None) if grouped else None,
         )
         workers = args.dataloader_num_workers
         dataloader = DataLoader(

@@ -18,6 +18,7 @@ from __future__ import annotations
 from transformers import AutoConfig, AutoModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from .adapters import default_lora_target_modules
 from .configuration_mtdnn import (
     HEADS,
     INPUT_KINDS,
@@ -51,6 +52,7 @@ __all__ = [
     "SANHead",
     "check_task_name",
     "compute_task_loss",
+    "default_lora_target_modules",
     "normalize_task_spec",
     "register_auto_classes",
 ]

@@ -255,6 +255,10 @@ class MTDNNConfig(PreTrainedConfig):
         encoder_hint (`str`, *optional*):
             A readable name for an encoder loaded from a local folder: the id its own `config.json` records
             (`_name_or_path`, such as `nreimers/MiniLM-L6-H384-uncased`) or else the folder's name. Never a path.
+        task_adapters (`dict[str, dict]`, *optional*):
+            The tasks that run the encoder with their own LoRA adapter (peft), each with its settings (`r`,
+            `lora_alpha`, `lora_dropout`, `target_modules`). Set by `MTDNNForMultiTask.add_task_adapter` and
+            `load_task_adapter`; the adapters' weights are part of the model's weights.
         custom_pipelines (`dict`, *optional*):
             Points transformers' `pipeline("mtdnn", ..., trust_remote_code=True)` at `MTDNNPipeline`; set by default.
 
@@ -283,6 +287,7 @@ class MTDNNConfig(PreTrainedConfig):
     encoder_revision: str | None = None
     encoder_fingerprint: str | None = None
     encoder_hint: str | None = None
+    task_adapters: dict | None = None
     custom_pipelines: dict | None = None
 
     def __post_init__(self, **kwargs):
@@ -302,6 +307,16 @@ class MTDNNConfig(PreTrainedConfig):
             self.encoder_config.name_or_path = self.encoder_name_or_path or ""
         # Tasks are kept sorted by name, the order `config.json` stores them in, so a reload changes nothing.
         self.tasks = {name: normalize_task_spec(name, spec) for name, spec in sorted((self.tasks or {}).items())}
+        adapters = self.task_adapters or {}
+        if not isinstance(adapters, dict) or not all(isinstance(spec, dict) for spec in adapters.values()):
+            raise ValueError(f"task_adapters must map task names to LoRA settings (dicts), got {adapters!r}.")
+        unknown = sorted(set(adapters) - set(self.tasks))
+        if unknown:
+            raise ValueError(
+                f"task_adapters names {unknown}, which are not tasks of this config ({sorted(self.tasks)}); an "
+                "adapter belongs to a task."
+            )
+        self.task_adapters = dict(sorted(adapters.items())) or None
 
     @property
     def hidden_size(self) -> int:

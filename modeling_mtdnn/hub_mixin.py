@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification, PreTrainedModel
 
+from .adapters import ADAPTER_CONFIG_FILE
 from .configuration_mtdnn import normalize_task_spec
 from .heads import build_head
 from .saving import atomic_directory, check_local_path, is_local_path, public_name, read_json
@@ -59,6 +60,32 @@ from transformers import AutoModel
 
 model = AutoModel.from_pretrained("path/to/the/mt-dnn/model", trust_remote_code=True)
 model.load_head("{{ repo_id }}")          # adds the task '{{ task_name }}'
+model(**inputs, task_name="{{ task_name }}").logits
+```
+"""
+
+
+_ADAPTER_CARD = """---
+{{ card_data }}
+---
+
+# MT-DNN task adapter: {{ task_name }}
+
+A LoRA adapter (rank {{ adapter.r }}, alpha {{ adapter.lora_alpha }}, on `{{ adapter.target_modules | join("`, `") }}`)
+of the shared encoder of an [MT-DNN](https://arxiv.org/abs/1901.11504) model, with the {{ spec.task_type }} head
+(`{{ spec.head }}`, {{ size }}) trained together with it. The adapter is in peft's layout (`adapter_config.json`,
+`adapter_model.safetensors`); the head is `head.safetensors` with its spec in `head_config.json`. It was trained on
+the encoder {% if encoder.hub_id %}[{{ encoder.hub_id }}](https://huggingface.co/{{ encoder.hub_id }})
+{%- else %}`{{ encoder.hint or encoder.model_type }}` (a local copy){% endif %} (weights fingerprint
+`{{ (encoder.fingerprint or "unknown")[:19] }}`) and only fits a model on that encoder.
+{% if labels %}
+Labels: {{ labels }}.
+{% endif %}
+```python
+from transformers import AutoModel
+
+model = AutoModel.from_pretrained("path/to/the/mt-dnn/model", trust_remote_code=True)
+model.load_task_adapter("{{ repo_id }}")  # the task '{{ task_name }}' runs with its adapter, the others without
 model(**inputs, task_name="{{ task_name }}").logits
 ```
 """
@@ -159,7 +186,9 @@ class TaskHeadHubMixin:
             self._write_head(task_name, spec, staging, repo_id=Path(save_directory).name)
         return Path(save_directory)
 
-    def _write_head(self, task_name: str, spec: dict[str, Any], folder: Path, repo_id: str) -> None:
+    def _write_head(
+        self, task_name: str, spec: dict[str, Any], folder: Path, repo_id: str, adapter: dict[str, Any] | None = None
+    ) -> None:
         weights = {key: value.detach().contiguous().cpu() for key, value in self.heads[task_name].state_dict().items()}
         save_file(weights, folder / HEAD_WEIGHTS_FILE, metadata={"format": "pt"})
         head_config = {"task_name": task_name, "spec": spec, "encoder": self._encoder_identity()}
@@ -167,13 +196,14 @@ class TaskHeadHubMixin:
         size = sum(value.numel() * value.element_size() for value in weights.values())
         labels = ", ".join(spec["id2label"].values()) if "id2label" in spec else ""
         metadata = ModelCardData(
-            library_name="transformers",
-            tags=["mt-dnn", "mt-dnn-head", spec["task_type"]],
+            library_name="peft" if adapter else "transformers",
+            tags=["mt-dnn", "mt-dnn-head", spec["task_type"]] + (["lora", "mt-dnn-adapter"] if adapter else []),
             base_model=self.config.encoder_name_or_path,
         )
         card = ModelCard.from_template(
             metadata,
-            template_str=_HEAD_CARD,
+            template_str=_ADAPTER_CARD if adapter else _HEAD_CARD,
+            adapter=adapter,
             task_name=task_name,
             spec=spec,
             encoder=head_config["encoder"],
@@ -242,9 +272,26 @@ class TaskHeadHubMixin:
                     str(repo_id_or_path),
                     revision=revision,
                     token=token,
-                    allow_patterns=[HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE],
+                    allow_patterns=[HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, ADAPTER_CONFIG_FILE],
                 )
             )
+        if (folder / ADAPTER_CONFIG_FILE).is_file():
+            raise ValueError(
+                f"{str(repo_id_or_path)!r} holds a task adapter: its head was trained with a LoRA adapter on the "
+                "encoder and gives wrong outputs without it. Load both with model.load_task_adapter."
+            )
+        name, spec, weights = self._read_head_folder(folder, repo_id_or_path, task_name, allow_other_encoder)
+        if name in self.config.tasks:
+            raise ValueError(f"Task '{name}' already exists; remove_task('{name}') first or pass another task_name.")
+        head = self.add_task(name, spec)
+        with torch.no_grad():
+            head.load_state_dict(weights)
+        return name
+
+    def _read_head_folder(
+        self, folder: Path, repo_id_or_path: str | os.PathLike, task_name: str | None, allow_other_encoder: bool
+    ) -> tuple[str, dict[str, Any], dict[str, torch.Tensor]]:
+        """A saved head's task name, spec and weights, checked against this model's encoder (the model unchanged)."""
         if not (folder / HEAD_CONFIG_FILE).is_file() or not (folder / HEAD_WEIGHTS_FILE).is_file():
             raise ValueError(
                 f"{str(repo_id_or_path)!r} holds no MT-DNN head: {HEAD_CONFIG_FILE} and {HEAD_WEIGHTS_FILE} are "
@@ -279,8 +326,6 @@ class TaskHeadHubMixin:
                 f"Head '{name}' from {str(repo_id_or_path)!r} was trained on pooling={saved_pooling!r}, but this "
                 f"model pools with {mine['pooling']!r}; build the model with pooling={saved_pooling!r} to attach it."
             )
-        if name in self.config.tasks:
-            raise ValueError(f"Task '{name}' already exists; remove_task('{name}') first or pass another task_name.")
         weights_file = folder / HEAD_WEIGHTS_FILE
         try:
             weights = load_file(weights_file)
@@ -297,17 +342,15 @@ class TaskHeadHubMixin:
             raise ValueError(
                 f"Head '{name}' from {str(repo_id_or_path)!r}: its weights do not fit its spec ({error})."
             ) from None
-        head = self.add_task(name, spec)
-        with torch.no_grad():
-            head.load_state_dict(weights)
-        return name
+        return name, spec, weights
 
     # --------------------------------------------------------------------------------------------- export
     def export_task(self, task_name: str) -> PreTrainedModel:
         """
         One task as a plain transformers model that loads with no remote code and gives the same logits:
         `AutoModelForSequenceClassification` for linear classification and regression heads (with `id2label`),
-        `AutoModelForMultipleChoice` for ranking heads (inputs `(groups, candidates, seq_len)`).
+        `AutoModelForMultipleChoice` for ranking heads (inputs `(groups, candidates, seq_len)`). A task with a LoRA
+        adapter is exported with the adapter merged into the encoder's weights.
 
         Raises:
             `ValueError`: for SAN heads (a multi-step GRU reader that no transformers class has), and for encoders
@@ -342,7 +385,7 @@ class TaskHeadHubMixin:
         exported = auto_class.from_config(encoder_config)
         base = getattr(exported, exported.base_model_prefix)
         head = self.heads[task_name]
-        encoder_state = self.encoder.state_dict()
+        encoder_state = self.encoder_state_dict(task_name)  # the task's LoRA adapter merged in, if it has one
         classifier = getattr(exported, "classifier", None)
         has_pooler = any(key.startswith("pooler.") for key in encoder_state)
         if isinstance(classifier, nn.Linear) and has_pooler and getattr(base, "pooler", None) is not None:

@@ -30,6 +30,7 @@ from torch import nn
 from transformers import AutoModel, PreTrainedModel
 from transformers.utils import logging
 
+from .adapters import TaskAdapterMixin
 from .configuration_mtdnn import MTDNNConfig, normalize_task_spec
 from .heads import build_head, pool_sentence, stack_san_heads, stacked_san_forward
 from .hub_mixin import TaskHeadHubMixin
@@ -101,7 +102,7 @@ class MTDNNPreTrainedModel(PreTrainedModel):
                 nn.init.uniform_(parameter, -bound, bound)
 
 
-class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
+class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel):
     r"""
     MT-DNN (Liu et al. 2019): a shared Transformer encoder and one head per task in an `nn.ModuleDict` keyed by task
     name (`heads.<task>.*` in the checkpoint). Each call routes to the heads named by `task_name`.
@@ -158,6 +159,8 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
         )
         # Stacked weights of SAN heads evaluated together, keyed by their task names (see `_stacked_san_logits`).
         self._stacked_san_cache: dict[tuple[str, ...], tuple] = {}
+        for name, settings in (config.task_adapters or {}).items():  # their weights come with the checkpoint's
+            self._inject_adapter(name, settings)
         self.post_init()
 
     # ----------------------------------------------------------------------------------------------- building
@@ -359,8 +362,10 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
         return updated
 
     def remove_task(self, name: str) -> None:
-        """Removes a task's head and spec; the encoder and the other heads are untouched."""
+        """Removes a task's head, spec and LoRA adapter; the encoder and the other tasks are untouched."""
         self.config.get_task(name)
+        if name in (self.config.task_adapters or {}):
+            self.remove_task_adapter(name)
         del self.heads[name]
         del self.config.tasks[name]
 
@@ -413,6 +418,15 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
                 results[name] = log_probabilities[h, :, : self.config.tasks[name]["num_labels"]]
         return results
 
+    def _encoder_passes(self, names: list[str]) -> list[tuple[str | None, list[str]]]:
+        """
+        The encoder passes `names` need: one for the tasks on the plain encoder (first), one per task with a LoRA
+        adapter. Without adapters, every task shares one pass.
+        """
+        adapters = self.config.task_adapters or {}
+        plain = [name for name in names if name not in adapters]
+        return ([(None, plain)] if plain else []) + [(name, [name]) for name in names if name in adapters]
+
     def _resolve_tasks(self, task_name: str | Sequence[str] | None) -> list[str]:
         if task_name is None:
             return self.task_names
@@ -452,7 +466,9 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
                 ranking, a candidate whose attention mask is all zeros is padding: it gets the lowest score.
             task_name (`str`, `list[str]` or `None`):
                 The task whose head to run. A list, or `None` for every task, runs several heads on one encoder pass
-                and returns an [`MTDNNMultiTaskOutput`] (inference only: no `labels`).
+                and returns an [`MTDNNMultiTaskOutput`] (inference only: no `labels`). A task with a LoRA adapter
+                runs on its own pass with its adapter on (`hidden_states` and `attentions` are then those of the
+                first pass: the plain encoder's when any task has no adapter).
             labels (`torch.Tensor`, *optional*):
                 Class ids `(batch,)` for classification, floats `(batch,)` for regression, the positive candidate's
                 index `(groups,)` for ranking; -100 ignores an example (or group).
@@ -501,34 +517,43 @@ class MTDNNForMultiTask(TaskHeadHubMixin, MTDNNPreTrainedModel):
             flat_reference = input_ids if input_ids is not None else inputs_embeds
             attention_mask = torch.ones(flat_reference.shape[:2], dtype=torch.long, device=flat_reference.device)
         encoder_kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
-        encoder_outputs = self.encoder(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-            **encoder_kwargs,
-        )
-        sequence_output = encoder_outputs.last_hidden_state
-        pooled_output = None  # the sentence vector of the linear heads, pooled once for all of them
-        if any(self.config.tasks[name]["head"] == "linear" for name in names):
-            pooled_output = pool_sentence(
-                sequence_output, attention_mask, getattr(encoder_outputs, "pooler_output", None), self.config.pooling
+        task_logits, first_outputs = {}, None
+        for adapter, members in self._encoder_passes(names):
+            if self.config.task_adapters:
+                self._use_task_adapter(adapter)
+            encoder_outputs = self.encoder(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                inputs_embeds=inputs_embeds,
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+                return_dict=True,
+                **encoder_kwargs,
             )
-
-        task_logits = self._stacked_san_logits(names, sequence_output, attention_mask, token_type_ids)
-        for name in names:
-            if name in task_logits:
-                continue
-            logits = self.heads[name](sequence_output, attention_mask, token_type_ids, pooled_output)
-            if self.config.tasks[name]["task_type"] == "ranking":
-                logits = logits.view(group_shape)
-                if grouped:
-                    is_candidate = attention_mask.view(*group_shape, -1).any(dim=-1)
-                    logits = logits.masked_fill(~is_candidate, torch.finfo(logits.dtype).min)
-            task_logits[name] = logits
+            first_outputs = first_outputs or encoder_outputs
+            sequence_output = encoder_outputs.last_hidden_state
+            pooled_output = None  # the sentence vector of the linear heads, pooled once for all of them
+            if any(self.config.tasks[name]["head"] == "linear" for name in members):
+                pooled_output = pool_sentence(
+                    sequence_output,
+                    attention_mask,
+                    getattr(encoder_outputs, "pooler_output", None),
+                    self.config.pooling,
+                )
+            task_logits |= self._stacked_san_logits(members, sequence_output, attention_mask, token_type_ids)
+            for name in members:
+                if name in task_logits:
+                    continue
+                logits = self.heads[name](sequence_output, attention_mask, token_type_ids, pooled_output)
+                if self.config.tasks[name]["task_type"] == "ranking":
+                    logits = logits.view(group_shape)
+                    if grouped:
+                        is_candidate = attention_mask.view(*group_shape, -1).any(dim=-1)
+                        logits = logits.masked_fill(~is_candidate, torch.finfo(logits.dtype).min)
+                task_logits[name] = logits
+        task_logits = {name: task_logits[name] for name in names}
+        encoder_outputs = first_outputs
 
         if not single:
             output = MTDNNMultiTaskOutput(

@@ -34,6 +34,7 @@ from transformers import (
 )
 
 from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
+from modeling_mtdnn.adapters import ADAPTER_CONFIG_FILE
 from modeling_mtdnn.hub_mixin import HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE
 
 from .conftest import TINY_TASKS, make_pair_batch, minilm_folder, tiny_bert_config
@@ -184,7 +185,7 @@ def test_push_whole_model_to_hub_sends_weights_config_code_and_card(model, monke
     assert len(commits) == 1 and commits[0][1] == "org/mt-dnn"
     files = commits[0][2]["files"]
     assert commits[0][2]["commit_message"] == "Add MT-DNN"
-    expected = {"config.json", "model.safetensors", "README.md", "configuration_mtdnn.py", "modeling_mtdnn.py", "heads.py", "losses.py", "outputs.py", "hub_mixin.py"}  # fmt: skip
+    expected = {"config.json", "model.safetensors", "README.md", "configuration_mtdnn.py", "modeling_mtdnn.py", "heads.py", "losses.py", "outputs.py", "hub_mixin.py", "adapters.py"}  # fmt: skip
     assert expected <= set(files)
     assert json.loads(files["config.json"])["auto_map"]["AutoModel"] == "modeling_mtdnn.MTDNNForMultiTask"
     assert b"trust_remote_code=True" in files["README.md"]
@@ -246,7 +247,7 @@ def test_load_head_from_a_hub_repo_id(model, encoder_dir, tmp_path, monkeypatch)
     other = MTDNNForMultiTask.from_encoder(encoder_dir, tasks={}).eval()
     other.encoder.load_state_dict(model.encoder.state_dict())
     assert other.load_head("org/mt-dnn-sst2", revision="v1", task_name="sentiment") == "sentiment"
-    assert calls == [("org/mt-dnn-sst2", {"revision": "v1", "token": None, "allow_patterns": [HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE]})]  # fmt: skip
+    assert calls == [("org/mt-dnn-sst2", {"revision": "v1", "token": None, "allow_patterns": [HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, ADAPTER_CONFIG_FILE]})]  # fmt: skip
     batch = make_pair_batch()
     torch.testing.assert_close(other(**batch, task_name="sentiment").logits, model(**batch, task_name="sst2").logits)
 

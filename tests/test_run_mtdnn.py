@@ -167,8 +167,9 @@ def test_a_task_missing_from_the_local_copy_fails_before_training(encoder_dir, t
         (["--tasks", " , ", "--output_dir", "x"], ValueError, "--tasks ' , ' names no task"),
         (["--train_fraction", "0", "--output_dir", "x"], ValueError, "--train_fraction must be in (0, 1], got 0.0."),
         (["missing.yaml"], ValueError, "Argument file 'missing.yaml' does not exist."),
+        (["--lora_alpha", "32", "--output_dir", "x"], ValueError, "--lora_alpha was given without --lora_r; pass --lora_r (the adapters' rank, e.g. 8) to train LoRA adapters, or leave the LoRA settings out."),
     ],
-)
+)  # fmt: skip
 def test_bad_arguments(argv, error, message):
     with pytest.raises(error, match=re.escape(message)):
         parse_args(argv)
@@ -220,6 +221,36 @@ def test_end_to_end_over_a_small_task_file(encoder_dir, tmp_path):
     assert {"eval_toy_nli_accuracy", "eval_toy_sts_pearson", "eval_average", "train_toy_nli_samples"} <= set(metrics)
     assert MTDNNForMultiTask.from_pretrained(out).config.tasks["toy_nli"]["inputs"] == "pair"
     assert (out / "glue_submission" / "toy.tsv").read_text().splitlines()[0] == "index\tprediction"
+
+
+def test_lora_fine_tuning_trains_only_the_adapter_and_head_and_saves_the_adapter(encoder_dir, tmp_path):
+    task_file = write_csv_tasks(tmp_path / "data")
+    first = tmp_path / "mtdnn"
+    main(csv_flags(encoder_dir, first, task_file, "--do_train"))
+    out = tmp_path / "lora"
+    flags = csv_flags(encoder_dir, out, task_file, "--do_train", "--do_eval", "--init_from", str(first), "--lora_r", "4", "--lora_target_modules", "query,key,value", "--learning_rate", "1e-2")  # fmt: skip
+    flags[flags.index("--tasks") + 1] = "toy_nli"
+    metrics = main(flags)
+    assert "eval_toy_nli_accuracy" in metrics
+    start, tuned = MTDNNForMultiTask.from_pretrained(first), MTDNNForMultiTask.from_pretrained(out)
+    assert tuned.config.task_adapters == {"toy_nli": {"r": 4, "lora_alpha": 16.0, "lora_dropout": 0.1, "target_modules": ["key", "query", "value"]}}  # fmt: skip
+    # The encoder and the other task's head are the checkpoint's; the adapter and the task's head trained.
+    assert {
+        key: value for key, value in tuned.encoder_state_dict().items()
+    }.keys() == start.encoder.state_dict().keys()
+    for key, value in start.encoder.state_dict().items():
+        assert torch.equal(tuned.encoder_state_dict()[key], value), key
+    for key, value in start.heads["toy_sts"].state_dict().items():
+        assert torch.equal(tuned.heads["toy_sts"].state_dict()[key], value), key
+    assert any(not torch.equal(value, start.heads["toy_nli"].state_dict()[key]) for key, value in tuned.heads["toy_nli"].state_dict().items())  # fmt: skip
+    assert any("lora_B.toy_nli" in key and value.abs().sum() > 0 for key, value in tuned.state_dict().items())
+    # The adapter folder is small and loads onto the starting checkpoint to give the tuned model's outputs.
+    folder = out / "adapters" / "toy_nli"
+    assert (folder / "adapter_model.safetensors").stat().st_size < 0.05 * (out / "model.safetensors").stat().st_size
+    start.remove_task("toy_nli")
+    start.load_task_adapter(folder)
+    batch = {"input_ids": torch.tensor([[101, 7592, 102, 2088, 102]]), "token_type_ids": torch.tensor([[0, 0, 0, 1, 1]])}  # fmt: skip
+    torch.testing.assert_close(start.eval()(**batch, task_name="toy_nli").logits, tuned.eval()(**batch, task_name="toy_nli").logits)  # fmt: skip
 
 
 def test_training_into_a_used_output_folder_is_refused_unless_overwritten(encoder_dir, tmp_path):

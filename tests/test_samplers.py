@@ -264,6 +264,7 @@ def test_state_dict_is_json_and_round_trips():
         "drop_last": False,
         "task_weights": {"rte": 2.0},
         "lengths_digest": None,
+        "mega_batch_mult": None,
     }
     resumed = MultiTaskBatchSampler(SIZES, batch_size=4, **kwargs)
     resumed.load_state_dict(state)
@@ -304,7 +305,7 @@ def test_load_state_dict_refuses_a_state_missing_fields():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "MultiTaskBatchSampler: the state to load lacks the field(s) ['epoch']; expected the fields ['strategy', 'seed', 'epoch', 'batch_size', 'task_sizes', 'temperature', 'num_epochs', 'num_replicas', 'drop_last', 'task_weights', 'lengths_digest'] of MultiTaskBatchSampler.state_dict()."
+            "MultiTaskBatchSampler: the state to load lacks the field(s) ['epoch']; expected the fields ['strategy', 'seed', 'epoch', 'batch_size', 'task_sizes', 'temperature', 'num_epochs', 'num_replicas', 'drop_last', 'task_weights', 'lengths_digest', 'mega_batch_mult'] of MultiTaskBatchSampler.state_dict()."
         ),
     ):
         sampler.load_state_dict({key: value for key, value in sampler.state_dict().items() if key != "epoch"})

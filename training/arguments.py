@@ -67,6 +67,47 @@ class ModelArguments:
     )
     tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the model's."})
     cache_dir: str | None = field(default=None, metadata={"help": "Where to cache Hub downloads."})
+    lora_r: int | None = field(
+        default=None,
+        metadata={
+            "help": "Train each task of --tasks as a LoRA adapter (peft) of this rank plus its head, the encoder "
+            "frozen, instead of fine-tuning everything; the adapters are saved under OUTPUT_DIR/adapters/<task>."
+        },
+    )
+    lora_alpha: float | None = field(
+        default=None, metadata={"help": "LoRA's alpha: the update is scaled by alpha / r (default 16)."}
+    )
+    lora_dropout: float | None = field(
+        default=None, metadata={"help": "Dropout on the LoRA adapters' input (default 0.1)."}
+    )
+    lora_target_modules: str | None = field(
+        default=None,
+        metadata={
+            "help": "Comma-separated names of the encoder's linear layers to adapt (default: peft's for the "
+            "encoder family, query,value for BERT and RoBERTa)."
+        },
+    )
+
+    def __post_init__(self):
+        given = [
+            name for name in ("lora_alpha", "lora_dropout", "lora_target_modules") if getattr(self, name) is not None
+        ]
+        if self.lora_r is None and given:
+            raise ValueError(
+                f"--{given[0]} was given without --lora_r; pass --lora_r (the adapters' rank, e.g. 8) to train "
+                "LoRA adapters, or leave the LoRA settings out."
+            )
+
+    def lora_settings(self) -> dict | None:
+        """The task adapters' settings for `MTDNNForMultiTask.add_task_adapter`, or `None` without `--lora_r`."""
+        if self.lora_r is None:
+            return None
+        settings = {"r": self.lora_r}
+        for name in ("lora_alpha", "lora_dropout", "target_modules"):
+            value = getattr(self, f"lora_{name}" if name == "target_modules" else name)
+            if value is not None:
+                settings[name] = value
+        return settings
 
 
 @dataclass

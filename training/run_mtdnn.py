@@ -129,6 +129,26 @@ def build_model(model_args: ModelArguments, specs: dict[str, TaskDataSpec]) -> M
     return model
 
 
+def add_task_adapters(model: MTDNNForMultiTask, task_names: list[str], settings: dict[str, Any]) -> None:
+    """
+    Gives each task a LoRA adapter (one the model already has is trained further) and freezes everything but the
+    adapters and these tasks' heads.
+    """
+    for name in task_names:
+        if name in model.task_adapters:
+            logger.info("Task %s: training its adapter from the checkpoint further (its settings are kept).", name)
+        else:
+            model.add_task_adapter(name, **settings)
+    counts = model.train_adapters_only(task_names)
+    logger.info(
+        "LoRA adapters for %s: trainable params %d || all params %d || trainable%% %.4f",
+        ", ".join(task_names),
+        counts["trainable"],
+        counts["total"],
+        100 * counts["trainable"] / counts["total"],
+    )
+
+
 def _check_checkpoint_folder(path: str) -> None:
     """Refuses an `--init_from` that is not an MT-DNN checkpoint folder, naming what it is and what to pass."""
     folder = Path(path)
@@ -218,6 +238,9 @@ def _run(argv: list[str] | None) -> dict[str, float]:
         cache_dir=model_args.cache_dir,
     )
     model = build_model(model_args, specs)
+    lora = model_args.lora_settings()
+    if lora is not None:
+        add_task_adapters(model, list(specs), lora)
 
     # All data is loaded, checked and tokenized before training starts, so bad input fails fast.
     train_sets, eval_sets, eval_specs, test_sets = {}, {}, {}, {}
@@ -295,6 +318,10 @@ def _run(argv: list[str] | None) -> dict[str, float]:
     if training_args.do_train:
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
         trainer.save_model()
+        if lora is not None and trainer.is_world_process_zero():
+            for name in specs:
+                folder = model.save_task_adapter(name, Path(training_args.output_dir) / "adapters" / name)
+                logger.info("Task %s: its LoRA adapter and head are in %s", name, folder)
         metrics = train_result.metrics | {f"train_{name}_samples": len(ds) for name, ds in train_sets.items()}
         trainer.log_metrics("train", metrics)
         trainer.save_metrics("train", metrics)

@@ -54,18 +54,25 @@ NOTES_MARKER = "<!-- Notes written by hand: everything below this line is kept w
 TRAIN_ROWS = {"rte": 2490, "stsb": 5749, "cola": 8551, "sst2": 50000, "wnli": 635}
 
 
-def run_once(path: Path, flags: list[str], keep_output: bool = False) -> dict:
+def run_once(path: Path, flags: list[str], keep_output: bool = False, inspect=None) -> dict:
     """
-    Runs `run_mtdnn.py` with `flags` unless `path` already holds its result; returns the eval metrics. The run's
-    output folder (a whole checkpoint) is deleted once its result is saved, unless `keep_output`.
+    Runs `run_mtdnn.py` with `flags` unless `path` already holds its result; returns the eval metrics and the
+    training speed. The run's output folder (a whole checkpoint) is deleted once its result is saved, unless
+    `keep_output`; `inspect(output_dir)` may add figures read from it first.
     """
     if path.is_file():
         return json.loads(path.read_text())
     start = time.perf_counter()
     metrics = run_mtdnn([*flags, "--overwrite_output_dir"])  # an interrupted run's leftovers are redone
+    output_dir = Path(flags[flags.index("--output_dir") + 1])
+    result = {
+        key: value
+        for key, value in metrics.items()
+        if key.startswith("eval_") or key in ("train_runtime", "train_samples_per_second")
+    }
+    result |= inspect(output_dir) if inspect is not None else {}
     if not keep_output:
-        shutil.rmtree(flags[flags.index("--output_dir") + 1], ignore_errors=True)
-    result = {key: value for key, value in metrics.items() if key.startswith("eval_")}
+        shutil.rmtree(output_dir, ignore_errors=True)
     result["wall_seconds"] = round(time.perf_counter() - start, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")

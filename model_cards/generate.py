@@ -72,7 +72,9 @@ def _task_of_key(model: MTDNNForMultiTask, key: str) -> str:
 def _task_rows(model: MTDNNForMultiTask, card_data: MTDNNModelCardData) -> list[dict[str, str]]:
     rows = []
     keys = card_data.evaluation_keys()
+    adapters = model.config.task_adapters or {}
     for name, spec in model.config.tasks.items():
+        head = spec["head"] + (f" + LoRA adapter (r={adapters[name]['r']})" if name in adapters else "")
         own = [key for key in keys if _task_of_key(model, key) == name]
         metric = card_data.task_datasets.get(name, {}).get("metric", "")
         for key in own or [name]:
@@ -81,7 +83,7 @@ def _task_rows(model: MTDNNForMultiTask, card_data: MTDNNModelCardData) -> list[
                 {
                     "name": key,
                     "task_type": spec["task_type"],
-                    "head": spec["head"],
+                    "head": head,
                     "labels": _labels(spec),
                     "metric": ", ".join(scores) or metric or "—",
                     "score": ", ".join(_format_score(value) for value in scores.values()) or "<!-- not evaluated -->",

@@ -110,6 +110,15 @@ def test_a_model_with_adapters_saves_and_loads_exactly(model, tmp_path):
 
 # peft 0.21 reads a transformers property that transformers 5 deprecates: their warning, not ours.
 @pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
+def test_the_model_card_names_the_tasks_with_adapters(model):
+    from model_cards import MTDNNModelCardData, generate_model_card
+
+    model.add_task_adapter("rte", r=4)
+    card = str(generate_model_card(model, MTDNNModelCardData()))
+    assert "| rte | classification | san + LoRA adapter (r=4) |" in card
+    assert "| sst2 | classification | linear |" in card
+
+
 def test_an_adapter_is_saved_in_peft_layout_that_peft_loads_on_the_plain_encoder(model, encoder_dir, tmp_path):
     model.add_task_adapter("sst2", r=4)
     trained(model, "sst2")

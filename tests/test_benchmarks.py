@@ -58,17 +58,25 @@ ROOT = Path(__file__).resolve().parents[1]
         ),
         ("bench_memory.py", {"training_peak_rss_mib", "inference_peak_rss_mib", "heads"}),
         ("profile_train.py", {"steps", "total_seconds", "own_time_share"}),
+        (
+            "bench_adapters.py",
+            {"adapter_share", "trainable_share_rte", "disk_share_rte", "difference_stsb", "serving_mib_k_full_models"},
+        ),
         ("reproduce_paper.py", {"examples_per_seed_per_arm", "single_rte_mean", "mtdnn_rte_mean", "difference_stsb"}),
     ],
 )
 def test_benchmark_quick_mode_prints_its_figures(script, keys, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MTDNN_DATA_DIR": str(shared_glue_dir())}
+    # Scripts that keep their results on disk keep these in the test's folder, not beside earlier full runs.
+    results = (
+        ["--results_dir", str(tmp_path / "results")] if script in ("reproduce_paper.py", "bench_adapters.py") else []
+    )
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), "--quick"],
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick", *results],
         capture_output=True,
         text=True,
         env=env,
-        timeout=300,
+        timeout=600,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     figures = json.loads(completed.stdout.strip().splitlines()[-1])

@@ -134,6 +134,13 @@ class DataArguments:
     pad_to_max_length: bool = field(
         default=False, metadata={"help": "Pad every batch to max_seq_length instead of its longest sequence."}
     )
+    soft_targets: str | None = field(
+        default=None,
+        metadata={
+            "help": "MT-DNN-KD: a folder of soft targets written by training/distill.py for (some of) the tasks; "
+            "those tasks train on the mix of soft and hard losses (--kd_weight, --kd_temperature)."
+        },
+    )
 
     def __post_init__(self):
         if self.max_seq_length < 1:
@@ -202,6 +209,13 @@ class MTDNNTrainingArguments(TrainingArguments):
     sampling_temperature: float = field(
         default=2.0, metadata={"help": "T of the 'temperature' strategy: P(task) ~ size ** (1 / T)."}
     )
+    kd_weight: float = field(
+        default=0.5,
+        metadata={"help": "MT-DNN-KD: the soft-target loss's share, (1 - w) * hard + w * soft (with --soft_targets)."},
+    )
+    kd_temperature: float = field(
+        default=1.0, metadata={"help": "MT-DNN-KD: the temperature T of the soft targets and the student."}
+    )
     group_by_length_mega_batches: int | None = field(
         default=None,
         metadata={
@@ -239,6 +253,15 @@ class MTDNNTrainingArguments(TrainingArguments):
                 f"--sampling_temperature must be a finite number > 0 (1 is proportional, larger is flatter), got "
                 f"{temperature!r}."
             )
+        weight, temperature = self.kd_weight, self.kd_temperature
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+            raise ValueError(f"--kd_weight must be in [0, 1] (the soft loss's share), got {weight!r}.")
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not 0 < temperature < math.inf
+        ):
+            raise ValueError(f"--kd_temperature must be a finite number > 0, got {temperature!r}.")
         mega_batches = self.group_by_length_mega_batches
         if mega_batches is not None and (
             isinstance(mega_batches, bool) or not isinstance(mega_batches, int) or mega_batches < 1

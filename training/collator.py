@@ -44,7 +44,8 @@ class MultiTaskDataCollator:
 
     Ranking rows (`input_ids` holding several candidates) become `(groups, candidates, seq_len)` tensors; groups
     with fewer candidates are filled with all-padding candidates (attention mask all zeros), which the model scores
-    lowest. Columns other than the model's inputs, `labels` and `task_name` (such as `group_id`) are dropped.
+    lowest. A `teacher_logits` column (MT-DNN-KD soft targets, `training.distill`) becomes a float tensor. Columns
+    other than the model's inputs, `labels`, `teacher_logits` and `task_name` (such as `group_id`) are dropped.
 
     Raises:
         `ValueError`: when a batch mixes tasks or lacks `task_name`.
@@ -111,6 +112,12 @@ class MultiTaskDataCollator:
         else:
             length = self._target_length(max(len(feature["input_ids"]) for feature in features))
             batch = self._pad_sequences(features, length)
+        if "teacher_logits" in features[0]:  # MT-DNN-KD soft targets: (teachers, classes or candidates) per row
+            rows = [torch.as_tensor(feature["teacher_logits"], dtype=torch.float32) for feature in features]
+            width = max(row.shape[-1] for row in rows)
+            batch["teacher_logits"] = torch.stack(
+                [torch.nn.functional.pad(row, (0, width - row.shape[-1]), value=float("-inf")) for row in rows]
+            )
         if "labels" in features[0]:
             labels = [feature["labels"] for feature in features]
             dtype = torch.float32 if isinstance(labels[0], float) else torch.long

@@ -41,6 +41,7 @@ from modeling_mtdnn import MTDNNForMultiTask, normalize_task_spec  # noqa: E402
 from modeling_mtdnn.saving import check_local_path  # noqa: E402
 from training.arguments import DataArguments, ModelArguments, MTDNNTrainingArguments  # noqa: E402
 from training.collator import MultiTaskDataCollator  # noqa: E402
+from training.distill import MANIFEST_SUFFIX, attach_soft_targets  # noqa: E402
 from training.metrics import METRIC_CONFIGS  # noqa: E402
 from training.task_data import FILE_BUILDERS, TaskDataSpec, load_raw_split, load_task_specs, prepare_split  # noqa: E402
 from training.trainer import EvalSpec, MTDNNTrainer, end_distributed_run  # noqa: E402
@@ -276,6 +277,29 @@ def _run(argv: list[str] | None) -> dict[str, float]:
                     raw, prepared = prepare(split, with_labels=False, max_samples=data_args.max_predict_samples)
                     indices = raw["idx"][: len(prepared)] if "idx" in raw.column_names else range(len(prepared))
                     test_sets[key] = (spec, prepared, list(indices))
+
+    if data_args.soft_targets is not None and train_sets:
+        check_local_path(data_args.soft_targets, "--soft_targets")
+        distilled = [
+            name for name in train_sets if (Path(data_args.soft_targets) / f"{name}{MANIFEST_SUFFIX}").is_file()
+        ]
+        if not distilled:
+            raise ValueError(
+                f"--soft_targets {data_args.soft_targets!r} holds soft targets for none of the tasks "
+                f"{list(train_sets)}; write them with training/distill.py for the same --tasks."
+            )
+        for name in distilled:
+            train_sets[name] = attach_soft_targets(
+                data_args.soft_targets, name, model.config.tasks[name], train_sets[name]
+            )
+        plain = [name for name in train_sets if name not in distilled]
+        logger.info(
+            "MT-DNN-KD: %s train on soft targets (weight %s, temperature %s)%s.",
+            ", ".join(distilled),
+            training_args.kd_weight,
+            training_args.kd_temperature,
+            f"; {', '.join(plain)} on their labels alone" if plain else "",
+        )
 
     card = model.model_card_data = MTDNNModelCardData(model_id=training_args.hub_model_id)
     card.task_datasets = {

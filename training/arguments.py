@@ -25,6 +25,7 @@ from transformers import TrainingArguments
 from modeling_mtdnn import POOLING_MODES
 
 from .samplers import SAMPLING_STRATEGIES
+from .smart import ADV_NORMS
 
 __all__ = ["PAPER_RECIPE", "DataArguments", "MTDNNTrainingArguments", "ModelArguments"]
 
@@ -209,6 +210,32 @@ class MTDNNTrainingArguments(TrainingArguments):
     sampling_temperature: float = field(
         default=2.0, metadata={"help": "T of the 'temperature' strategy: P(task) ~ size ** (1 / T)."}
     )
+    adv_train: bool = field(
+        default=False,
+        metadata={
+            "help": "SMART: add the smoothness-inducing adversarial regularizer (a perturbation of the embedding "
+            "layer's output climbing the divergence between perturbed and clean predictions)."
+        },
+    )
+    adv_weight: float = field(
+        default=1.0, metadata={"help": "SMART: the regularizer's weight (a task file's adv_weight overrides it)."}
+    )
+    adv_noise_scale: float = field(default=1e-5, metadata={"help": "SMART: the std of the initial perturbation."})
+    adv_step_size: float = field(default=1e-5, metadata={"help": "SMART: the step of each ascent step."})
+    adv_steps: int = field(default=1, metadata={"help": "SMART: the number of ascent steps."})
+    adv_norm: str = field(
+        default="inf", metadata={"help": "SMART: the per-token norm the perturbation is normalised in: inf or l2."}
+    )
+    bregman_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "SMART: the weight of the Bregman proximal term (0 turns it off): the divergence between the "
+            "model's predictions and those of a slowly updated copy of it."
+        },
+    )
+    bregman_momentum: float = field(
+        default=0.99, metadata={"help": "SMART: the proximal copy moves as m * copy + (1 - m) * model each step."}
+    )
     kd_weight: float = field(
         default=0.5,
         metadata={"help": "MT-DNN-KD: the soft-target loss's share, (1 - w) * hard + w * soft (with --soft_targets)."},
@@ -238,6 +265,31 @@ class MTDNNTrainingArguments(TrainingArguments):
         },
     )
 
+    def _check_smart_settings(self) -> None:
+        def number(name: str, allowed: str, test) -> None:
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or not test(value)
+            ):
+                raise ValueError(f"--{name} must be {allowed}, got {value!r}.")
+
+        number("adv_weight", "a finite number >= 0", lambda v: v >= 0)
+        number("adv_noise_scale", "a finite number >= 0 (the initial noise's std)", lambda v: v >= 0)
+        number("adv_step_size", "a finite number > 0", lambda v: v > 0)
+        number("bregman_weight", "a finite number >= 0 (0 turns the proximal term off)", lambda v: v >= 0)
+        number("bregman_momentum", "in [0, 1) (1 would never move the proximal copy)", lambda v: 0 <= v < 1)
+        steps = self.adv_steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(
+                f"--adv_steps must be an int >= 1 (ascent steps of the perturbation), got {steps!r}"
+                + ("; leave --adv_train out to train without the regularizer." if self.adv_train else ".")
+            )
+        if self.adv_norm not in ADV_NORMS:
+            raise ValueError(f"--adv_norm must be one of {list(ADV_NORMS)}, got {self.adv_norm!r}.")
+
     def __post_init__(self):
         if self.sampling_strategy not in SAMPLING_STRATEGIES:
             raise ValueError(
@@ -253,6 +305,7 @@ class MTDNNTrainingArguments(TrainingArguments):
                 f"--sampling_temperature must be a finite number > 0 (1 is proportional, larger is flatter), got "
                 f"{temperature!r}."
             )
+        self._check_smart_settings()
         weight, temperature = self.kd_weight, self.kd_temperature
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
             raise ValueError(f"--kd_weight must be in [0, 1] (the soft loss's share), got {weight!r}.")

@@ -334,6 +334,7 @@ def _run(argv: list[str] | None) -> dict[str, float]:
         train_dataset=train_sets or None,
         eval_dataset=eval_sets or None,
         eval_specs=eval_specs,
+        adv_task_weights={name: spec.adv_weight for name, spec in specs.items() if spec.adv_weight is not None},
         data_collator=collator,
         processing_class=tokenizer,
     )

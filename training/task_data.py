@@ -97,6 +97,9 @@ class TaskDataSpec:
             Dropout of the task's head.
         loss_weight (`float`, *optional*, defaults to 1.0):
             Factor on the task's loss.
+        adv_weight (`float`, *optional*):
+            The weight of SMART's adversarial regularizer for this task under `--adv_train` (0 turns it off for
+            the task); `--adv_weight` when left out.
         submission_file (`str`, *optional*):
             The GLUE submission file name of the test predictions (`RTE.tsv`).
         extra_submission_files (`dict[str, str]`, *optional*):
@@ -124,6 +127,7 @@ class TaskDataSpec:
     max_seq_length: int | None = None
     dropout: float = 0.1
     loss_weight: float = 1.0
+    adv_weight: float | None = None
     submission_file: str | None = None
     extra_submission_files: dict[str, str] = dataclasses.field(default_factory=dict)
     submission_labels: str = "ids"
@@ -176,6 +180,11 @@ class TaskDataSpec:
                 else sorted(set(METRIC_CONFIGS) - REGRESSION_METRICS)
             )
             raise fail("metric", self.metric, f"a metric for task_type '{self.task_type}', one of {fitting}")
+        weight = self.adv_weight
+        if weight is not None and (
+            isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < float("inf")
+        ):
+            raise fail("adv_weight", weight, "a finite number >= 0 (0 turns SMART's regularizer off for the task)")
         if not isinstance(self.drop_labels, list):
             raise fail("drop_labels", self.drop_labels, "a list of label values (SNLI: [-1])")
         for key in (*self.extra_eval_splits, *self.extra_test_splits):

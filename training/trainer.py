@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,6 +39,7 @@ from .callbacks import ModelCardCallback
 from .distill import distillation_loss
 from .metrics import average_score, compute_task_metrics, predictions_from_logits, ranking_predictions
 from .samplers import MultiTaskBatchSampler
+from .smart import BregmanProximalCallback, adversarial_loss, symmetric_divergence
 
 __all__ = [
     "SAMPLER_STATE_FILE",
@@ -151,7 +153,13 @@ class MTDNNTrainer(Trainer):
     and the dev scores.
     """
 
-    def __init__(self, *args, eval_specs: Mapping[str, EvalSpec] | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        eval_specs: Mapping[str, EvalSpec] | None = None,
+        adv_task_weights: Mapping[str, float] | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.eval_specs = dict(eval_specs or {})
         if self.eval_dataset is not None:
@@ -161,6 +169,14 @@ class MTDNNTrainer(Trainer):
         self.task_sampler: MultiTaskBatchSampler | None = None
         self.resumed_from: str | None = None  # the checkpoint `train` resumes from, for the sampler's state
         self._task_losses: dict[str, list] = {}  # task -> [summed loss, batches] since the last log
+        # SMART: per-task weights of the adversarial regularizer (others use args.adv_weight), skipped terms since
+        # the last log, and the Bregman proximal copy (kept by its callback, which saves it before the sampler's
+        # state so that file still marks a complete checkpoint).
+        self.adv_task_weights = dict(adv_task_weights or {})
+        self._adv_skipped = 0
+        self.proximal_model = None
+        if getattr(self.args, "bregman_weight", 0) > 0:
+            self.add_callback(BregmanProximalCallback(self))
         self.add_callback(TaskSamplerCallback(self))
         self.add_callback(ModelCardCallback(self))
 
@@ -279,6 +295,8 @@ class MTDNNTrainer(Trainer):
             weight, temperature = getattr(self.args, "kd_weight", 0.5), getattr(self.args, "kd_temperature", 1.0)
             soft = distillation_loss(logits, teacher_logits, spec, temperature) * spec["loss_weight"]
             loss = (1 - weight) * loss + weight * soft
+        if model.training and (getattr(self.args, "adv_train", False) or self.proximal_model is not None):
+            loss = loss + self._smart_terms(model, inputs, outputs)
         if model.training:
             self._check_finite(loss, inputs["task_name"])
         if model.training:  # summed as tensors: no host sync per step, one per log
@@ -286,6 +304,36 @@ class MTDNNTrainer(Trainer):
             record[0] = record[0] + loss.detach().float()
             record[1] += 1
         return (loss, outputs) if return_outputs else loss
+
+    def _smart_terms(self, model, inputs: dict[str, Any], outputs) -> torch.Tensor | float:
+        """SMART's regularizers for one training batch: the adversarial term and the Bregman proximal term."""
+        args, task = self.args, inputs["task_name"]
+        module = self.accelerator.unwrap_model(model)
+        task_type = module.config.tasks[task]["task_type"]
+        logits = outputs["logits"] if isinstance(outputs, Mapping) else outputs[1]
+        model_inputs = {key: value for key, value in inputs.items() if key != "labels"}
+        total = 0.0
+        weight = self.adv_task_weights.get(task, args.adv_weight) if args.adv_train else 0.0
+        if weight > 0:
+            term = adversarial_loss(
+                module,
+                model_inputs,
+                logits,
+                task_type,
+                noise_scale=args.adv_noise_scale,
+                step_size=args.adv_step_size,
+                steps=args.adv_steps,
+                norm=args.adv_norm,
+            )
+            if term is None:
+                self._adv_skipped += 1
+            else:
+                total = total + weight * term
+        if self.proximal_model is not None:
+            with torch.no_grad():
+                proximal = self.proximal_model(**model_inputs).logits
+            total = total + args.bregman_weight * symmetric_divergence(logits, proximal, task_type)
+        return total
 
     def _check_finite(self, loss: torch.Tensor, task_name: str) -> None:
         """
@@ -319,6 +367,12 @@ class MTDNNTrainer(Trainer):
                 if count:
                     logs[f"loss_{name}"] = round(total / count, 4)
             self._task_losses = {}
+            if getattr(self.args, "adv_train", False):
+                skipped = torch.tensor([float(self._adv_skipped)], dtype=torch.float64)
+                if self.args.world_size > 1:
+                    skipped = self.accelerator.reduce(skipped.to(self.accelerator.device), reduction="sum").cpu()
+                logs["adv_skipped"] = int(skipped.item())
+                self._adv_skipped = 0
         super().log(logs, start_time)
 
     def create_optimizer(self, model=None):

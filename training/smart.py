@@ -1,0 +1,161 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+SMART (Jiang, He, Chen, Liu, Gao, Zhao 2020, arXiv 1911.03437) as `MTDNNTrainer` features: the smoothness-inducing
+adversarial regularizer (`--adv_train`) and the Bregman proximal point step (`--bregman_weight`).
+
+- **Adversarial regularizer.** A perturbation `delta` of the encoder's embedding-layer output (word, position and
+  type embeddings as the layers receive them, where the authors' code perturbs too) starts as Gaussian noise
+  (`--adv_noise_scale`), takes `--adv_steps` ascent steps on the divergence between the perturbed and the clean
+  predictions (step `--adv_step_size`, then normalised per token in the `--adv_norm` norm, as the authors' code
+  does), and the loss gains `adv_weight * l_s(f(x + delta), f(x))`. `l_s` is the symmetric KL divergence for
+  classification (over the classes) and ranking (over a question's candidates), and the squared error for
+  regression. A non-finite ascent gradient skips the term for that batch (counted in the logs as `adv_skipped`).
+- **Bregman proximal point.** A copy of the model, updated after every optimizer step as
+  `theta_tilde = momentum * theta_tilde + (1 - momentum) * theta`, whose predictions the model must stay near: the
+  loss gains `bregman_weight * l_s(f(x; theta), f(x; theta_tilde))`. The copy travels in checkpoints
+  (`bregman_proximal.safetensors`), so a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import TrainerCallback
+
+__all__ = ["PROXIMAL_FILE", "BregmanProximalCallback", "adversarial_loss", "symmetric_divergence"]
+
+PROXIMAL_FILE = "bregman_proximal.safetensors"
+ADV_NORMS = ("inf", "l2")
+_EPSILON = 1e-6  # keeps the per-token normalisation finite (the authors' `adv_epsilon`)
+
+
+def symmetric_divergence(logits: torch.Tensor, other: torch.Tensor, task_type: str) -> torch.Tensor:
+    """
+    `l_s` of SMART: `KL(p || q) + KL(q || p)` over the last dimension for classification and ranking (each direction
+    differentiates its second argument, the other side is held fixed, as in the authors' code), the squared error for
+    regression. Batch mean.
+    """
+    if task_type == "regression":
+        return F.mse_loss(logits.float().view(-1), other.float().view(-1))
+    log_p, log_q = torch.log_softmax(logits.float(), dim=-1), torch.log_softmax(other.float(), dim=-1)
+    forward = F.kl_div(log_q, log_p.detach(), log_target=True, reduction="batchmean")
+    backward = F.kl_div(log_p, log_q.detach(), log_target=True, reduction="batchmean")
+    return forward + backward
+
+
+def _ascent_divergence(adversarial: torch.Tensor, clean: torch.Tensor, task_type: str) -> torch.Tensor:
+    """The divergence the perturbation climbs: from the clean prediction (fixed) to the perturbed one."""
+    if task_type == "regression":
+        return F.mse_loss(adversarial.float().view(-1), clean.float().view(-1))
+    log_clean = torch.log_softmax(clean.float(), dim=-1)
+    return F.kl_div(torch.log_softmax(adversarial.float(), dim=-1), log_clean, log_target=True, reduction="batchmean")
+
+
+def _normalize(delta: torch.Tensor, norm: str) -> torch.Tensor:
+    if norm == "l2":
+        return delta / (delta.norm(dim=-1, keepdim=True) + _EPSILON)
+    return delta / (delta.abs().amax(dim=-1, keepdim=True) + _EPSILON)
+
+
+def embedding_layer(model: nn.Module) -> nn.Module:
+    """The module whose output SMART perturbs: the encoder's embedding layer, else its word embeddings."""
+    encoder = model.encoder
+    return getattr(encoder, "embeddings", None) or encoder.get_input_embeddings()
+
+
+def adversarial_loss(
+    model: nn.Module,
+    inputs: dict[str, Any],
+    clean_logits: torch.Tensor,
+    task_type: str,
+    noise_scale: float = 1e-5,
+    step_size: float = 1e-5,
+    steps: int = 1,
+    norm: str = "inf",
+) -> torch.Tensor | None:
+    """
+    SMART's adversarial term `l_s(f(x + delta), f(x))` for one batch (`inputs` without labels; `clean_logits` the
+    model's output on them, with its graph). Returns `None` when an ascent gradient is not finite.
+    """
+    state: dict[str, torch.Tensor | None] = {"delta": None}
+
+    def perturb(module, arguments, output):
+        if state["delta"] is None:
+            state["delta"] = (torch.randn_like(output) * noise_scale).requires_grad_()
+        return output + state["delta"]
+
+    handle = embedding_layer(model).register_forward_hook(perturb)
+    try:
+        clean = clean_logits.detach()
+        for _ in range(steps):
+            adversarial = model(**inputs).logits
+            (gradient,) = torch.autograd.grad(_ascent_divergence(adversarial, clean, task_type), state["delta"])
+            if not torch.isfinite(gradient).all():
+                return None
+            state["delta"] = _normalize(state["delta"].detach() + step_size * gradient, norm).requires_grad_()
+        state["delta"] = state["delta"].detach()
+        return symmetric_divergence(clean_logits, model(**inputs).logits, task_type)
+    finally:
+        handle.remove()
+
+
+class BregmanProximalCallback(TrainerCallback):
+    """
+    Keeps the Bregman proximal copy of `trainer.model`: made at the start of training (or read from the checkpoint a
+    run resumes from), moved toward the model after every optimizer step, and saved into every checkpoint before the
+    task sampler's state (the file that marks a checkpoint complete).
+    """
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        model = self.trainer.model
+        proximal = copy.deepcopy(model).eval().requires_grad_(False)
+        checkpoint = self.trainer.resumed_from
+        if checkpoint:
+            path = os.path.join(checkpoint, PROXIMAL_FILE)
+            if not os.path.isfile(path):
+                raise ValueError(
+                    f"The checkpoint {checkpoint!r} has no {PROXIMAL_FILE}: it was saved without --bregman_weight, so "
+                    "the proximal copy cannot be restored; resume without --bregman_weight, or start the run afresh."
+                )
+            proximal.load_state_dict(load_file(path), strict=True)
+        self.trainer.proximal_model = proximal
+
+    def on_step_end(self, args, state, control, **kwargs):
+        proximal = self.trainer.proximal_model
+        momentum = args.bregman_momentum
+        with torch.no_grad():
+            for tilde, current in zip(proximal.parameters(), self.trainer.model.parameters()):
+                tilde.lerp_(current.detach().to(tilde.dtype), 1 - momentum)
+
+    def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        if os.path.isdir(folder):
+            weights = {
+                key: value.contiguous().cpu() for key, value in self.trainer.proximal_model.state_dict().items()
+            }
+            temporary = os.path.join(folder, PROXIMAL_FILE + ".tmp")
+            save_file(weights, temporary, metadata={"format": "pt"})
+            os.replace(temporary, os.path.join(folder, PROXIMAL_FILE))

@@ -69,14 +69,16 @@ def test_benchmark_quick_mode_prints_its_figures(script, keys, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MTDNN_DATA_DIR": str(shared_glue_dir())}
     # Scripts that keep their results on disk keep these in the test's folder, not beside earlier full runs.
     results = (
-        ["--results_dir", str(tmp_path / "results")] if script in ("reproduce_paper.py", "bench_adapters.py") else []
+        ["--results_dir", str(tmp_path / "results")]
+        if script in ("reproduce_paper.py", "bench_adapters.py", "bench_smart_kd.py")
+        else []
     )
     completed = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), "--quick", *results],
         capture_output=True,
         text=True,
         env=env,
-        timeout=600,
+        timeout=1200,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     figures = json.loads(completed.stdout.strip().splitlines()[-1])

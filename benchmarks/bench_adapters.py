@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--learning_rate", type=float, default=1e-4, help="Full fine-tuning (and the stage).")
     parser.add_argument("--lora_learning_rate", type=float, default=1e-3)
     parser.add_argument("--lora_r", type=int, default=8)
+    parser.add_argument(
+        "--lora_target_modules", default=None, help="Comma-separated layers to adapt (default: peft's, query,value)."
+    )
     args = parse_benchmark_args(parser, argv)
     tasks = ["rte", "stsb"] if args.quick else TASKS
     samples = 32 if args.quick else args.max_train_samples
@@ -98,6 +101,13 @@ def main(argv: list[str] | None = None) -> dict:
             "adapter_folder_bytes": folder_bytes(adapters) if adapters.is_dir() else None,
         }
 
+    # Results of other LoRA settings are kept apart, beside the same full fine-tuning runs.
+    default_lora = args.lora_target_modules is None and args.lora_r == 8 and args.lora_learning_rate == 1e-3
+    targets = (args.lora_target_modules or "default").replace(",", "-")
+    lora_name = "lora" if default_lora else f"lora-r{args.lora_r}-lr{args.lora_learning_rate:g}-{targets}"
+    lora_flags = ["--lora_r", str(args.lora_r), "--learning_rate", str(args.lora_learning_rate)]
+    if args.lora_target_modules:
+        lora_flags += ["--lora_target_modules", args.lora_target_modules]
     results: dict[str, dict[str, list[dict]]] = {arm: {task: [] for task in tasks} for arm in ARMS}
     for seed in range(seeds):
         for task in tasks:
@@ -105,18 +115,16 @@ def main(argv: list[str] | None = None) -> dict:
                 flags = ["--init_from", str(stage), "--tasks", task, "--num_train_epochs", str(args.epochs),
                          "--output_dir", str(results_dir / "runs" / f"{arm}-{task}-{seed}"), "--seed", str(42 + seed),
                          *common]  # fmt: skip
-                if arm == "lora":
-                    flags += ["--lora_r", str(args.lora_r), "--learning_rate", str(args.lora_learning_rate)]
-                else:
-                    flags += ["--learning_rate", str(args.learning_rate)]
-                result = run_once(results_dir / arm / task / f"seed{seed}.json", flags, inspect=sizes)
+                flags += lora_flags if arm == "lora" else ["--learning_rate", str(args.learning_rate)]
+                folder = results_dir / (lora_name if arm == "lora" else arm)
+                result = run_once(folder / task / f"seed{seed}.json", flags, inspect=sizes)
                 results[arm][task].append(result)
 
     # Parameters and the weights held in memory to serve every task, from the stage checkpoint.
     model = MTDNNForMultiTask.from_pretrained(stage)
     single_model_bytes = tensor_bytes(model.encoder) + max(tensor_bytes(model.heads[task]) for task in tasks)
     for task in tasks:
-        model.add_task_adapter(task, r=args.lora_r)
+        model.add_task_adapter(task, r=args.lora_r, target_modules=args.lora_target_modules)
     total = sum(parameter.numel() for parameter in model.parameters())
     adapter = [f"lora_A.{tasks[0]}.", f"lora_B.{tasks[0]}."]
     adapter_share = sum(p.numel() for n, p in model.named_parameters() if any(key in n for key in adapter)) / total
@@ -126,6 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
         "train_samples_per_task": samples,
         "epochs": args.epochs,
         "lora_r": args.lora_r,
+        "lora_target_modules": model.config.task_adapters[tasks[0]]["target_modules"],
         "learning_rate": args.learning_rate,
         "lora_learning_rate": args.lora_learning_rate,
         "adapter_share": round(adapter_share, 5),

@@ -24,13 +24,12 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import HfApi, snapshot_download
+from huggingface_hub import snapshot_download
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -347,17 +346,8 @@ class TaskAdapterMixin:
         revision: str | None = None,
     ):
         """Uploads a task's adapter and head (as `save_task_adapter` writes them); returns the `CommitInfo`."""
-        self.config.get_task(task_name)
-        api = HfApi(token=token)
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        with tempfile.TemporaryDirectory() as folder:
-            self.save_task_adapter(task_name, folder)
-            return api.upload_folder(
-                repo_id=repo_id,
-                folder_path=folder,
-                commit_message=commit_message or f"Upload MT-DNN LoRA adapter for task '{task_name}'",
-                revision=revision,
-            )
+        message = commit_message or f"Upload MT-DNN LoRA adapter for task '{task_name}'"
+        return self._upload_task_folder(self.save_task_adapter, task_name, repo_id, message, private, token, revision)
 
     def load_task_adapter(
         self,

@@ -226,16 +226,18 @@ class TaskHeadHubMixin:
         Uploads one task's head (see [`~TaskHeadHubMixin.save_head`]) to the Hub repo `repo_id`, creating it if
         needed; costs kilobytes to megabytes, not a whole encoder. Returns the upload's `CommitInfo`.
         """
+        message = commit_message or f"Upload MT-DNN head for task '{task_name}'"
+        return self._upload_task_folder(self.save_head, task_name, repo_id, message, private, token, revision)
+
+    def _upload_task_folder(self, save, task_name, repo_id, commit_message, private, token, revision):
+        """Creates the Hub repo if needed and uploads what `save(task_name, folder)` writes, in one commit."""
         self.config.get_task(task_name)
         api = HfApi(token=token)
         api.create_repo(repo_id, private=private, exist_ok=True)
         with tempfile.TemporaryDirectory() as folder:
-            self.save_head(task_name, folder)
+            save(task_name, folder)
             return api.upload_folder(
-                repo_id=repo_id,
-                folder_path=folder,
-                commit_message=commit_message or f"Upload MT-DNN head for task '{task_name}'",
-                revision=revision,
+                repo_id=repo_id, folder_path=folder, commit_message=commit_message, revision=revision
             )
 
     def load_head(

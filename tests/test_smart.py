@@ -97,6 +97,20 @@ def test_the_adversarial_term_climbs_a_normalised_perturbation_of_the_embedding_
     torch.testing.assert_close(deltas[0].norm(dim=-1), torch.ones(deltas[0].shape[:2]), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("task", ["stsb", "qnli"])
+def test_the_adversarial_term_of_regression_and_ranking_batches(tokenizer, tmp_path, task):
+    specs, train, _, _ = tiny_data(tokenizer)
+    batch = MultiTaskDataCollator(tokenizer)([train[task][i] for i in range(3)])
+    model = make_trainer(tokenizer, tmp_path).model.train()
+    inputs = {key: value for key, value in batch.items() if key != "labels"}
+    clean = model(**inputs).logits
+    assert clean.shape == ((3,) if task == "stsb" else tuple(batch["input_ids"].shape[:2]))
+    term = adversarial_loss(model, inputs, clean, model.config.tasks[task]["task_type"], noise_scale=1e-2, step_size=1e-1)  # fmt: skip
+    assert term is not None and torch.isfinite(term) and term.item() > 0
+    term.backward()
+    assert model.heads[task].classifier.weight.grad.abs().sum() > 0
+
+
 def test_a_non_finite_ascent_gradient_skips_the_term_and_is_counted(tokenizer, batch, tmp_path, monkeypatch):
     model = make_trainer(tokenizer, tmp_path).model.train()
     inputs = {key: value for key, value in batch.items() if key != "labels"}

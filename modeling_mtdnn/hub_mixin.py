@@ -182,6 +182,11 @@ class TaskHeadHubMixin:
             `Path`: the folder written.
         """
         spec = self.config.get_task(task_name)
+        if task_name in (self.config.task_adapters or {}):
+            raise ValueError(
+                f"Task '{task_name}' has a LoRA adapter, and its head gives wrong outputs without it; save both with "
+                f"save_task_adapter('{task_name}', ...)."
+            )
         with atomic_directory(save_directory) as staging:
             self._write_head(task_name, spec, staging, repo_id=Path(save_directory).name)
         return Path(save_directory)

@@ -108,8 +108,6 @@ def test_a_model_with_adapters_saves_and_loads_exactly(model, tmp_path):
         torch.testing.assert_close(loaded(**batch, task_name=name).logits, logits, rtol=0, atol=0)
 
 
-# peft 0.21 reads a transformers property that transformers 5 deprecates: their warning, not ours.
-@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
 def test_the_model_card_names_the_tasks_with_adapters(model):
     from model_cards import MTDNNModelCardData, generate_model_card
 
@@ -119,6 +117,8 @@ def test_the_model_card_names_the_tasks_with_adapters(model):
     assert "| sst2 | classification | linear |" in card
 
 
+# peft 0.21 reads a transformers property that transformers 5 deprecates: their warning, not ours.
+@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
 def test_an_adapter_is_saved_in_peft_layout_that_peft_loads_on_the_plain_encoder(model, encoder_dir, tmp_path):
     model.add_task_adapter("sst2", r=4)
     trained(model, "sst2")
@@ -311,6 +311,8 @@ def test_bad_adapters_are_refused_naming_what_and_how_to_fix(model, encoder_dir,
     head_only = model.save_head("sst2", tmp_path / "sst2-head")
     with pytest.raises(ValueError, match=re.escape("holds no MT-DNN task adapter: ['adapter_config.json', 'adapter_model.safetensors'] missing")):  # fmt: skip
         fresh.load_task_adapter(head_only)
+    with pytest.raises(ValueError, match=re.escape("Task 'rte' has a LoRA adapter, and its head gives wrong outputs without it; save both with save_task_adapter('rte', ...).")):  # fmt: skip
+        model.save_head("rte", tmp_path / "rte-head")
     with pytest.raises(ValueError, match=re.escape("Task 'sst2' has no LoRA adapter (the tasks with one are ['rte']); save its head alone with save_head")):  # fmt: skip
         model.save_task_adapter("sst2", tmp_path / "nothing")
     assert not (tmp_path / "nothing").exists()

@@ -30,10 +30,10 @@ from typing import Any
 
 import torch
 from huggingface_hub import snapshot_download
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
-from .saving import atomic_directory, check_local_path, read_json
+from .saving import atomic_directory, check_local_path, read_json, read_safetensors
 
 __all__ = ["ADAPTER_CONFIG_FILE", "ADAPTER_WEIGHTS_FILE", "TaskAdapterMixin", "default_lora_target_modules"]
 
@@ -401,13 +401,7 @@ class TaskAdapterMixin:
                         f"{where}: it was trained for a task with {field}={spec.get(field)!r}, but this model's task "
                         f"'{name}' has {field}={mine.get(field)!r}; pass another task_name to load it as a new task."
                     )
-        weights_file = folder / ADAPTER_WEIGHTS_FILE
-        try:
-            saved = load_file(weights_file)
-        except Exception as error:  # safetensors raises its own SafetensorError for a cut or corrupt file
-            raise ValueError(
-                f"{where}: {str(weights_file)!r} cannot be read ({error}); the file is truncated or corrupt."
-            ) from None
+        saved = read_safetensors(folder / ADAPTER_WEIGHTS_FILE, where)
         adapter_weights = self._check_adapter_weights(name, settings, saved, where)
         # Everything is checked: the model changes only now.
         if name in self.config.tasks:

@@ -24,14 +24,14 @@ from typing import Any
 
 import torch
 from huggingface_hub import HfApi, ModelCard, ModelCardData, snapshot_download
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification, PreTrainedModel
 
 from .adapters import ADAPTER_CONFIG_FILE
 from .configuration_mtdnn import normalize_task_spec
 from .heads import build_head
-from .saving import atomic_directory, check_local_path, is_local_path, public_name, read_json
+from .saving import atomic_directory, check_local_path, is_local_path, public_name, read_json, read_safetensors
 
 __all__ = ["HEAD_CONFIG_FILE", "HEAD_WEIGHTS_FILE", "TaskHeadHubMixin"]
 
@@ -333,14 +333,7 @@ class TaskHeadHubMixin:
                 f"Head '{name}' from {str(repo_id_or_path)!r} was trained on pooling={saved_pooling!r}, but this "
                 f"model pools with {mine['pooling']!r}; build the model with pooling={saved_pooling!r} to attach it."
             )
-        weights_file = folder / HEAD_WEIGHTS_FILE
-        try:
-            weights = load_file(weights_file)
-        except Exception as error:  # safetensors raises its own SafetensorError for a cut or corrupt file
-            raise ValueError(
-                f"Head '{name}': {str(weights_file)!r} cannot be read ({error}); the file is truncated or corrupt. "
-                "Save or download the head again."
-            ) from None
+        weights = read_safetensors(folder / HEAD_WEIGHTS_FILE, f"Head '{name}'")
         # The head is built and filled on its own; the model changes only once nothing can fail any more.
         probe = build_head(name, self.config.hidden_size, spec)
         try:

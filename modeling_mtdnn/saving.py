@@ -103,6 +103,19 @@ def read_json(path: str | os.PathLike, what: str) -> Any:
         ) from None
 
 
+def read_safetensors(path: str | os.PathLike, what: str) -> dict[str, Any]:
+    """The tensors of a safetensors file; a truncated or corrupt one is a `ValueError` naming `what` and the file."""
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path)
+    except Exception as error:  # safetensors raises its own SafetensorError for a cut or corrupt file
+        raise ValueError(
+            f"{what}: {str(path)!r} cannot be read ({error}); the file is truncated or corrupt. Save or download it "
+            "again."
+        ) from None
+
+
 def _looks_local(text: str) -> bool:
     """Absolute, starting with `.` or `~`, or with more than one `/` or a backslash: no Hub id looks like that."""
     return os.path.isabs(text) or text.startswith((".", "~")) or text.count("/") > 1 or "\\" in text

@@ -22,20 +22,14 @@ import pytest
 import torch
 from peft import PeftModel
 from safetensors.torch import load_file
-from transformers import AutoModel, BertModel
+from transformers import AutoModel
 
 from modeling_mtdnn import MTDNNForMultiTask
 from modeling_mtdnn.adapters import ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE
 from modeling_mtdnn.hub_mixin import HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE
 
-from .conftest import TINY_TASKS, make_pair_batch, tiny_bert_config
-from .test_hub import RecordedHub
-
-
-def encoder_folder(path, seed=0, **overrides):
-    torch.manual_seed(seed)
-    BertModel(tiny_bert_config(**overrides)).save_pretrained(path)
-    return str(path)
+from .conftest import TINY_TASKS, make_pair_batch
+from .test_hub import RecordedHub, encoder_folder
 
 
 @pytest.fixture

@@ -32,7 +32,6 @@ At the end it prints a table of mean and spread per task and arm, and (last line
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -44,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
 
 from modeling_mtdnn import POOLING_MODES  # noqa: E402
+from modeling_mtdnn.saving import atomic_file  # noqa: E402
 from training.metrics import task_score  # noqa: E402
 from training.run_mtdnn import main as run_mtdnn  # noqa: E402
 
@@ -75,9 +75,8 @@ def run_once(path: Path, flags: list[str], keep_output: bool = False, inspect=No
         shutil.rmtree(output_dir, ignore_errors=True)
     result["wall_seconds"] = round(time.perf_counter() - start, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(result, indent=2))
-    os.replace(temporary, path)
+    with atomic_file(path) as temporary:
+        temporary.write_text(json.dumps(result, indent=2))
     return result
 
 

@@ -81,6 +81,22 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+@contextmanager
+def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
+    """
+    Yields a temporary path beside `target` to write one file to; it replaces `target` in one rename once the block
+    ends without an error, and is removed otherwise, so `target` is always either the old file or the whole new one.
+    """
+    target = Path(target)
+    temporary = target.with_name(target.name + ".tmp")
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
 def saved_name(folder: str | os.PathLike) -> str:
     """The name of the folder a save ends up in: `folder`'s own, or its target's when it is a staging folder."""
     name = Path(os.path.abspath(folder)).name

@@ -50,6 +50,8 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from modeling_mtdnn.saving import atomic_file
+
 __all__ = ["attach_soft_targets", "distillation_loss", "input_digest", "teacher_logits", "write_soft_targets"]
 
 logger = logging.getLogger(__name__)
@@ -116,28 +118,18 @@ def write_soft_targets(
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     weights, manifest = folder / f"{task_name}{LOGITS_SUFFIX}", folder / f"{task_name}{MANIFEST_SUFFIX}"
-    for path, write in (
-        (weights, lambda target: save_file({"teacher_logits": stacked}, target)),
-        (
-            manifest,
-            lambda target: Path(target).write_text(
-                json.dumps(
-                    {
-                        "task_name": task_name,
-                        **_manifest_spec(spec),
-                        "rows": len(dataset),
-                        "input_digest": input_digest(dataset),
-                        "teachers": list(logits),
-                    },
-                    indent=2,
-                )
-                + "\n"
-            ),
-        ),
-    ):  # each file complete or absent: written beside, then moved in (the manifest last)
-        temporary = path.with_name(path.name + ".tmp")
-        write(str(temporary))
-        os.replace(temporary, path)
+    # Each file is complete or absent (written beside, then moved in), the manifest last.
+    with atomic_file(weights) as temporary:
+        save_file({"teacher_logits": stacked}, temporary)
+    record = {
+        "task_name": task_name,
+        **_manifest_spec(spec),
+        "rows": len(dataset),
+        "input_digest": input_digest(dataset),
+        "teachers": list(logits),
+    }
+    with atomic_file(manifest) as temporary:
+        temporary.write_text(json.dumps(record, indent=2) + "\n")
     return manifest
 
 

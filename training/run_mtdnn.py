@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 from pathlib import Path
@@ -38,7 +37,7 @@ if __package__ in (None, ""):  # `python training/run_mtdnn.py` and `accelerate 
 
 from model_cards import MTDNNModelCardData, write_model_card  # noqa: E402
 from modeling_mtdnn import MTDNNForMultiTask, normalize_task_spec  # noqa: E402
-from modeling_mtdnn.saving import check_local_path  # noqa: E402
+from modeling_mtdnn.saving import atomic_file, check_local_path  # noqa: E402
 from training.arguments import DataArguments, ModelArguments, MTDNNTrainingArguments  # noqa: E402
 from training.collator import MultiTaskDataCollator  # noqa: E402
 from training.distill import MANIFEST_SUFFIX, attach_soft_targets  # noqa: E402
@@ -376,11 +375,9 @@ def _run(argv: list[str] | None) -> dict[str, float]:
 def _write_tsv(path: Path, rows: list[tuple[Any, Any]]) -> None:
     """Writes `index<TAB>prediction` rows through a temporary file, so a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    with open(temporary, "w") as file:
+    with atomic_file(path) as temporary, open(temporary, "w") as file:
         file.write("index\tprediction\n")
         file.writelines(f"{index}\t{value}\n" for index, value in rows)
-    os.replace(temporary, path)
 
 
 def write_predictions(

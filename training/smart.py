@@ -40,6 +40,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import TrainerCallback
 
+from modeling_mtdnn.saving import atomic_file
+
 __all__ = ["PROXIMAL_FILE", "BregmanProximalCallback", "adversarial_loss", "symmetric_divergence"]
 
 PROXIMAL_FILE = "bregman_proximal.safetensors"
@@ -156,6 +158,5 @@ class BregmanProximalCallback(TrainerCallback):
             weights = {
                 key: value.contiguous().cpu() for key, value in self.trainer.proximal_model.state_dict().items()
             }
-            temporary = os.path.join(folder, PROXIMAL_FILE + ".tmp")
-            save_file(weights, temporary, metadata={"format": "pt"})
-            os.replace(temporary, os.path.join(folder, PROXIMAL_FILE))
+            with atomic_file(os.path.join(folder, PROXIMAL_FILE)) as temporary:
+                save_file(weights, temporary, metadata={"format": "pt"})

@@ -33,7 +33,7 @@ from transformers.trainer_utils import get_last_checkpoint, seed_worker
 from transformers.utils import logging
 
 from model_cards import MTDNNModelCardData, write_model_card
-from modeling_mtdnn.saving import atomic_directory, read_json
+from modeling_mtdnn.saving import atomic_directory, atomic_file, read_json
 
 from .callbacks import ModelCardCallback
 from .distill import distillation_loss
@@ -124,10 +124,8 @@ class TaskSamplerCallback(TrainerCallback):
             return
         folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
         if os.path.isdir(folder):
-            temporary = os.path.join(folder, SAMPLER_STATE_FILE + ".tmp")
-            with open(temporary, "w") as file:
-                json.dump(sampler.state_dict(), file, indent=2)
-            os.replace(temporary, os.path.join(folder, SAMPLER_STATE_FILE))
+            with atomic_file(os.path.join(folder, SAMPLER_STATE_FILE)) as temporary:
+                temporary.write_text(json.dumps(sampler.state_dict(), indent=2))
 
 
 class MTDNNTrainer(Trainer):

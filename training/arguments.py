@@ -265,17 +265,19 @@ class MTDNNTrainingArguments(TrainingArguments):
         },
     )
 
-    def _check_smart_settings(self) -> None:
-        def number(name: str, allowed: str, test) -> None:
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or not test(value)
-            ):
-                raise ValueError(f"--{name} must be {allowed}, got {value!r}.")
+    def _check_number(self, name: str, allowed: str, test) -> None:
+        """Refuses a setting that is not a finite number passing `test`, naming the flag, the rule and the value."""
+        value = getattr(self, name)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not test(value)
+        ):
+            raise ValueError(f"--{name} must be {allowed}, got {value!r}.")
 
+    def _check_smart_settings(self) -> None:
+        number = self._check_number
         number("adv_weight", "a finite number >= 0", lambda v: v >= 0)
         number("adv_noise_scale", "a finite number >= 0 (the initial noise's std)", lambda v: v >= 0)
         number("adv_step_size", "a finite number > 0", lambda v: v > 0)
@@ -306,15 +308,8 @@ class MTDNNTrainingArguments(TrainingArguments):
                 f"{temperature!r}."
             )
         self._check_smart_settings()
-        weight, temperature = self.kd_weight, self.kd_temperature
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
-            raise ValueError(f"--kd_weight must be in [0, 1] (the soft loss's share), got {weight!r}.")
-        if (
-            isinstance(temperature, bool)
-            or not isinstance(temperature, (int, float))
-            or not 0 < temperature < math.inf
-        ):
-            raise ValueError(f"--kd_temperature must be a finite number > 0, got {temperature!r}.")
+        self._check_number("kd_weight", "in [0, 1] (the soft loss's share)", lambda v: 0 <= v <= 1)
+        self._check_number("kd_temperature", "a finite number > 0", lambda v: v > 0)
         mega_batches = self.group_by_length_mega_batches
         if mega_batches is not None and (
             isinstance(mega_batches, bool) or not isinstance(mega_batches, int) or mega_batches < 1

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
     specs = load_task_specs(TASKS)
     train = {}
     for name, spec in specs.items():
-        raw = load_raw_split(spec, spec.splits["train"], args.data_dir)
+        raw = load_raw_split(spec, spec.splits["train"], args.data_dir, role="train")
         train[name] = prepare_split(spec, raw, tokenizer, 128, max_samples=per_task, seed=0)
     heads = {name: spec.model_spec() | {"head": "linear"} for name, spec in specs.items()}
     # The stock arm: the same examples in the same batches (the MT-DNN sampler's order, read sequentially), one
@@ -256,9 +256,9 @@ def dev_scores(args, tokenizer, specs, rounds: int = 3, per_task: int = 1000, ev
 
     train, evaluation, eval_specs = {}, {}, {}
     for name, spec in specs.items():
-        raw = load_raw_split(spec, spec.splits["train"], args.data_dir).shuffle(seed=0)
+        raw = load_raw_split(spec, spec.splits["train"], args.data_dir, role="train").shuffle(seed=0)
         train[name] = prepare_split(spec, raw, tokenizer, 128, max_samples=per_task, seed=0)
-        dev = load_raw_split(spec, spec.splits["validation"], args.data_dir)
+        dev = load_raw_split(spec, spec.splits["validation"], args.data_dir, role="validation")
         evaluation[name] = prepare_split(spec, dev, tokenizer, 128, max_samples=eval_rows)
         eval_specs[name] = EvalSpec(task_name=name, metric=spec.metric)
     tasks = {name: spec.model_spec() for name, spec in specs.items()}

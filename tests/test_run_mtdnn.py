@@ -21,6 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import datasets
 import pytest
 import torch
 import yaml
@@ -29,7 +30,7 @@ from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, HfArgu
 from modeling_mtdnn import MTDNNForMultiTask
 from training.arguments import ModelArguments
 from training.run_mtdnn import build_model, format_score_table, main, parse_args
-from training.task_data import load_task_specs
+from training.task_data import load_raw_split, load_task_specs
 from training.trainer import EvalSpec
 
 from .conftest import minilm_folder, shared_glue_dir, write_local_copy
@@ -159,6 +160,34 @@ def test_a_task_missing_from_the_local_copy_fails_before_training(encoder_dir, t
     with pytest.raises(ValueError, match=re.escape("Task 'mrpc': the local copy")):
         main(flags)
     assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
+def qnli_validation_only(folder):
+    """A GLUE copy whose QNLI has its validation split alone: 12 questions of two candidates, 4 of one."""
+    questions = [f"Question {i}?" for i in range(12) for _ in range(2)] + [f"Lone {i}?" for i in range(4)]
+    sentences = [f"Sentence {i} about something." for i in range(len(questions))]
+    labels = [0, 1] * 12 + [0, 1, 0, 1]
+    rows = datasets.Dataset.from_dict({"question": questions, "sentence": sentences, "label": labels})
+    return write_local_copy(folder, {"qnli": {"validation": rows}})
+
+
+def test_qnli_without_a_train_split_fails_before_training_and_trains_from_a_grouped_validation_split(encoder_dir, tmp_path):  # fmt: skip
+    data = qnli_validation_only(tmp_path / "glue")
+    flags = ["--tasks", "qnli", "--do_train", "--do_eval", "--max_steps", "2", "--per_device_train_batch_size", "2", "--save_strategy", "no"]  # fmt: skip
+    with pytest.raises(ValueError, match=re.escape("Task 'qnli': split 'train' (the task's train split) not found")) as error:  # fmt: skip
+        main(common_flags(encoder_dir, tmp_path / "refused", data) + flags)
+    assert "declare the task in your own task file (--task_files)" in str(error.value)
+    assert not (tmp_path / "refused" / "model.safetensors").exists()
+
+    task_file = REPO / "benchmarks" / "tasks" / "qnli_from_validation.yaml"
+    metrics = main(common_flags(encoder_dir, tmp_path / "out", data) + flags + ["--task_files", str(task_file)])
+    spec = load_task_specs(["qnli"], [task_file])["qnli"]
+    train = load_raw_split(spec, "validation", data, role="train")
+    held_out = load_raw_split(spec, "validation", data, role="validation")
+    assert not set(train["question"]) & set(held_out["question"])
+    # training rows: the train side's questions with a candidate to rank against (lone ones train nothing)
+    assert metrics["train_qnli_samples"] == sum(1 for q in set(train["question"]) if not q.startswith("Lone"))
+    assert len(held_out) == 28 - len(train) and 0 <= metrics["eval_qnli_accuracy"] <= 1
 
 
 @pytest.mark.parametrize(

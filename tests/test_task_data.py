@@ -13,8 +13,10 @@
 # limitations under the License.
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+from pathlib import Path
 
 import datasets
 import pytest
@@ -31,6 +33,7 @@ from training.task_data import (
 
 from .conftest import local_copy_splits, minilm_folder, shared_glue_dir, tiny_bert_config, write_local_copy
 
+BENCHMARK_TASKS = Path(__file__).resolve().parents[1] / "benchmarks" / "tasks"
 ALL_TASKS = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "snli", "scitail"]
 
 
@@ -91,8 +94,114 @@ def test_task_missing_from_the_local_copy_is_a_clear_error(small_glue_copy, task
 def test_split_missing_from_the_local_copy_is_a_clear_error(small_glue_copy):
     spec = load_task_specs(["qnli"])["qnli"]
     assert len(load_raw_split(spec, "validation", small_glue_copy)) == 1
-    with pytest.raises(ValueError, match=re.escape(f"Task 'qnli': split 'train' not found in '{small_glue_copy}' (it has ['validation'])")):  # fmt: skip
-        load_raw_split(spec, "train", small_glue_copy)
+    with pytest.raises(ValueError, match=re.escape(f"Task 'qnli': split 'train' (the task's train split) not found in '{small_glue_copy}' (it has ['validation']). Leave out the stage that needs it, or declare the task in your own task file (--task_files) whose 'splits' map train and validation onto the splits that exist: another split, a slice ('validation[:50%]'), or one split divided by whole groups with 'group_split' (benchmarks/tasks/qnli_from_validation.yaml")):  # fmt: skip
+        load_raw_split(spec, "train", small_glue_copy, role="train")
+
+
+def test_snli_train_split_missing_from_a_copy_without_one(tmp_path):
+    rows = datasets.Dataset.from_dict({"premise": ["A man."], "hypothesis": ["A person."], "label": [0]})
+    folder = write_local_copy(tmp_path / "snli", {"plain_text": {"validation": rows, "test": rows}})
+    spec = load_task_specs(["snli"])["snli"]
+    with pytest.raises(ValueError, match=re.escape("Task 'snli': split 'train' (the task's train split) not found")):
+        load_raw_split(spec, "train", folder, role="train")
+    adaptation = load_task_specs(["snli"], [BENCHMARK_TASKS / "snli_adaptation.yaml"])["snli"]
+    assert list(load_raw_split(adaptation, adaptation.splits["train"], folder, role="train")["premise"]) == ["A man."]
+
+
+QNLI_ROWS = {
+    "question": ["q1", "q1", "q2", "q3", "q3", "q4", "q5", "q5", "q6", "q7"],
+    "sentence": [f"s{i}" for i in range(10)],
+    "label": [0, 1, 0, 0, 1, 1, 1, 0, 0, 1],
+}
+
+
+@pytest.fixture
+def qnli_validation_copy(tmp_path):
+    """A local GLUE copy whose QNLI has a validation split only, questions with one to two candidates."""
+    rows = datasets.Dataset.from_dict(QNLI_ROWS)
+    return write_local_copy(tmp_path / "glue", {"qnli": {"validation": rows}})
+
+
+def test_group_split_puts_every_question_on_one_side(qnli_validation_copy):
+    spec = load_task_specs(["qnli"], [BENCHMARK_TASKS / "qnli_from_validation.yaml"])["qnli"]
+    assert spec.group_split == {"column": "question", "validation_fraction": 0.5, "seed": 0}
+    train = load_raw_split(spec, "validation", qnli_validation_copy, role="train")
+    held_out = load_raw_split(spec, "validation", qnli_validation_copy, role="validation")
+    assert not set(list(train["question"])) & set(list(held_out["question"]))
+    assert sorted(list(train["sentence"]) + list(held_out["sentence"])) == sorted(
+        QNLI_ROWS["sentence"]
+    )  # every row, once
+    assert (
+        len(set(list(held_out["question"]))) == 4 and len(set(list(train["question"]))) == 3
+    )  # round(0.5 * 7) held out
+    # the side of a question depends on the seed alone, not on which side is asked for first
+    again = load_raw_split(spec, "validation", qnli_validation_copy, role="validation")
+    assert list(again["sentence"]) == list(held_out["sentence"])
+    other_seed = dataclasses.replace(spec, group_split=spec.group_split | {"seed": 1})
+    assert list(load_raw_split(other_seed, "validation", qnli_validation_copy, role="validation")["question"]) != list(held_out["question"])  # fmt: skip
+    # without a role (an extra evaluation split, a test split) the whole split is read
+    assert len(load_raw_split(spec, "validation", qnli_validation_copy)) == 10
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"splits": {"train": "validation", "validation": "validation"}},
+            "Task 'qnli': field 'splits' must be different splits for train and validation (a model scored on its "
+            "training rows tells nothing); to serve both from one split, add group_split: {column: <a text column>, "
+            "validation_fraction: 0.5}",
+        ),
+        (
+            {
+                "splits": {"train": "train", "validation": "validation"},
+                "group_split": {"column": "question", "validation_fraction": 0.5},
+            },  # fmt: skip
+            "Task 'qnli': field 'splits' must be train and validation on the same dataset split when group_split is "
+            "given",
+        ),
+        (
+            {
+                "splits": {"train": "validation", "validation": "validation"},
+                "group_split": {"column": "question", "validation_fraction": 1.5},
+            },  # fmt: skip
+            "Task 'qnli': field 'group_split.validation_fraction' must be a number between 0 and 1 (exclusive), got "
+            "1.5.",
+        ),
+        (
+            {"splits": {"train": "validation", "validation": "validation"}, "group_split": {"by": "question"}},
+            "Task 'qnli': field 'group_split' must be a mapping with keys column, validation_fraction and seed",
+        ),
+    ],
+)
+def test_group_split_declarations_are_checked(overrides, message):
+    spec = qnli_spec()
+    fields = {field.name: getattr(spec, field.name) for field in dataclasses.fields(spec)}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TaskDataSpec(**(fields | {"group_split": None} | overrides))
+
+
+def test_group_split_column_must_exist(qnli_validation_copy):
+    spec = load_task_specs(["qnli"], [BENCHMARK_TASKS / "qnli_from_validation.yaml"])["qnli"]
+    spec = dataclasses.replace(spec, group_split=spec.group_split | {"column": "query"})
+    with pytest.raises(ValueError, match=re.escape("Task 'qnli': group_split column 'query' not found; the dataset has ['question', 'sentence', 'label']")):  # fmt: skip
+        load_raw_split(spec, "validation", qnli_validation_copy, role="train")
+
+
+def test_sliced_splits_of_a_ranking_task_must_keep_each_question_on_one_side(qnli_validation_copy):
+    spec = dataclasses.replace(qnli_spec(), splits={"train": "validation[:3]", "validation": "validation[3:]"})
+    train = load_raw_split(spec, "validation[:3]", qnli_validation_copy, role="train")
+    assert list(train["sentence"]) == ["s0", "s1", "s2"]
+    straddling = dataclasses.replace(qnli_spec(), splits={"train": "validation[:40%]", "validation": "validation[40%:]"})  # fmt: skip
+    assert len(load_raw_split(straddling, "validation[40%:]", qnli_validation_copy)) == 6  # no role: no check
+    for role, split in straddling.splits.items():
+        with pytest.raises(ValueError, match=re.escape("Task 'qnli' (ranking): 1 'question' value(s) have candidates on both sides of the split, in the train rows 'validation[:40%]' and the validation rows 'validation[40%:]' (the first: 'q3'); every query's candidates must be on one side")):  # fmt: skip
+            load_raw_split(straddling, split, qnli_validation_copy, role=role)
+    apart = dataclasses.replace(qnli_spec(), splits={"train": "validation[:5]", "validation": "validation[5:]"})
+    assert len(load_raw_split(apart, "validation[5:]", qnli_validation_copy, role="validation")) == 5
+    bad = dataclasses.replace(qnli_spec(), splits={"train": "validation[:x]", "validation": "validation[5:]"})
+    with pytest.raises(ValueError, match=re.escape("Task 'qnli': split 'validation[:x]' is not a valid slice")):
+        load_raw_split(bad, "validation[:x]", qnli_validation_copy)
 
 
 def test_data_dir_from_environment_variable(monkeypatch, tmp_path):
@@ -153,6 +262,13 @@ def test_drop_labels_sample_limits_and_fraction(tokenizer):
     assert tenth["input_ids"] == prepare_split(spec, big, tokenizer, fraction=0.1, seed=3)["input_ids"]
     assert tenth["input_ids"] != prepare_split(spec, big, tokenizer, fraction=0.1, seed=4)["input_ids"]
     assert len(prepare_split(spec, big, tokenizer, fraction=0.001)) == 1
+    # a fraction of 1 keeps every row in a seeded order, so with max_samples it draws a seeded random sample
+    whole = prepare_split(spec, big, tokenizer, fraction=1.0, seed=3)
+    assert len(whole) == 200 and sorted(map(tuple, whole["input_ids"])) == sorted(
+        map(tuple, prepare_split(spec, big, tokenizer)["input_ids"])
+    )
+    sample = prepare_split(spec, big, tokenizer, fraction=1.0, max_samples=7, seed=3)
+    assert sample["input_ids"] == whole["input_ids"][:7] != prepare_split(spec, big, tokenizer, max_samples=7)["input_ids"]  # fmt: skip
 
 
 QNLI = {
@@ -167,11 +283,15 @@ def qnli_spec() -> TaskDataSpec:
 
 
 def test_ranking_groups_each_questions_candidates_for_training(tokenizer):
-    grouped = prepare_split(qnli_spec(), datasets.Dataset.from_dict(QNLI), tokenizer, group_candidates=True)
-    assert grouped["group_id"] == [0, 1, 1]  # q3 has no relevant candidate: dropped
-    assert grouped["labels"] == [0, 0, 0]  # the relevant candidate comes first
+    data = datasets.Dataset.from_dict(
+        {name: values + extra for (name, values), extra in zip(QNLI.items(), (["q4", "q4"], ["h", "i"], [0, 1]))}
+    )
+    grouped = prepare_split(qnli_spec(), data, tokenizer, group_candidates=True)
+    # q2 has no irrelevant candidate (nothing to rank: zero loss), q3 no relevant one: both dropped
+    assert grouped["group_id"] == [0, 3]
+    assert grouped["labels"] == [0, 0]  # the relevant candidate comes first
     sizes = [len(row) for row in grouped["input_ids"]]
-    assert sizes == [3, 1, 1]
+    assert sizes == [3, 2]
     first = grouped[0]["input_ids"]
     assert first[0] == tokenizer("q1", "b")["input_ids"]
     assert sorted(map(tuple, first[1:])) == sorted(
@@ -191,6 +311,9 @@ def test_ranking_without_any_positive_is_an_error(tokenizer):
         ValueError, match=re.escape("Task 'qnli' (ranking): no question has a candidate labelled 'entailment'")
     ):
         prepare_split(qnli_spec(), data, tokenizer, group_candidates=True)
+    alone = datasets.Dataset.from_dict({"question": ["q", "r"], "sentence": ["a", "b"], "label": [0, 0]})
+    with pytest.raises(ValueError, match=re.escape("beside an irrelevant one, so there is nothing to rank")):
+        prepare_split(qnli_spec(), alone, tokenizer, group_candidates=True)
 
 
 def test_tokenization_is_cached_between_runs(tokenizer, tmp_path):

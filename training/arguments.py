@@ -130,7 +130,10 @@ class DataArguments:
     max_predict_samples: int | None = field(default=None, metadata={"help": "Keep the first N test rows per task."})
     train_fraction: float | None = field(
         default=None,
-        metadata={"help": "Keep a seeded random fraction of each training set (domain adaptation: 0.001 .. 1)."},
+        metadata={
+            "help": "Keep a seeded random fraction of each training set (domain adaptation: 0.001 .. 1). The rows are "
+            "shuffled with --seed first (also at 1.0), so with --max_train_samples N it takes a seeded random sample."
+        },
     )
     pad_to_max_length: bool = field(
         default=False, metadata={"help": "Pad every batch to max_seq_length instead of its longest sequence."}

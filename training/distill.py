@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     for task, spec in specs.items():
         if "train" not in spec.splits:
             raise ValueError(f"Task '{task}' has no train split in its task file; soft targets are for training.")
-        raw = load_raw_split(spec, spec.splits["train"], data_args.data_dir)
+        raw = load_raw_split(spec, spec.splits["train"], data_args.data_dir, role="train")
         dataset = prepare_split(
             spec,
             raw,

@@ -247,9 +247,9 @@ def _run(argv: list[str] | None) -> dict[str, float]:
     with training_args.main_process_first(desc="loading and tokenizing the tasks"):
         for name, spec in specs.items():
 
-            def prepare(split: str, **kwargs):
-                """The raw split and its prepared form."""
-                raw = load_raw_split(spec, split, data_args.data_dir, cache_dir=model_args.cache_dir)
+            def prepare(split: str, role: str | None = None, **kwargs):
+                """The raw split and its prepared form (`role`: the split's use, for tasks with group_split)."""
+                raw = load_raw_split(spec, split, data_args.data_dir, model_args.cache_dir, role=role)
                 prepared = prepare_split(
                     spec, raw, tokenizer, data_args.max_seq_length, seed=training_args.seed, **kwargs
                 )
@@ -260,13 +260,15 @@ def _run(argv: list[str] | None) -> dict[str, float]:
                     raise ValueError(f"Task '{name}' has no train split in its task file; drop it from --tasks.")
                 _, train_sets[name] = prepare(
                     spec.splits["train"],
+                    "train",
                     group_candidates=True,
                     max_samples=data_args.max_train_samples,
                     fraction=data_args.train_fraction,
                 )
             if training_args.do_eval:
                 for key, split in spec.eval_splits().items():
-                    _, eval_sets[key] = prepare(split, max_samples=data_args.max_eval_samples)
+                    role = "validation" if key == name else None
+                    _, eval_sets[key] = prepare(split, role, max_samples=data_args.max_eval_samples)
                     metric = spec.metric if key == name else f"{spec.metric}_{key[len(name) + 1 :]}"
                     eval_specs[key] = EvalSpec(task_name=name, metric=metric, positive_label=spec.positive_label_id)
             if training_args.do_predict:

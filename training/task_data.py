@@ -70,7 +70,15 @@ class TaskDataSpec:
         data_files (`dict[str, str | list[str]]`, *optional*):
             Split name to file(s), for the file builders; relative paths are read from the YAML file's folder.
         splits (`dict[str, str]`, *optional*, defaults to the identity on `train`, `validation`, `test`):
-            Which dataset split serves as train, validation and test.
+            Which dataset split serves as train, validation and test. A split may be sliced with the `datasets`
+            syntax (`validation[:50%]`, `train[1000:]`); train and validation may name the same split only with
+            `group_split`.
+        group_split (`dict`, *optional*):
+            Splits one dataset split into train and validation rows by whole groups, for a dataset whose only
+            labelled split must serve both (QNLI's validation set, locally): `{column: question,
+            validation_fraction: 0.5, seed: 0}` puts a seeded random `validation_fraction` of the distinct values of
+            `column` (with all their rows) on the validation side and the rest on the train side, so one
+            question's candidates never straddle the two. `splits` must map train and validation to the same split.
         extra_eval_splits (`dict[str, str]`, *optional*):
             More validation splits, reported as `eval_<name>_<key>_<metric>` (MNLI mismatched: `{"mm": ...}`).
         extra_test_splits (`dict[str, str]`, *optional*):
@@ -117,6 +125,7 @@ class TaskDataSpec:
     config: str | None = None
     data_files: dict[str, Any] | None = None
     splits: dict[str, str] = dataclasses.field(default_factory=lambda: {s: s for s in _SPLITS})
+    group_split: dict[str, Any] | None = None
     extra_eval_splits: dict[str, str] = dataclasses.field(default_factory=dict)
     extra_test_splits: dict[str, str] = dataclasses.field(default_factory=dict)
     label_column: str = "label"
@@ -167,6 +176,7 @@ class TaskDataSpec:
         unknown_splits = sorted(set(self.splits) - set(_SPLITS))
         if unknown_splits:
             raise fail("splits", self.splits, f"a mapping with keys among {list(_SPLITS)}")
+        self._check_group_split(fail)
         if self.submission_labels not in ("ids", "names"):
             raise fail("submission_labels", self.submission_labels, "'ids' or 'names'")
         if self.max_seq_length is not None and (not isinstance(self.max_seq_length, int) or self.max_seq_length < 8):
@@ -198,6 +208,54 @@ class TaskDataSpec:
             path = Path(value) if isinstance(value, str) else None
             if path is None or not value or path.is_absolute() or ".." in path.parts or value.startswith("~"):
                 raise fail(field, value, "a file name inside the output folder (relative, without '..')")
+
+    def _check_group_split(self, fail) -> None:
+        same = "train" in self.splits and self.splits["train"] == self.splits.get("validation")
+        if self.group_split is None:
+            if same:
+                raise fail(
+                    "splits",
+                    self.splits,
+                    "different splits for train and validation (a model scored on its training rows tells nothing); "
+                    "to serve both from one split, add group_split: {column: <a text column>, validation_fraction: "
+                    "0.5}, which holds out whole groups of rows",
+                )
+            return
+        if not isinstance(self.group_split, dict) or set(self.group_split) - {"column", "validation_fraction", "seed"}:
+            raise fail("group_split", self.group_split, "a mapping with keys column, validation_fraction and seed")
+        column = self.group_split.get("column")
+        fraction = self.group_split.get("validation_fraction")
+        seed = self.group_split.setdefault("seed", 0)
+        if not isinstance(column, str) or not column:
+            raise fail("group_split.column", column, "the name of the column whose values group the rows")
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+            raise fail("group_split.validation_fraction", fraction, "a number between 0 and 1 (exclusive)")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise fail("group_split.seed", seed, "an integer")
+        if not same:
+            raise fail(
+                "splits",
+                self.splits,
+                "train and validation on the same dataset split when group_split is given (it divides that split)",
+            )
+
+    def select_group_side(self, dataset: datasets.Dataset, role: str) -> datasets.Dataset:
+        """The rows of `dataset` on `role`'s side (`train` or `validation`) of `group_split`; `dataset` otherwise."""
+        if self.group_split is None or role not in ("train", "validation"):
+            return dataset
+        column = self.group_split["column"]
+        if column not in dataset.column_names:
+            raise ValueError(
+                f"Task '{self.name}': group_split column {column!r} not found; the dataset has "
+                f"{dataset.column_names}. Fix the task's 'group_split'."
+            )
+        values = dataset[column]
+        groups = list(dict.fromkeys(values))
+        order = np.random.default_rng(self.group_split["seed"]).permutation(len(groups))
+        held_out = max(1, min(len(groups) - 1, round(self.group_split["validation_fraction"] * len(groups))))
+        validation = {groups[i] for i in order[:held_out]}
+        rows = [row for row, value in enumerate(values) if (value in validation) == (role == "validation")]
+        return dataset.select(rows)
 
     @property
     def positive_label_id(self) -> int:
@@ -301,14 +359,21 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> str | None:
 
 
 def load_raw_split(
-    spec: TaskDataSpec, split: str, data_dir: str | os.PathLike | None = None, cache_dir: str | None = None
+    spec: TaskDataSpec,
+    split: str,
+    data_dir: str | os.PathLike | None = None,
+    cache_dir: str | None = None,
+    role: str | None = None,
 ) -> datasets.Dataset:
     """
     Loads one split of a task with `datasets.load_dataset`, from the Hub or from the local copy `data_dir` (which
     replaces a Hub dataset id; the file builders ignore it). Nothing is downloaded when a local copy is given.
+    `split` may be sliced (`validation[:50%]`). With `role` (`train` or `validation`, the split's use), a task with
+    `group_split` gets its side of the split, and a ranking task whose train and validation rows come from one
+    dataset split is checked to keep each query's candidates on one side.
 
     Raises:
-        `ValueError`: when the local copy lacks the task's configuration or split.
+        `ValueError`: when the local copy lacks the task's configuration or split, or a query straddles the sides.
     """
     data_dir = resolve_data_dir(data_dir)
     if spec.dataset in FILE_BUILDERS:
@@ -339,12 +404,56 @@ def load_raw_split(
             raise
         raise _unreadable(spec, error) from None
 
-    if split not in loaded:
+    dataset = _slice(spec, loaded, split, path)
+    if role in ("train", "validation") and spec.group_split is not None:
+        return spec.select_group_side(dataset, role)
+    if role in ("train", "validation") and spec.task_type == "ranking" and {"train", "validation"} <= set(spec.splits):
+        _check_queries_on_one_side(spec, loaded, path)
+    return dataset
+
+
+def _slice(spec: TaskDataSpec, loaded: datasets.DatasetDict, split: str, path: str) -> datasets.Dataset:
+    """`loaded[split]`, where `split` may carry a `datasets` slice (`validation[:50%]`)."""
+    base = split.partition("[")[0]
+    if base not in loaded:
+        roles = [role for role, name in spec.splits.items() if name.partition("[")[0] == base]
+        serves = f" (the task's {roles[0]} split)" if roles else ""
         raise ValueError(
-            f"Task '{spec.name}': split {split!r} not found in {path!r} (it has {sorted(loaded)}); fix the task's "
-            "'splits' or leave out the stage that needs it."
+            f"Task '{spec.name}': split {base!r}{serves} not found in {path!r} (it has {sorted(loaded)}). Leave out "
+            "the stage that needs it, or declare the task in your own task file (--task_files) whose 'splits' map "
+            f"train and validation onto the splits that exist: another split, a slice ('{sorted(loaded)[0]}[:50%]'), "
+            "or one split divided by whole groups with 'group_split' (benchmarks/tasks/qnli_from_validation.yaml "
+            "does this for QNLI)."
         )
-    return loaded[split]
+    if base == split:
+        return loaded[split]
+    try:
+        instructions = datasets.ReadInstruction.from_spec(split).to_absolute({base: len(loaded[base])})
+    except (ValueError, AssertionError) as error:
+        raise ValueError(
+            f"Task '{spec.name}': split {split!r} is not a valid slice ({error}); write e.g. '{base}[:50%]' or "
+            f"'{base}[100:]'."
+        ) from None
+    rows = [row for instruction in instructions for row in range(instruction.from_, instruction.to)]
+    return loaded[base].select(rows)
+
+
+def _check_queries_on_one_side(spec: TaskDataSpec, loaded: datasets.DatasetDict, path: str) -> None:
+    """A ranking task's train and validation slices of one dataset split must not share a query."""
+    train, validation = spec.splits["train"], spec.splits["validation"]
+    if train.partition("[")[0] != validation.partition("[")[0]:
+        return  # separate dataset splits: their queries are the dataset's business
+    query = spec.text_columns[0]
+    train_queries = set(_slice(spec, loaded, train, path)[query])
+    shared = [q for q in dict.fromkeys(_slice(spec, loaded, validation, path)[query]) if q in train_queries]
+    if shared:
+        raise ValueError(
+            f"Task '{spec.name}' (ranking): {len(shared)} {query!r} value(s) have candidates on both sides of the "
+            f"split, in the train rows {train!r} and the validation rows {validation!r} (the first: {shared[0]!r}); "
+            "every query's candidates must be on one side, or the model is scored on questions it trained on. "
+            f"Declare train and validation as the same split with group_split: {{column: {query}, "
+            "validation_fraction: 0.5}, which holds out whole queries."
+        )
 
 
 def _unreadable(spec: TaskDataSpec, error: Exception) -> ValueError:
@@ -481,8 +590,11 @@ def prepare_split(
             `(candidates, seq_len)`) and `labels` = the positive candidate's index, as the ranking loss wants
             (training). Otherwise ranking rows stay pairs with a `group_id` per question, so evaluation can rank
             each question's candidates and still report per-pair accuracy.
-        max_samples (`int`, *optional*): keep the first `max_samples` rows (after `fraction`).
-        fraction (`float`, *optional*): keep a seeded random fraction of the rows (at least one).
+        max_samples (`int`, *optional*):
+            Keep the first `max_samples` rows (after `fraction`); for grouped ranking rows, the first questions.
+        fraction (`float`, *optional*):
+            Keep a seeded random fraction of the rows (at least one). The rows are shuffled with `seed` first,
+            also at 1.0, so `fraction=1.0, max_samples=n` is a seeded random sample of n rows.
         seed (`int`, *optional*, defaults to 42): the seed of `fraction`.
     """
     _check_columns(spec, dataset, with_labels)
@@ -494,14 +606,13 @@ def prepare_split(
             dataset = dataset.select(keep)
         if len(dataset) == 0:
             raise ValueError(f"Task '{spec.name}': no example is left after dropping labels {spec.drop_labels}.")
-    if fraction is not None:
-        if not 0 < fraction <= 1:
-            raise ValueError(f"Task '{spec.name}': train_fraction must be in (0, 1], got {fraction!r}.")
-        if fraction < 1:
-            count = max(1, math.ceil(fraction * len(dataset)))
-            dataset = dataset.shuffle(seed=seed).select(range(count))
-    if max_samples is not None:
-        dataset = dataset.select(range(min(max_samples, len(dataset))))
+    if fraction is not None and not 0 < fraction <= 1:
+        raise ValueError(f"Task '{spec.name}': train_fraction must be in (0, 1], got {fraction!r}.")
+    # Grouped ranking rows are sampled as whole questions, after grouping: a question's candidates are scattered
+    # over the pairs (QNLI), and a sample of pairs would cut most questions down to one candidate.
+    by_group = spec.task_type == "ranking" and group_candidates
+    if not by_group:
+        dataset = _sample(dataset, fraction, max_samples, seed)
     labels = _label_ids(spec, dataset) if with_labels else None
 
     length = spec.max_seq_length or max_seq_length
@@ -525,18 +636,30 @@ def prepare_split(
         group_ids = {question: i for i, question in enumerate(dict.fromkeys(questions))}
         tokenized = tokenized.add_column("group_id", [group_ids[q] for q in questions])
         if group_candidates:
-            tokenized = _group_candidates(spec, tokenized)
+            tokenized = _sample(_group_candidates(spec, tokenized), fraction, max_samples, seed)
         elif labels is not None:
             # Pairs are scored one by one here; their 0/1 labels are for the metric, never the ranking loss.
             tokenized = tokenized.rename_column("labels", "pair_labels")
     return tokenized.add_column("task_name", [spec.name] * len(tokenized))
 
 
+def _sample(dataset: datasets.Dataset, fraction: float | None, max_samples: int | None, seed: int) -> datasets.Dataset:
+    """A seeded random `fraction` of the rows (shuffled with `seed` first, even at 1.0), then the first max_samples."""
+    if fraction is not None:
+        count = max(1, math.ceil(fraction * len(dataset)))
+        dataset = dataset.shuffle(seed=seed).select(range(count))
+    if max_samples is not None:
+        dataset = dataset.select(range(min(max_samples, len(dataset))))
+    return dataset
+
+
 def _group_candidates(spec: TaskDataSpec, pairs: datasets.Dataset) -> datasets.Dataset:
     """One row per (question, positive candidate): all the question's candidates, `labels` = the positive's index.
 
-    Questions without a relevant candidate give no training signal to the ranking loss and are dropped; a question
-    with several relevant candidates gives one row per relevant candidate, each with all irrelevant ones.
+    Questions without a relevant candidate, or without an irrelevant one to rank it against (a single candidate, or
+    only relevant ones: the softmax over one candidate is 1, so its loss and gradient are 0), give the ranking loss
+    no training signal and are dropped; a question with several relevant candidates gives one row per relevant
+    candidate, each with all irrelevant ones.
     """
     positive = spec.label_names.index(spec.positive_label)
     members: dict[int, list[int]] = {}
@@ -546,9 +669,13 @@ def _group_candidates(spec: TaskDataSpec, pairs: datasets.Dataset) -> datasets.D
     model_columns = [c for c in pairs.column_names if c not in ("labels", "group_id")]
     columns = {c: pairs[c] for c in model_columns}
     grouped: dict[str, list] = {c: [] for c in model_columns} | {"labels": [], "group_id": []}
+    alone = 0
     for group, rows in members.items():
         positives = [r for r in rows if labels[r] == positive]
         negatives = [r for r in rows if labels[r] != positive]
+        if positives and not negatives:
+            alone += 1
+            continue
         for relevant in positives:
             candidates = [relevant, *negatives]
             for column in model_columns:
@@ -557,7 +684,16 @@ def _group_candidates(spec: TaskDataSpec, pairs: datasets.Dataset) -> datasets.D
             grouped["group_id"].append(group)
     if not grouped["labels"]:
         raise ValueError(
-            f"Task '{spec.name}' (ranking): no question has a candidate labelled {spec.positive_label!r}, so there is "
-            "nothing to rank; check positive_label and the data."
+            f"Task '{spec.name}' (ranking): no question has a candidate labelled {spec.positive_label!r} beside "
+            "an irrelevant one, so there is nothing to rank; check positive_label and the data (a query needs a "
+            "relevant and an irrelevant candidate)."
+        )
+    if alone:
+        logger.info(
+            "Task %s (ranking): %d of %d queries have no irrelevant candidate to rank the relevant one against (a "
+            "softmax over one candidate has zero loss); they are left out of training.",
+            spec.name,
+            alone,
+            len(members),
         )
     return datasets.Dataset.from_dict(grouped)

@@ -28,6 +28,7 @@ from transformers.configuration_utils import SubConfigSpec
 from .saving import is_local_path, public_name
 
 __all__ = [
+    "CLASS_TASK_TYPES",
     "HEADS",
     "INPUT_KINDS",
     "POOLING_MODES",
@@ -37,7 +38,9 @@ __all__ = [
     "normalize_task_spec",
 ]
 
-TASK_TYPES = ("classification", "regression", "ranking")
+TASK_TYPES = ("classification", "regression", "ranking", "token_classification")
+# Task types whose head predicts classes: they carry `num_labels` >= 2 and `id2label`.
+CLASS_TASK_TYPES = ("classification", "token_classification")
 HEADS = ("linear", "san")
 POOLING_MODES = ("auto", "cls", "mean")
 INPUT_KINDS = ("single", "pair")
@@ -150,18 +153,16 @@ def normalize_task_spec(task: str, spec: Any) -> dict[str, Any]:
     num_labels = spec.get("num_labels")
     if num_labels is not None and (isinstance(num_labels, bool) or not isinstance(num_labels, int)):
         raise _fail(task, "num_labels", num_labels, "an integer")
-    if task_type == "classification":
+    if task_type in CLASS_TASK_TYPES:
         if spec.get("id2label") is not None:
             out["id2label"] = _normalize_id2label(task, spec["id2label"], num_labels)
             num_labels = len(out["id2label"])
         elif num_labels is None:
-            raise ValueError(
-                f"Task '{task}': a classification task needs 'num_labels' or 'id2label'; neither was given."
-            )
+            raise ValueError(f"Task '{task}': a {task_type} task needs 'num_labels' or 'id2label'; neither was given.")
         else:
             out["id2label"] = {i: f"LABEL_{i}" for i in range(num_labels)}
         if num_labels < 2:
-            raise _fail(task, "num_labels", num_labels, "at least 2 for classification (use 2 for binary tasks)")
+            raise _fail(task, "num_labels", num_labels, f"at least 2 for {task_type} (use 2 for binary tasks)")
         out["num_labels"] = num_labels
     else:
         if num_labels not in (None, 1):
@@ -179,6 +180,8 @@ def normalize_task_spec(task: str, spec: Any) -> dict[str, Any]:
         raise _fail(task, "inputs", inputs, f"one of {list(INPUT_KINDS)} or left out")
     if inputs == "single" and task_type == "ranking":
         raise _fail(task, "inputs", inputs, "'pair' for task_type 'ranking' (a query and a candidate)")
+    if inputs == "pair" and task_type == "token_classification":
+        raise _fail(task, "inputs", inputs, "'single' or left out for task_type 'token_classification' (one text)")
     out["inputs"] = inputs
     out["dropout"] = _check_fraction(task, "dropout", spec.get("dropout", _COMMON_DEFAULTS["dropout"]))
     out["loss_weight"] = _check_positive(task, "loss_weight", spec.get("loss_weight", _COMMON_DEFAULTS["loss_weight"]))
@@ -214,13 +217,16 @@ class MTDNNConfig(PreTrainedConfig):
         tasks (`dict[str, dict]`, *optional*, defaults to `{}`):
             Maps a task name to its spec (kept sorted by name), a dict of:
 
-            - **task_type** (`str`) -- `"classification"` (cross-entropy), `"regression"` (MSE on one output) or
-              `"ranking"` (one score per candidate; softmax over a question's candidates, NLL of the positive).
+            - **task_type** (`str`) -- `"classification"` (cross-entropy), `"regression"` (MSE on one output),
+              `"ranking"` (one score per candidate; softmax over a question's candidates, NLL of the positive) or
+              `"token_classification"` (one class per token, cross-entropy over the labelled tokens: NER).
             - **num_labels** (`int`, *optional*) -- number of classes; derived from `id2label` when left out, and
               always 1 for regression and ranking.
-            - **id2label** (`dict[int, str]`, *optional*) -- class names for classification; `LABEL_i` by default.
-            - **head** (`str`, *optional*, defaults to `"linear"`) -- `"linear"` (dropout + linear on the first
-              token's vector) or `"san"` (the stochastic answer network, classification only).
+            - **id2label** (`dict[int, str]`, *optional*) -- class names for classification and token
+              classification; `LABEL_i` by default.
+            - **head** (`str`, *optional*, defaults to `"linear"`) -- `"linear"` (dropout + linear on the sentence
+              vector, or on every token's vector for token classification) or `"san"` (the stochastic answer
+              network, classification only).
             - **inputs** (`str`, *optional*) -- `"single"` (one text) or `"pair"` (two texts, joined by the
               tokenizer); `"pair"` by default for SAN heads and ranking, open (`None`) otherwise. The pipeline refuses
               a pair task called without `text_pair`.

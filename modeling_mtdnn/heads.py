@@ -65,11 +65,14 @@ class LinearHead(nn.Module):
 
     - classification: `logits = W^T x`, `(batch, num_labels)`; softmax and cross-entropy are in the loss.
     - regression and ranking: one score `w^T x` per sequence, `(batch,)`.
+    - token classification: `W^T h_t` for every token's final hidden state `h_t`, `(batch, seq_len, num_labels)`
+      (what `BertForTokenClassification` computes).
     """
 
     def __init__(self, hidden_size: int, spec: dict[str, Any]):
         super().__init__()
-        self.squeeze = spec["task_type"] != "classification"
+        self.per_token = spec["task_type"] == "token_classification"
+        self.squeeze = spec["task_type"] in ("regression", "ranking")
         self.dropout = nn.Dropout(spec["dropout"])
         self.classifier = nn.Linear(hidden_size, spec["num_labels"])
 
@@ -84,6 +87,8 @@ class LinearHead(nn.Module):
         token_type_ids: torch.Tensor | None,
         pooled_output: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        if self.per_token:
+            return self.classifier(self.dropout(hidden_states))  # (B, L, C)
         sentence = pooled_output if pooled_output is not None else hidden_states[:, 0]  # (B, d)
         logits = self.classifier(self.dropout(sentence))
         return logits.squeeze(-1) if self.squeeze else logits

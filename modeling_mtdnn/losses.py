@@ -15,11 +15,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from .configuration_mtdnn import CLASS_TASK_TYPES
 
 __all__ = [
     "IGNORE_INDEX",
@@ -73,6 +76,9 @@ def ranking_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[str, Any
 
 LOSS_FUNCTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, dict[str, Any]], torch.Tensor]] = {
     "classification": classification_loss,
+    # (batch, seq_len, num_labels) logits against (batch, seq_len) tag ids: cross-entropy over every labelled token
+    # (sub-tokens after a word's first and special tokens carry -100), as BertForTokenClassification computes it.
+    "token_classification": classification_loss,
     "regression": regression_loss,
     "ranking": ranking_loss,
 }
@@ -87,31 +93,33 @@ def compute_task_loss(
     Raises:
         `ValueError`: when `labels` does not have one entry per example (or per group, for ranking).
     """
-    expected = logits.shape[0]
-    if labels.shape[0] != expected or labels.numel() != expected:
+    task_type = spec["task_type"]
+    per_token = task_type == "token_classification"
+    expected = tuple(logits.shape[:2]) if per_token else (logits.shape[0],)
+    if tuple(labels.shape[: len(expected)]) != expected or labels.numel() != math.prod(expected):
+        unit = {"ranking": "group of candidates", "token_classification": "token (-100 for the unlabelled ones)"}
         raise ValueError(
-            f"Task '{task_name}' ({spec['task_type']}): labels of shape {tuple(labels.shape)} do not match logits of "
-            f"shape {tuple(logits.shape)}; give one label per "
-            f"{'group of candidates' if spec['task_type'] == 'ranking' else 'example'}."
+            f"Task '{task_name}' ({task_type}): labels of shape {tuple(labels.shape)} do not match logits of "
+            f"shape {tuple(logits.shape)}; give one label per {unit.get(task_type, 'example')}."
         )
-    if spec["task_type"] == "classification" and labels.is_floating_point():
+    if task_type in CLASS_TASK_TYPES and labels.is_floating_point():
         raise ValueError(
-            f"Task '{task_name}' (classification): labels must be integer class ids, got dtype {labels.dtype}; "
+            f"Task '{task_name}' ({task_type}): labels must be integer class ids, got dtype {labels.dtype}; "
             "map label names to ids with the task's label2id first."
         )
-    if spec["task_type"] != "regression":
+    if task_type != "regression":
         # One host sync; the Trainer's own NaN filter syncs on every step already.
-        limit = spec["num_labels"] if spec["task_type"] == "classification" else logits.shape[-1]
+        limit = spec["num_labels"] if task_type in CLASS_TASK_TYPES else logits.shape[-1]
         bad = ((labels < 0) | (labels >= limit)) & (labels != IGNORE_INDEX)
         if bad.any():
             value = labels[bad][0].item()
             allowed = (
                 f"class ids 0..{limit - 1} ({list(spec['id2label'].values())})"
-                if spec["task_type"] == "classification"
+                if task_type in CLASS_TASK_TYPES
                 else f"candidate indices 0..{limit - 1}"
             )
             raise ValueError(
-                f"Task '{task_name}' ({spec['task_type']}): label {value} is out of range; labels must be {allowed}, "
+                f"Task '{task_name}' ({task_type}): label {value} is out of range; labels must be {allowed}, "
                 f"or {IGNORE_INDEX} to ignore an example."
             )
-    return LOSS_FUNCTIONS[spec["task_type"]](logits, labels, spec) * spec["loss_weight"]
+    return LOSS_FUNCTIONS[task_type](logits, labels, spec) * spec["loss_weight"]

@@ -34,7 +34,7 @@ from training.task_data import (
 from .conftest import local_copy_splits, minilm_folder, shared_glue_dir, tiny_bert_config, write_local_copy
 
 BENCHMARK_TASKS = Path(__file__).resolve().parents[1] / "benchmarks" / "tasks"
-ALL_TASKS = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "snli", "scitail"]
+ALL_TASKS = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "snli", "scitail", "conll2003"]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def tokenizer():
 
 
 def test_every_builtin_task_is_defined_and_builds_a_model_config():
-    assert {path.name for path in BUILTIN_TASK_FILES} == {"glue.yaml", "snli.yaml", "scitail.yaml"}
+    assert {path.name for path in BUILTIN_TASK_FILES} == {"glue.yaml", "snli.yaml", "scitail.yaml", "conll2003.yaml"}
     specs = load_task_specs(ALL_TASKS)
     assert list(specs) == ALL_TASKS
     config = MTDNNConfig(encoder_config=tiny_bert_config(), tasks={n: s.model_spec() for n, s in specs.items()})
@@ -53,6 +53,8 @@ def test_every_builtin_task_is_defined_and_builds_a_model_config():
     assert specs["mnli"].eval_splits() == {"mnli": "validation_matched", "mnli_mm": "validation_mismatched"}
     assert specs["snli"].dataset == "stanfordnlp/snli" and specs["snli"].drop_labels == [-1]
     assert specs["scitail"].dataset == "allenai/scitail" and specs["scitail"].config == "tsv_format"
+    assert config.tasks["conll2003"]["task_type"] == "token_classification"
+    assert config.tasks["conll2003"]["id2label"][1] == "B-PER" and specs["conll2003"].metric == "seqeval"
 
 
 def test_load_every_task_of_the_local_copy_as_its_metadata_declares():
@@ -407,7 +409,7 @@ def test_file_tasks_have_the_splits_their_files_name():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: load_task_specs(["rte", "nope"]), "Unknown task(s) ['nope']; the known tasks are ['cola', 'mnli', "),
+        (lambda: load_task_specs(["rte", "nope"]), "Unknown task(s) ['nope']; the known tasks are ['cola', 'conll2003', 'mnli', "),
         (lambda: load_task_specs([]), "No task was named"),
         (lambda: load_task_specs(["rte"], ["missing.yaml"]), "Task file 'missing.yaml' does not exist."),
         (lambda: pair_spec(text_columns=["a", "b", "c"]), "Task 'rte': field 'text_columns' must be a list of one or two column names"),

@@ -44,7 +44,8 @@ class MultiTaskDataCollator:
 
     Ranking rows (`input_ids` holding several candidates) become `(groups, candidates, seq_len)` tensors; groups
     with fewer candidates are filled with all-padding candidates (attention mask all zeros), which the model scores
-    lowest. A `teacher_logits` column (MT-DNN-KD soft targets, `training.distill`) becomes a float tensor. Columns
+    lowest. Token-classification `labels` (one per token) are padded with -100 like their sequences. A
+    `teacher_logits` column (MT-DNN-KD soft targets, `training.distill`) becomes a float tensor. Columns
     other than the model's inputs, `labels`, `teacher_logits` and `task_name` (such as `group_id`) are dropped.
 
     Raises:
@@ -120,7 +121,18 @@ class MultiTaskDataCollator:
             )
         if "labels" in features[0]:
             labels = [feature["labels"] for feature in features]
-            dtype = torch.float32 if isinstance(labels[0], float) else torch.long
-            batch["labels"] = torch.tensor(labels, dtype=dtype)
+            if isinstance(labels[0], list):  # token classification: one tag per token, -100 on the padding
+                tags = torch.full((len(labels), length), -100, dtype=torch.long)
+                left = self.tokenizer.padding_side == "left"
+                for i, row in enumerate(labels):
+                    values = torch.as_tensor(row[:length], dtype=torch.long)
+                    if left:
+                        tags[i, length - len(values) :] = values
+                    else:
+                        tags[i, : len(values)] = values
+                batch["labels"] = tags
+            else:
+                dtype = torch.float32 if isinstance(labels[0], float) else torch.long
+                batch["labels"] = torch.tensor(labels, dtype=dtype)
         batch["task_name"] = task_name
         return batch

@@ -33,14 +33,18 @@ if TYPE_CHECKING:
 __all__ = [
     "METRIC_CONFIGS",
     "METRIC_MODULE_PATH",
+    "METRIC_NAMES",
     "REGRESSION_METRICS",
+    "SEQEVAL_METRICS",
     "average_score",
     "compute_task_metrics",
+    "entity_metrics",
     "load_metric",
     "predictions_from_logits",
     "ranking_pair_predictions",
     "ranking_predictions",
     "task_score",
+    "token_tag_sequences",
 ]
 
 METRIC_MODULE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "metric_modules", "mtdnn_glue.py")
@@ -68,6 +72,11 @@ METRIC_CONFIGS: dict[str, tuple[str, ...]] = {
 IGNORE_INDEX = -100
 # The metric configs that score real-valued predictions (regression); every other config scores class ids.
 REGRESSION_METRICS = frozenset(name for name, metrics in METRIC_CONFIGS.items() if "pearson" in metrics)
+# Token classification is scored per entity with seqeval (precision, recall and F1 over whole entities, as CoNLL's
+# conlleval does; the task's score is the F1), plus the accuracy over labelled tokens.
+SEQEVAL_METRICS = ("precision", "recall", "f1", "accuracy")
+# Every metric config a task may name -> the metric names it reports.
+METRIC_NAMES: dict[str, tuple[str, ...]] = {**METRIC_CONFIGS, "seqeval": SEQEVAL_METRICS}
 
 
 def _task(task_name: str | None) -> str:
@@ -124,11 +133,13 @@ def compute_task_metrics(task_name: str, metric_config: str, predictions: Any, r
         `ValueError`: if the config is unknown, or `predictions` and `references` are not 1-D, are empty or differ
             in length.
     """
-    if metric_config not in METRIC_CONFIGS:
+    if metric_config not in METRIC_NAMES:
         raise ValueError(
             f"Task '{task_name}': metric config {metric_config!r} is not known: set the task's `metric` to one of "
-            f"{sorted(METRIC_CONFIGS)}."
+            f"{sorted(METRIC_NAMES)}."
         )
+    if metric_config == "seqeval":
+        return entity_metrics(task_name, predictions, references)
     predictions = _column(task_name, "predictions", predictions)
     references = _column(task_name, "references", references)
     if len(predictions) != len(references):
@@ -142,6 +153,75 @@ def compute_task_metrics(task_name: str, metric_config: str, predictions: Any, r
         )
     results = load_metric(metric_config).compute(predictions=predictions, references=references)
     return {name: float(results[name]) for name in METRIC_CONFIGS[metric_config]}
+
+
+def token_tag_sequences(
+    logits: np.ndarray, labels: list[list[int]], id2label: dict[int, str]
+) -> tuple[list[list[str]], list[list[str]]]:
+    """
+    The predicted and gold tag sequences of a token-classification task, one per example, over the tokens that carry
+    a label (a word's first sub-token; -100 marks the others, special tokens and padding).
+
+    Args:
+        logits (`np.ndarray` of shape `(n, seq_len, num_labels)`):
+            The head's logits, padded along `seq_len` with any value (the evaluation loop pads with -100).
+        labels (`list[list[int]]`):
+            Each example's tag ids per token, -100 where there is no label.
+        id2label (`dict[int, str]`):
+            Tag id -> tag name (`B-PER`, `I-PER`, `O`, ...).
+
+    Example:
+
+    ```python
+    >>> logits = np.array([[[0.0, 9.0, 0.0], [9.0, 0.0, 0.0], [0.0, 0.0, 9.0]]])
+    >>> token_tag_sequences(logits, [[-100, 1, 2]], {0: "O", 1: "B-PER", 2: "I-PER"})
+    ([['O', 'I-PER']], [['B-PER', 'I-PER']])
+
+    ```
+    """
+    logits = np.asarray(logits)
+    if logits.ndim != 3 or logits.shape[0] != len(labels):
+        raise ValueError(
+            f"Token classification needs logits of shape (examples, seq_len, num_labels) for {len(labels)} examples, "
+            f"got {logits.shape}."
+        )
+    predicted, gold = [], []
+    for row, tags in zip(logits.argmax(axis=-1), labels):
+        kept = [position for position, tag in enumerate(tags) if tag != -100]
+        predicted.append([id2label[int(row[position])] for position in kept])
+        gold.append([id2label[int(tags[position])] for position in kept])
+    return predicted, gold
+
+
+def entity_metrics(task_name: str, predictions: list[list[str]], references: list[list[str]]) -> dict[str, float]:
+    """
+    Entity-level precision, recall and F1 of tag sequences (IOB1/IOB2 tags such as `B-PER`, `I-PER`, `O`), with
+    seqeval's default (conlleval-compatible) matching, and the accuracy over tags.
+
+    Raises:
+        `ValueError`: if the sequences differ in number or length, or are empty.
+    """
+    if len(predictions) != len(references):
+        raise ValueError(
+            f"Task '{task_name}': got {len(predictions)} predicted tag sequences but {len(references)} gold ones."
+        )
+    for row, (predicted, gold) in enumerate(zip(predictions, references)):
+        if len(predicted) != len(gold):
+            raise ValueError(
+                f"Task '{task_name}': example {row} has {len(predicted)} predicted tags but {len(gold)} gold tags."
+            )
+    if not any(references):
+        raise ValueError(f"Task '{task_name}': got no tags to score: evaluate on a non-empty validation split.")
+    from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+    # An entity-free corner (no gold or no predicted entity) scores 0 instead of warning.
+    options = {"zero_division": 0}
+    return {
+        "precision": float(precision_score(references, predictions, **options)),
+        "recall": float(recall_score(references, predictions, **options)),
+        "f1": float(f1_score(references, predictions, **options)),
+        "accuracy": float(accuracy_score(references, predictions)),
+    }
 
 
 def _column(task_name: str, name: str, values: Any) -> np.ndarray:
@@ -320,14 +400,15 @@ def ranking_predictions(
 
 def task_score(metrics: dict[str, float]) -> float:
     """
-    The GLUE-style single score of a task: the mean of its metric values.
+    The GLUE-style single score of a task: the mean of its metric values, or for entity-level metrics (precision,
+    recall and F1 of a token-classification task) the F1, as CoNLL-2003 is scored.
 
     Args:
         metrics (`dict[str, float]`):
             The task's metrics, as `compute_task_metrics` returns them (MRPC: accuracy and f1).
 
     Returns:
-        `float`: the mean of the values.
+        `float`: the mean of the values (the F1 for entity-level metrics).
 
     Raises:
         `ValueError`: if `metrics` is empty.
@@ -342,6 +423,8 @@ def task_score(metrics: dict[str, float]) -> float:
     """
     if not metrics:
         raise ValueError("Got no metric values to score the task with: pass the dict `compute_task_metrics` returns.")
+    if {"precision", "recall", "f1"} <= metrics.keys():
+        return float(metrics["f1"])  # entity-level scores (NER): F1 is the task's score, as in CoNLL
     return math.fsum(float(value) for value in metrics.values()) / len(metrics)
 
 

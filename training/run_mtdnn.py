@@ -41,7 +41,7 @@ from modeling_mtdnn.saving import atomic_file, check_local_path  # noqa: E402
 from training.arguments import DataArguments, ModelArguments, MTDNNTrainingArguments  # noqa: E402
 from training.collator import MultiTaskDataCollator  # noqa: E402
 from training.distill import MANIFEST_SUFFIX, attach_soft_targets  # noqa: E402
-from training.metrics import METRIC_CONFIGS  # noqa: E402
+from training.metrics import METRIC_NAMES  # noqa: E402
 from training.task_data import FILE_BUILDERS, TaskDataSpec, load_raw_split, load_task_specs, prepare_split  # noqa: E402
 from training.trainer import EvalSpec, MTDNNTrainer, end_distributed_run  # noqa: E402
 
@@ -251,7 +251,7 @@ def _run(argv: list[str] | None) -> dict[str, float]:
                 """The raw split and its prepared form (`role`: the split's use, for tasks with group_split)."""
                 raw = load_raw_split(spec, split, data_args.data_dir, model_args.cache_dir, role=role)
                 prepared = prepare_split(
-                    spec, raw, tokenizer, data_args.max_seq_length, seed=training_args.seed, **kwargs
+                    spec, raw, tokenizer, data_args.max_seq_length, seed=training_args.seed, split=split, **kwargs
                 )
                 return raw, prepared
 
@@ -414,7 +414,7 @@ def format_score_table(metrics: dict[str, float], eval_specs: dict[str, EvalSpec
     """A per-task table of dev scores, as the README's main command prints it."""
     rows = [("task", "metric", "dev score")]
     for key, spec in eval_specs.items():
-        for metric in METRIC_CONFIGS[spec.metric]:
+        for metric in METRIC_NAMES[spec.metric]:
             rows.append((key, metric, f"{metrics[f'eval_{key}_{metric}']:.4f}"))
     rows.append(("average", "", f"{metrics['eval_average']:.4f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]

@@ -28,9 +28,9 @@ import yaml
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging
 
-from modeling_mtdnn import check_task_name
+from modeling_mtdnn import TASK_TYPES, check_task_name
 
-from .metrics import METRIC_CONFIGS, REGRESSION_METRICS
+from .metrics import METRIC_NAMES, REGRESSION_METRICS
 
 __all__ = [
     "BUILTIN_TASK_FILES",
@@ -40,6 +40,7 @@ __all__ = [
     "TaskDataSpec",
     "load_raw_split",
     "load_task_specs",
+    "local_dataset_folder",
     "prepare_split",
 ]
 
@@ -84,11 +85,15 @@ class TaskDataSpec:
         extra_test_splits (`dict[str, str]`, *optional*):
             More test splits for `--do_predict`, keyed like `extra_eval_splits`.
         text_columns (`list[str]`):
-            One column (single sentence) or two (a pair).
+            One column (single sentence) or two (a pair); for token classification one column of word lists
+            (CoNLL-2003: `[tokens]`).
         label_column (`str`, *optional*, defaults to `"label"`):
-            The label column: class ids, label names, or floats for regression.
+            The label column: class ids, label names, or floats for regression; for token classification a list of
+            tag ids or tag names per row, one per word (CoNLL-2003: `ner_tags`).
         task_type (`str`):
-            `classification`, `regression` or `ranking`, as in `MTDNNConfig`.
+            `classification`, `regression`, `ranking` or `token_classification`, as in `MTDNNConfig`. Token
+            classification labels a word's first sub-token and ignores the others (-100), as transformers'
+            token-classification examples do by default, and scores whole entities with seqeval (`metric: seqeval`).
         head (`str`, *optional*, defaults to `"linear"`):
             `linear` or `san`.
         label_names (`list[str]`, *optional*):
@@ -148,8 +153,13 @@ class TaskDataSpec:
         check_task_name(self.name)
         if not isinstance(self.text_columns, list) or len(self.text_columns) not in (1, 2):
             raise fail("text_columns", self.text_columns, "a list of one or two column names")
-        if self.task_type not in ("classification", "regression", "ranking"):
-            raise fail("task_type", self.task_type, "one of ['classification', 'regression', 'ranking']")
+        if self.task_type not in TASK_TYPES:
+            raise fail("task_type", self.task_type, f"one of {list(TASK_TYPES)}")
+        if self.task_type == "token_classification":
+            if len(self.text_columns) != 1:
+                raise fail("text_columns", self.text_columns, "one column of word lists for token_classification")
+            if self.head != "linear":
+                raise fail("head", self.head, "'linear' for token_classification (one linear layer per token)")
         if self.task_type != "regression" and not self.label_names:
             raise fail("label_names", self.label_names, f"a list of class names for task_type '{self.task_type}'")
         if self.label_names is not None and (
@@ -181,14 +191,13 @@ class TaskDataSpec:
             raise fail("submission_labels", self.submission_labels, "'ids' or 'names'")
         if self.max_seq_length is not None and (not isinstance(self.max_seq_length, int) or self.max_seq_length < 8):
             raise fail("max_seq_length", self.max_seq_length, "an integer >= 8")
-        if self.metric not in METRIC_CONFIGS:
-            raise fail("metric", self.metric, f"one of {sorted(METRIC_CONFIGS)}")
-        if (self.task_type == "regression") != (self.metric in REGRESSION_METRICS):
-            fitting = (
-                sorted(REGRESSION_METRICS)
-                if self.task_type == "regression"
-                else sorted(set(METRIC_CONFIGS) - REGRESSION_METRICS)
-            )
+        if self.metric not in METRIC_NAMES:
+            raise fail("metric", self.metric, f"one of {sorted(METRIC_NAMES)}")
+        kind = {"regression": "regression", "token_classification": "tokens"}.get(self.task_type, "classes")
+        kinds = {name: "regression" if name in REGRESSION_METRICS else "classes" for name in METRIC_NAMES}
+        kinds["seqeval"] = "tokens"
+        if kinds[self.metric] != kind:
+            fitting = sorted(name for name, metric_kind in kinds.items() if metric_kind == kind)
             raise fail("metric", self.metric, f"a metric for task_type '{self.task_type}', one of {fitting}")
         weight = self.adv_weight
         if weight is not None and (
@@ -271,7 +280,7 @@ class TaskDataSpec:
             "dropout": self.dropout,
             "loss_weight": self.loss_weight,
         }
-        if self.task_type == "classification":
+        if self.task_type in ("classification", "token_classification"):
             spec["id2label"] = dict(enumerate(self.label_names))
         return spec
 
@@ -358,6 +367,17 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> str | None:
     return str(data_dir) if data_dir is not None else None
 
 
+def local_dataset_folder(data_dir: str | os.PathLike, dataset: str) -> str:
+    """
+    The local copy of the Hub dataset `dataset` under `data_dir`: `data_dir/<name>` when `data_dir` holds one copy per
+    dataset, each in a folder named after the last part of its Hub id with its dataset card (`data/glue/README.md`,
+    `data/conll2003/README.md`: tasks of several datasets mix in one run), else `data_dir` itself (one dataset's
+    copy).
+    """
+    nested = Path(data_dir) / dataset.rstrip("/").rsplit("/", 1)[-1]
+    return str(nested) if (nested / "README.md").is_file() else str(data_dir)
+
+
 def load_raw_split(
     spec: TaskDataSpec,
     split: str,
@@ -379,7 +399,10 @@ def load_raw_split(
     if spec.dataset in FILE_BUILDERS:
         path, kwargs = spec.dataset, {"data_files": spec.data_files}
     else:
-        path, kwargs = (data_dir or spec.dataset), {"name": spec.config}
+        path, kwargs = (
+            (local_dataset_folder(data_dir, spec.dataset) if data_dir else spec.dataset),
+            {"name": spec.config},
+        )
     if spec.dataset in FILE_BUILDERS:
         for split_name, files in spec.data_files.items():
             for file in [files] if isinstance(files, str) else files:
@@ -464,7 +487,11 @@ def _unreadable(spec: TaskDataSpec, error: Exception) -> ValueError:
     )
 
 
-def _check_columns(spec: TaskDataSpec, dataset: datasets.Dataset, with_labels: bool) -> None:
+def _where(split: str | None) -> str:
+    return f", split {split!r}" if split else ""
+
+
+def _check_columns(spec: TaskDataSpec, dataset: datasets.Dataset, with_labels: bool, split: str | None = None) -> None:
     clashes = [column for column in RESERVED_COLUMNS if column in dataset.column_names]
     if clashes:
         raise ValueError(
@@ -480,6 +507,16 @@ def _check_columns(spec: TaskDataSpec, dataset: datasets.Dataset, with_labels: b
         )
     if len(dataset) == 0:
         raise ValueError(f"Task '{spec.name}': the split is empty.")
+    if spec.task_type == "token_classification":
+        column = spec.text_columns[0]
+        for row, words in enumerate(dataset[column]):
+            if not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
+                raise ValueError(
+                    f"Task '{spec.name}'{_where(split)}: column {column!r} holds {words!r} at row {row}, but token "
+                    "classification needs a non-empty list of non-empty words per row; clean the data or drop those "
+                    "rows (dataset.filter) first."
+                )
+        return
     for column in spec.text_columns:
         for row, text in enumerate(dataset[column]):
             if not isinstance(text, str) or not text.strip():
@@ -568,6 +605,7 @@ def prepare_split(
     max_samples: int | None = None,
     fraction: float | None = None,
     seed: int = 42,
+    split: str | None = None,
 ) -> datasets.Dataset:
     """
     Validates and tokenizes one split into the columns the model and collator read: `input_ids`,
@@ -596,8 +634,12 @@ def prepare_split(
             Keep a seeded random fraction of the rows (at least one). The rows are shuffled with `seed` first,
             also at 1.0, so `fraction=1.0, max_samples=n` is a seeded random sample of n rows.
         seed (`int`, *optional*, defaults to 42): the seed of `fraction`.
+        split (`str`, *optional*): the split's name, for error messages.
+
+    Token classification rows keep `labels` per token: the word's tag id on its first sub-token, -100 on the
+    other sub-tokens and the special tokens (a fast tokenizer is needed for the word alignment).
     """
-    _check_columns(spec, dataset, with_labels)
+    _check_columns(spec, dataset, with_labels, split)
     if with_labels and spec.drop_labels:
         drop = set(spec.drop_labels)
         column = dataset[spec.label_column]
@@ -613,11 +655,12 @@ def prepare_split(
     by_group = spec.task_type == "ranking" and group_candidates
     if not by_group:
         dataset = _sample(dataset, fraction, max_samples, seed)
-    labels = _label_ids(spec, dataset) if with_labels else None
-
     length = spec.max_seq_length or max_seq_length
-    first, second = (spec.text_columns + [None])[:2]
     _check_length(spec, tokenizer, length)
+    if spec.task_type == "token_classification":
+        return _prepare_tokens(spec, dataset, tokenizer, length, with_labels, split)
+    labels = _label_ids(spec, dataset) if with_labels else None
+    first, second = (spec.text_columns + [None])[:2]
 
     def tokenize(batch: dict[str, list]) -> dict[str, list]:
         texts = (batch[first], batch[second]) if second else (batch[first],)
@@ -640,6 +683,92 @@ def prepare_split(
         elif labels is not None:
             # Pairs are scored one by one here; their 0/1 labels are for the metric, never the ranking loss.
             tokenized = tokenized.rename_column("labels", "pair_labels")
+    return tokenized.add_column("task_name", [spec.name] * len(tokenized))
+
+
+def _tag_index(spec: TaskDataSpec, dataset: datasets.Dataset) -> dict[Any, int]:
+    """Tag name or id -> tag id, after checking the dataset's own tag names against the task's."""
+    feature = dataset.features[spec.label_column]
+    inner = getattr(feature, "feature", None) or (feature[0] if isinstance(feature, list) and feature else None)
+    if isinstance(inner, datasets.ClassLabel) and inner.names != spec.label_names:
+        raise ValueError(
+            f"Task '{spec.name}': the dataset's tag names {inner.names} differ from the task's label_names "
+            f"{spec.label_names}; make them agree (same names, same order)."
+        )
+    index: dict[Any, int] = {name: i for i, name in enumerate(spec.label_names)}
+    return index | {i: i for i in range(len(spec.label_names))}
+
+
+def _check_tags(spec: TaskDataSpec, dataset: datasets.Dataset, index: dict[Any, int], split: str | None) -> None:
+    """Every row has one known tag per word; the error names the task, split, row and field."""
+    words_column = spec.text_columns[0]
+    for row, (words, tags) in enumerate(zip(dataset[words_column], dataset[spec.label_column])):
+        where = f"Task '{spec.name}'{_where(split)}, row {row}"
+        if not isinstance(tags, list) or len(tags) != len(words):
+            count = len(tags) if isinstance(tags, list) else type(tags).__name__
+            raise ValueError(
+                f"{where}: {len(words)} words in {words_column!r} but {count} tags in {spec.label_column!r}; every "
+                "word needs exactly one tag. Fix or drop the row."
+            )
+        for position, tag in enumerate(tags):
+            if isinstance(tag, bool) or not isinstance(tag, (str, int, np.integer)) or tag not in index:
+                raise ValueError(
+                    f"{where}: tag {tag!r} of word {position} ({words[position]!r}) in {spec.label_column!r} is not "
+                    f"one of the task's label_names {spec.label_names} (or their ids 0..{len(spec.label_names) - 1}); "
+                    "fix the data or the task's label_names."
+                )
+
+
+def _prepare_tokens(
+    spec: TaskDataSpec,
+    dataset: datasets.Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    length: int,
+    with_labels: bool,
+    split: str | None,
+) -> datasets.Dataset:
+    """Tokenizes word lists and aligns one tag per word to the word's first sub-token (the others get -100)."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            f"Task '{spec.name}' (token_classification): aligning tags with sub-tokens needs a fast tokenizer "
+            f"(word_ids), but {type(tokenizer).__name__} is a slow one; load it with AutoTokenizer (use_fast=True)."
+        )
+    words_column = spec.text_columns[0]
+    index = _tag_index(spec, dataset) if with_labels else {}
+    if with_labels:
+        _check_tags(spec, dataset, index, split)
+
+    def tokenize(batch: dict[str, list]) -> dict[str, list]:
+        encoded = tokenizer(batch[words_column], is_split_into_words=True, truncation=True, max_length=length)
+        if with_labels:
+            aligned = []
+            for i, tags in enumerate(batch[spec.label_column]):
+                previous, row = None, []
+                for word in encoded.word_ids(i):
+                    row.append(-100 if word is None or word == previous else index[tags[word]])
+                    previous = word
+                aligned.append(row)
+            encoded["labels"] = aligned
+        return dict(encoded)
+
+    tokenized = dataset.map(
+        tokenize, batched=True, remove_columns=dataset.column_names, desc=f"Tokenizing {spec.name}"
+    )
+    if with_labels:
+        cut = sum(
+            sum(tag != -100 for tag in labels) < len(words)
+            for labels, words in zip(tokenized["labels"], dataset[words_column])
+        )
+        if cut:
+            logger.warning(
+                "Task %s%s: %d of %d rows are longer than %d tokens; their last words are cut off and not scored. "
+                "Raise max_seq_length to keep them.",
+                spec.name,
+                _where(split),
+                cut,
+                len(dataset),
+                length,
+            )
     return tokenized.add_column("task_name", [spec.name] * len(tokenized))
 
 

@@ -37,7 +37,13 @@ from modeling_mtdnn.saving import atomic_directory, atomic_file, read_json
 
 from .callbacks import ModelCardCallback
 from .distill import distillation_loss
-from .metrics import average_score, compute_task_metrics, predictions_from_logits, ranking_predictions
+from .metrics import (
+    average_score,
+    compute_task_metrics,
+    predictions_from_logits,
+    ranking_predictions,
+    token_tag_sequences,
+)
 from .samplers import MultiTaskBatchSampler
 from .smart import BregmanProximalCallback, adversarial_loss, symmetric_divergence
 
@@ -425,6 +431,10 @@ class MTDNNTrainer(Trainer):
 
     def _score(self, key: str, dataset, logits: np.ndarray) -> dict[str, float]:
         spec = self.eval_specs[key]
+        task = self.model.config.tasks[spec.task_name]
+        if task["task_type"] == "token_classification":
+            predicted, gold = token_tag_sequences(logits, dataset["labels"], task["id2label"])
+            return compute_task_metrics(spec.task_name, spec.metric, predicted, gold)
         predictions = self.predictions_of(spec.task_name, dataset, logits, spec.positive_label)
         references = np.asarray(dataset["pair_labels" if "pair_labels" in dataset.column_names else "labels"])
         return compute_task_metrics(spec.task_name, spec.metric, predictions, references)

@@ -1,0 +1,215 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Token classification (NER): the task type, its head and loss, tag alignment, padding, seqeval scoring, a run."""
+
+from __future__ import annotations
+
+import re
+
+import datasets
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import AutoTokenizer
+
+from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
+from training.collator import MultiTaskDataCollator
+from training.metrics import compute_task_metrics, task_score, token_tag_sequences
+from training.run_mtdnn import main
+from training.task_data import TaskDataSpec, load_task_specs, local_dataset_folder, prepare_split
+
+from .conftest import minilm_folder, tiny_bert_config, write_local_copy
+from .test_run_mtdnn import common_flags, encoder_dir  # noqa: F401 (a fixture)
+from .test_task_data import pairs
+
+TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+NER = {"task_type": "token_classification", "id2label": dict(enumerate(TAGS))}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(minilm_folder())
+
+
+def sentences(**columns) -> datasets.Dataset:
+    data = {
+        "tokens": [["EU", "rejects", "German", "call"], ["Peter", "Blackburn"], ["Brusselsxyz", "is", "big"]],
+        "ner_tags": [[3, 0, 7, 0], [1, 2], [5, 0, 0]],
+    }
+    return datasets.Dataset.from_dict(data | columns)
+
+
+def conll_spec(**overrides) -> TaskDataSpec:
+    return (
+        load_task_specs(["conll2003"])["conll2003"]
+        if not overrides
+        else TaskDataSpec(
+            **{
+                "name": "conll2003",
+                "dataset": "eriktks/conll2003",
+                "config": "conll2003",
+                "text_columns": ["tokens"],
+                "label_column": "ner_tags",
+                "task_type": "token_classification",
+                "label_names": TAGS,
+                "metric": "seqeval",
+            }
+            | overrides
+        )
+    )
+
+
+def test_the_spec_takes_classes_and_refuses_san_and_pairs():
+    spec = MTDNNConfig(encoder_config=tiny_bert_config(), tasks={"ner": NER}).tasks["ner"]
+    assert spec["num_labels"] == 9 and spec["id2label"][1] == "B-PER" and spec["head"] == "linear"
+    with pytest.raises(ValueError, match=re.escape("Task 'ner': field 'head' must be 'linear' for task_type 'token_classification' (the SAN head is for classification), got 'san'.")):  # fmt: skip
+        MTDNNConfig(encoder_config=tiny_bert_config(), tasks={"ner": NER | {"head": "san"}})
+    with pytest.raises(ValueError, match=re.escape("Task 'ner': field 'inputs' must be 'single' or left out for task_type 'token_classification'")):  # fmt: skip
+        MTDNNConfig(encoder_config=tiny_bert_config(), tasks={"ner": NER | {"inputs": "pair"}})
+    with pytest.raises(ValueError, match=re.escape("Task 'ner': a token_classification task needs 'num_labels' or 'id2label'")):  # fmt: skip
+        MTDNNConfig(encoder_config=tiny_bert_config(), tasks={"ner": {"task_type": "token_classification"}})
+
+
+def test_the_head_scores_every_token_and_the_loss_ignores_unlabelled_ones():
+    torch.manual_seed(0)
+    model = MTDNNForMultiTask(MTDNNConfig(encoder_config=tiny_bert_config(), tasks={"ner": NER})).eval()
+    input_ids = torch.randint(5, 99, (2, 6))
+    labels = torch.tensor([[-100, 1, 2, 0, -100, -100], [-100, 3, -100, 4, 0, -100]])
+    output = model(input_ids=input_ids, task_name="ner", labels=labels)
+    assert output.logits.shape == (2, 6, 9)
+    hidden = model.encoder(input_ids=input_ids).last_hidden_state
+    assert torch.allclose(output.logits, model.heads["ner"].classifier(hidden), atol=1e-6)
+    kept = labels != -100
+    expected = F.cross_entropy(output.logits[kept], labels[kept])
+    assert torch.allclose(output.loss, expected, atol=1e-6)
+    with pytest.raises(ValueError, match=re.escape("Task 'ner' (token_classification): labels of shape (2,) do not match logits of shape (2, 6, 9); give one label per token (-100 for the unlabelled ones).")):  # fmt: skip
+        model(input_ids=input_ids, task_name="ner", labels=torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match=re.escape("Task 'ner' (token_classification): label 9 is out of range")):
+        model(input_ids=input_ids, task_name="ner", labels=labels.masked_fill(labels == 4, 9))
+
+
+def test_tags_go_to_each_words_first_sub_token(tokenizer):
+    data = sentences()
+    prepared = prepare_split(conll_spec(), data, tokenizer, max_seq_length=32)
+    assert prepared.column_names == ["input_ids", "token_type_ids", "attention_mask", "labels", "task_name"]
+    for row in range(len(data)):
+        encoded = tokenizer(data[row]["tokens"], is_split_into_words=True)
+        words = encoded.word_ids()
+        labels = prepared[row]["labels"]
+        assert len(labels) == len(prepared[row]["input_ids"]) == len(words)
+        expected, previous = [], None
+        for word in words:
+            expected.append(-100 if word is None or word == previous else data[row]["ner_tags"][word])
+            previous = word
+        assert labels == expected
+    # "Brusselsxyz" splits into several sub-tokens: only the first carries B-LOC
+    third = prepared[2]["labels"]
+    assert third[1] == 5 and third[2] == -100 and third[0] == third[-1] == -100
+    # tag names work like tag ids
+    named = sentences(ner_tags=[["B-ORG", "O", "B-MISC", "O"], ["B-PER", "I-PER"], ["B-LOC", "O", "O"]])
+    assert prepare_split(conll_spec(), named, tokenizer, max_seq_length=32)["labels"] == prepared["labels"]
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (
+            {"ner_tags": [[3, 0, 7], [1, 2], [5, 0, 0]]},
+            "Task 'conll2003', split 'train', row 0: 4 words in 'tokens' but 3 tags in 'ner_tags'; every word needs "
+            "exactly one tag. Fix or drop the row.",
+        ),
+        (
+            {"ner_tags": [[3, 0, 7, 0], [1, 12], [5, 0, 0]]},
+            "Task 'conll2003', split 'train', row 1: tag 12 of word 1 ('Blackburn') in 'ner_tags' is not one of the "
+            "task's label_names",
+        ),
+        (
+            {"ner_tags": [["B-ORG", "O", "B-MISC", "O"], ["B-PER", "I-PER"], ["B-LOC", "O", "B-DATE"]]},
+            "Task 'conll2003', split 'train', row 2: tag 'B-DATE' of word 2 ('big') in 'ner_tags' is not one of",
+        ),
+        (
+            {"tokens": [["EU", "rejects", "German", "call"], [], ["a", "b", "c"]]},
+            "Task 'conll2003', split 'train': column 'tokens' holds [] at row 1, but token classification needs a "
+            "non-empty list of non-empty words per row",
+        ),
+    ],
+)
+def test_bad_rows_are_refused_with_task_split_row_and_field(tokenizer, columns, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        prepare_split(conll_spec(), sentences(**columns), tokenizer, split="train")
+
+
+def test_task_file_checks_of_token_tasks():
+    with pytest.raises(ValueError, match=re.escape("Task 'conll2003': field 'text_columns' must be one column of word lists for token_classification")):  # fmt: skip
+        conll_spec(text_columns=["tokens", "pos_tags"])
+    with pytest.raises(ValueError, match=re.escape("Task 'conll2003': field 'metric' must be a metric for task_type 'token_classification', one of ['seqeval'], got 'accuracy'.")):  # fmt: skip
+        conll_spec(metric="accuracy")
+    with pytest.raises(ValueError, match=re.escape("Task 'conll2003': field 'head' must be 'linear' for token_classification")):  # fmt: skip
+        conll_spec(head="san")
+    with pytest.raises(ValueError, match=re.escape("Task 'rte': field 'metric' must be a metric for task_type 'classification'")):  # fmt: skip
+        TaskDataSpec(name="rte", dataset="d", text_columns=["a", "b"], task_type="classification", label_names=["x", "y"], metric="seqeval")  # fmt: skip
+
+
+def test_the_collator_pads_tags_with_ignore_index(tokenizer):
+    prepared = prepare_split(conll_spec(), sentences(), tokenizer, max_seq_length=32)
+    batch = MultiTaskDataCollator(tokenizer)([prepared[i] for i in range(3)])
+    assert batch["labels"].shape == batch["input_ids"].shape and batch["labels"].dtype == torch.long
+    for i in range(3):
+        length = len(prepared[i]["labels"])
+        assert batch["labels"][i, :length].tolist() == prepared[i]["labels"]
+        assert (batch["labels"][i, length:] == -100).all()
+
+
+def test_entity_scores_are_seqevals():
+    id2label = dict(enumerate(TAGS))
+    gold = [[-100, 1, 2, 0, 5, -100], [-100, 3, 4, 0, -100, -100]]
+    logits = np.full((2, 6, 9), -5.0)
+    predicted_ids = [[0, 1, 2, 0, 0, 0], [0, 3, 0, 0, 0, 0]]  # PER right, LOC missed, ORG cut short
+    for row, ids in enumerate(predicted_ids):
+        for position, tag in enumerate(ids):
+            logits[row, position, tag] = 5.0
+    predicted, references = token_tag_sequences(logits, gold, id2label)
+    assert references == [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "I-ORG", "O"]]
+    assert predicted == [["B-PER", "I-PER", "O", "O"], ["B-ORG", "O", "O"]]
+    metrics = compute_task_metrics("conll2003", "seqeval", predicted, references)
+    # 3 gold entities (PER, LOC, ORG), 2 predicted (PER right, ORG of one word instead of two): 1 correct
+    assert metrics == pytest.approx({"precision": 0.5, "recall": 1 / 3, "f1": 0.4, "accuracy": 5 / 7})
+    assert task_score(metrics) == pytest.approx(0.4)
+    with pytest.raises(ValueError, match=re.escape("Task 'conll2003': example 0 has 3 predicted tags but 4 gold tags.")):  # fmt: skip
+        compute_task_metrics("conll2003", "seqeval", [["O"] * 3, ["O"] * 3], references)
+
+
+def test_a_parent_data_folder_serves_tasks_of_several_datasets(tmp_path):
+    glue = write_local_copy(tmp_path / "data" / "glue", {"rte": {"train": pairs(), "validation": pairs()}})
+    conll = write_local_copy(tmp_path / "data" / "conll2003", {"conll2003": {"train": sentences()}})
+    assert local_dataset_folder(tmp_path / "data", "nyu-mll/glue") == str(glue)
+    assert local_dataset_folder(tmp_path / "data", "eriktks/conll2003") == str(conll)
+    # a dataset's own copy is used as it is, even when a config folder has the dataset's name
+    assert local_dataset_folder(conll, "eriktks/conll2003") == str(conll)
+
+
+def test_ner_trains_beside_a_sentence_task_in_one_run(encoder_dir, tmp_path):  # noqa: F811
+    data = tmp_path / "data"
+    write_local_copy(data / "glue", {"rte": {"train": pairs(), "validation": pairs()}})
+    write_local_copy(data / "conll2003", {"conll2003": {"train": sentences(), "validation": sentences()}})
+    flags = ["--tasks", "conll2003,rte", "--do_train", "--do_eval", "--max_steps", "3", "--per_device_train_batch_size", "2", "--save_strategy", "no"]  # fmt: skip
+    metrics = main(common_flags(encoder_dir, tmp_path / "out", data) + flags)
+    assert metrics["train_conll2003_samples"] == 3 and metrics["train_rte_samples"] == 3
+    ner = {key: metrics[f"eval_conll2003_{key}"] for key in ("precision", "recall", "f1", "accuracy")}
+    assert all(0 <= value <= 1 for value in ner.values())
+    assert metrics["eval_average"] == pytest.approx((ner["f1"] + metrics["eval_rte_accuracy"]) / 2)
+    model = MTDNNForMultiTask.from_pretrained(tmp_path / "out")
+    assert model.config.tasks["conll2003"]["task_type"] == "token_classification"
+    assert model.config.tasks["conll2003"]["id2label"] == dict(enumerate(TAGS))

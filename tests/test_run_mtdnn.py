@@ -437,17 +437,21 @@ def test_init_from_with_train_fraction_end_to_end(encoder_dir, tmp_path):
 
 def test_the_demo_config_parses_and_the_score_table_prints(encoder_dir):
     model_args, data_args, training_args = parse_args([str(REPO / "training" / "configs" / "demo.yaml"), "--model_name_or_path", encoder_dir])  # fmt: skip
-    assert data_args.task_names == ["rte", "stsb", "cola", "sst2"] and data_args.max_train_samples == 3000
+    assert data_args.task_names == ["mnli", "rte", "stsb", "cola", "sst2"] and data_args.max_train_samples == 3000
     assert model_args.pooling == "mean" and model_args.model_name_or_path == encoder_dir
     assert plain_value(training_args.optim) == "adamax" and training_args.learning_rate == 1e-4
     assert training_args.num_train_epochs == 2 and training_args.per_device_train_batch_size == 32
     assert training_args.overwrite_output_dir  # `make demo` twice replaces its own earlier output
+    assert plain_value(training_args.train_sampling_strategy) == "group_by_length"
     specs = load_task_specs(data_args.task_names)
-    eval_specs = {name: EvalSpec(task_name=name, metric=spec.metric) for name, spec in specs.items()}
-    metrics = {"eval_rte_accuracy": 0.556, "eval_stsb_pearson": 0.78625, "eval_stsb_spearmanr": 0.8, "eval_cola_matthews_correlation": 0.05, "eval_sst2_accuracy": 0.8, "eval_average": 0.55}  # fmt: skip
+    eval_specs = {key: EvalSpec(task_name=name, metric=spec.metric) for name, spec in specs.items() for key in spec.eval_splits()}  # fmt: skip
+    eval_specs["mnli_mm"] = EvalSpec(task_name="mnli", metric="mnli_mm")
+    metrics = {"eval_mnli_accuracy": 0.5328, "eval_mnli_mm_accuracy": 0.5543, "eval_rte_accuracy": 0.556, "eval_stsb_pearson": 0.78625, "eval_stsb_spearmanr": 0.8, "eval_cola_matthews_correlation": 0.05, "eval_sst2_accuracy": 0.8, "eval_average": 0.55}  # fmt: skip
     assert format_score_table(metrics, eval_specs).splitlines() == [
         "task     metric                dev score",
         "----------------------------------------",
+        "mnli     accuracy              0.5328",
+        "mnli_mm  accuracy              0.5543",
         "rte      accuracy              0.5560",
         "stsb     pearson               0.7863",
         "stsb     spearmanr             0.8000",

@@ -26,7 +26,12 @@ import torch
 from huggingface_hub import HfApi, ModelCard, ModelCardData, snapshot_download
 from safetensors.torch import save_file
 from torch import nn
-from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification, PreTrainedModel
+from transformers import (
+    AutoModelForMultipleChoice,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    PreTrainedModel,
+)
 
 from .adapters import ADAPTER_CONFIG_FILE
 from .configuration_mtdnn import normalize_task_spec
@@ -345,11 +350,32 @@ class TaskHeadHubMixin:
         return name, spec, weights
 
     # --------------------------------------------------------------------------------------------- export
+    def _export_token_task(self, task_name: str, spec: dict[str, Any]) -> PreTrainedModel:
+        encoder_config = copy.deepcopy(self.config.encoder_config)
+        encoder_config.id2label = dict(spec["id2label"])
+        encoder_config.label2id = {label: i for i, label in spec["id2label"].items()}
+        exported = AutoModelForTokenClassification.from_config(encoder_config)
+        base = getattr(exported, exported.base_model_prefix)
+        classifier = getattr(exported, "classifier", None)
+        if not isinstance(classifier, nn.Linear):
+            raise ValueError(
+                f"Task '{task_name}': exporting needs a token-classification model whose classifier is one linear "
+                f"layer on the token states, as MT-DNN's head; {type(exported).__name__} has {type(classifier)}."
+            )
+        state = self.encoder_state_dict(task_name)  # the task's LoRA adapter merged in, if it has one
+        if getattr(base, "pooler", None) is None:  # token models leave the pooler out (BERT: add_pooling_layer=False)
+            state = {key: value for key, value in state.items() if not key.startswith("pooler.")}
+        base.load_state_dict(state)
+        classifier.load_state_dict(self.heads[task_name].classifier.state_dict())
+        return exported.to(dtype=next(self.parameters()).dtype).eval()
+
     def export_task(self, task_name: str) -> PreTrainedModel:
         """
         One task as a plain transformers model that loads with no remote code and gives the same logits:
         `AutoModelForSequenceClassification` for linear classification and regression heads (with `id2label`),
-        `AutoModelForMultipleChoice` for ranking heads (inputs `(groups, candidates, seq_len)`). A task with a LoRA
+        `AutoModelForMultipleChoice` for ranking heads (inputs `(groups, candidates, seq_len)`),
+        `AutoModelForTokenClassification` for token-classification heads (any encoder: both are dropout and a linear
+        layer on every token's state, so transformers' `token-classification` pipeline runs it). A task with a LoRA
         adapter is exported with the adapter merged into the encoder's weights.
 
         Raises:
@@ -363,6 +389,8 @@ class TaskHeadHubMixin:
                 f"Task '{task_name}' has a SAN head, which no plain transformers model class implements; only linear "
                 "classification, regression and ranking heads can be exported. Keep the MT-DNN model for this task."
             )
+        if spec["task_type"] == "token_classification":
+            return self._export_token_task(task_name, spec)
         if self.config.pooling != "auto":
             raise ValueError(
                 f"Task '{task_name}': this model pools with pooling={self.config.pooling!r}, but transformers' "

@@ -27,7 +27,8 @@ PIPELINE_TASK = "mtdnn"
 
 class MTDNNPipeline(Pipeline):
     r"""
-    Text classification with an MT-DNN model: single texts or sentence pairs in, label names and scores out.
+    Text classification and entity recognition with an MT-DNN model: single texts or sentence pairs in, label names
+    and scores (or entities) out.
 
     Inputs: a string, a `{"text": ..., "text_pair": ...}` dict or a `(text, text_pair)` tuple; a list of those for
     several inputs. Call arguments:
@@ -37,7 +38,10 @@ class MTDNNPipeline(Pipeline):
     - `top_k` (`int` or `None`, defaults to 1): classification labels to return, best first; `None` for all.
 
     A classification result is `{"label", "score"}` (a list of them when `top_k != 1`); regression and ranking
-    results are `{"score": value}`.
+    results are `{"score": value}`. A token-classification (NER) result is the list of entities found, each
+    `{"entity_group", "score", "word", "start", "end"}`: words are tagged by their first sub-token (as trained),
+    consecutive words of one type join into an entity (a `B-` tag starts a new one), `score` is the mean of the words'
+    tag probabilities, and `start` / `end` are character offsets into the text (`word == text[start:end]`).
 
     Example:
 
@@ -89,6 +93,16 @@ class MTDNNPipeline(Pipeline):
                 "MTDNNPipeline takes a string, a {'text': ..., 'text_pair': ...} dict or a (text, text_pair) "
                 f"tuple, got {inputs!r}."
             )
+        token_tasks = [
+            name
+            for name in self._task_names(task_name)
+            if self.model.config.tasks[name]["task_type"] == "token_classification"
+        ]
+        if pair is not None and token_tasks:
+            raise ValueError(
+                f"Task(s) {token_tasks} tag the words of one text, but a text_pair came with {text!r}; call them with "
+                "a single text."
+            )
         if pair is None and task_name is not None:
             pair_tasks = [
                 name for name in self._task_names(task_name) if self.model.config.tasks[name].get("inputs") == "pair"
@@ -98,11 +112,16 @@ class MTDNNPipeline(Pipeline):
                     f"Task(s) {pair_tasks} read sentence pairs, but {text!r} came without a text_pair; pass "
                     "{'text': ..., 'text_pair': ...} or a (text, text_pair) tuple."
                 )
-        return self.tokenizer(text, pair, return_tensors="pt", truncation=True)
+        if not token_tasks:
+            return self.tokenizer(text, pair, return_tensors="pt", truncation=True)
+        encoded = self.tokenizer(text, return_tensors="pt", truncation=True, return_offsets_mapping=True)
+        word_ids = [-1 if word is None else word for word in encoded.word_ids(0)]
+        return {**encoded, "word_ids": torch.tensor([word_ids]), "text": text}
 
-    def _forward(self, model_inputs: dict[str, torch.Tensor], task_name: Any = None) -> dict[str, Any]:
+    def _forward(self, model_inputs: dict[str, Any], task_name: Any = None) -> dict[str, Any]:
         # A flat dict of tensors: the pipeline's batching (`batch_size > 1`) splits each one back into examples.
-        return dict(self.model(**model_inputs, task_name=self._task_names(task_name)).task_logits)
+        extras = {key: model_inputs.pop(key) for key in ("offset_mapping", "word_ids", "text") if key in model_inputs}
+        return dict(self.model(**model_inputs, task_name=self._task_names(task_name)).task_logits) | extras
 
     def postprocess(self, model_outputs: dict[str, Any], task_name: Any = None, top_k: int | None = 1) -> Any:
         results = {}
@@ -110,6 +129,9 @@ class MTDNNPipeline(Pipeline):
             logits = model_outputs[name]
             spec = self.model.config.tasks[name]
             values = logits[0].float()
+            if spec["task_type"] == "token_classification":
+                results[name] = self._entities(values, model_outputs, spec["id2label"])
+                continue
             if spec["task_type"] != "classification":
                 results[name] = {"score": values.reshape(-1)[0].item()}
                 continue
@@ -119,3 +141,40 @@ class MTDNNPipeline(Pipeline):
             ranked = [{"label": spec["id2label"][i], "score": probabilities[i].item()} for i in order]
             results[name] = ranked[0] if top_k == 1 else ranked[:top_k]
         return results[task_name] if isinstance(task_name, str) else results
+
+    @staticmethod
+    def _entities(logits: torch.Tensor, outputs: dict[str, Any], id2label: dict[int, str]) -> list[dict[str, Any]]:
+        """Entities from per-token logits `(seq_len, num_labels)`: one tag per word, read at its first sub-token."""
+        probabilities = torch.softmax(logits, dim=-1)
+        word_ids = outputs["word_ids"].reshape(-1).tolist()
+        offsets = outputs["offset_mapping"].reshape(-1, 2).tolist()
+        text = outputs["text"]
+        words: list[tuple[str, float, int, int]] = []  # (tag, score, start, end) per word
+        for position, word in enumerate(word_ids):
+            if word < 0:
+                continue
+            start, end = offsets[position]
+            if position > 0 and word_ids[position - 1] == word:  # a later sub-token widens its word
+                tag, score, first, _ = words[-1]
+                words[-1] = (tag, score, first, end)
+                continue
+            best = int(probabilities[position].argmax())
+            words.append((id2label[best], probabilities[position, best].item(), start, end))
+        entities: list[dict[str, Any]] = []
+        scores: list[float] = []
+        for tag, score, start, end in words:
+            prefix, _, kind = tag.partition("-")
+            if tag == "O" or not kind:
+                scores = []
+                continue
+            current = entities[-1] if entities and scores else None
+            if current is not None and prefix == "I" and current["entity_group"] == kind:
+                current["end"] = end
+                scores.append(score)
+            else:
+                current = {"entity_group": kind, "score": 0.0, "word": "", "start": start, "end": end}
+                entities.append(current)
+                scores = [score]
+            current["score"] = sum(scores) / len(scores)
+            current["word"] = text[current["start"] : current["end"]]
+        return entities

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, pipeline
 
-from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
+from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask, MTDNNPipeline
 from training.collator import MultiTaskDataCollator
 from training.metrics import compute_task_metrics, task_score, token_tag_sequences
 from training.run_mtdnn import main
@@ -213,3 +213,60 @@ def test_ner_trains_beside_a_sentence_task_in_one_run(encoder_dir, tmp_path):  #
     model = MTDNNForMultiTask.from_pretrained(tmp_path / "out")
     assert model.config.tasks["conll2003"]["task_type"] == "token_classification"
     assert model.config.tasks["conll2003"]["id2label"] == dict(enumerate(TAGS))
+
+
+@pytest.fixture(scope="module")
+def ner_model(tokenizer):
+    torch.manual_seed(0)
+    tasks = {"ner": NER, "sst2": {"task_type": "classification", "num_labels": 2}}
+    config = MTDNNConfig(encoder_config=tiny_bert_config(vocab_size=tokenizer.vocab_size), tasks=tasks)
+    return MTDNNForMultiTask(config).eval()
+
+
+def test_export_gives_identical_logits_and_transformers_pipeline_finds_the_same_entities(ner_model, tokenizer):
+    exported = ner_model.export_task("ner")
+    assert type(exported).__name__ == "BertForTokenClassification"
+    assert exported.config.id2label == dict(enumerate(TAGS))
+    text = "Peter Blackburn went to Brusselsxyz with the EU."
+    encoded = tokenizer(text, return_tensors="pt")
+    with torch.no_grad():
+        assert torch.allclose(exported(**encoded).logits, ner_model(**encoded, task_name="ner").logits, atol=1e-5)
+    ours = pipeline("mtdnn", model=ner_model, tokenizer=tokenizer)(text, task_name="ner")
+    stock = pipeline("token-classification", model=exported, tokenizer=tokenizer, aggregation_strategy="first")(text)
+    assert ours and [(e["entity_group"], e["start"], e["end"]) for e in ours] == [
+        (e["entity_group"], e["start"], e["end"]) for e in stock
+    ]
+    assert [e["score"] for e in ours] == pytest.approx([float(e["score"]) for e in stock], abs=1e-5)
+    assert all(e["word"] == text[e["start"] : e["end"]] for e in ours)
+
+
+def test_the_pipeline_groups_words_into_entities():
+    id2label = dict(enumerate(TAGS))
+    text = "Peter Blackburnxyz met EU"
+    # tokens: [CLS] Peter Black ##burn ##xyz met EU [SEP]; words 0, 1, 1, 1, 2, 3
+    word_ids = torch.tensor([[-1, 0, 1, 1, 1, 2, 3, -1]])
+    offsets = torch.tensor([[[0, 0], [0, 5], [6, 11], [11, 15], [15, 18], [19, 22], [23, 25], [0, 0]]])
+    tags = [0, 1, 2, 7, 7, 0, 3, 0]  # a later sub-token's tag is ignored: the word is I-PER
+    logits = torch.full((8, 9), -4.0)
+    for position, tag in enumerate(tags):
+        logits[position, tag] = 4.0
+    outputs = {"word_ids": word_ids, "offset_mapping": offsets, "text": text}
+    entities = MTDNNPipeline._entities(logits, outputs, id2label)
+    score = torch.softmax(logits[1], dim=-1)[1].item()
+    assert entities == [
+        {"entity_group": "PER", "score": pytest.approx(score), "word": "Peter Blackburnxyz", "start": 0, "end": 18},
+        {"entity_group": "ORG", "score": pytest.approx(score), "word": "EU", "start": 23, "end": 25},
+    ]
+
+
+def test_one_pass_serves_token_and_sentence_tasks_and_refuses_pairs_for_token_tasks(ner_model, tokenizer):
+    classifier = pipeline("mtdnn", model=ner_model, tokenizer=tokenizer)
+    both = classifier("EU rejects German call")
+    assert set(both) == {"ner", "sst2"} and isinstance(both["ner"], list) and "label" in both["sst2"]
+    assert both["ner"] == classifier("EU rejects German call", task_name="ner")
+    encoded = tokenizer("EU rejects German call", return_tensors="pt")
+    with torch.no_grad():
+        logits = ner_model(**encoded, task_name=None).task_logits
+    assert logits["ner"].shape == (1, encoded["input_ids"].shape[1], 9) and logits["sst2"].shape == (1, 2)
+    with pytest.raises(ValueError, match=re.escape("Task(s) ['ner'] tag the words of one text, but a text_pair came")):
+        classifier({"text": "EU rejects", "text_pair": "German call"}, task_name="ner")

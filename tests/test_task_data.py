@@ -447,3 +447,12 @@ def test_task_file_that_is_not_yaml_is_named(tmp_path):
     (tmp_path / "t.yaml").write_text("dataset: csv\ntasks:\n  x: 3\n")
     with pytest.raises(ValueError, match=re.escape(f"Task 'x' in {tmp_path / 't.yaml'}: expected a mapping of fields, got 3.")):  # fmt: skip
         load_task_specs(["x"], [tmp_path / "t.yaml"])
+
+
+def test_san_settings_in_a_task_file_reach_the_model_spec():
+    spec = pair_spec(head="san", san_steps=1, san_step_dropout=0.0, dropout=0.1)
+    config = MTDNNConfig(encoder_config=tiny_bert_config(), tasks={"rte": spec.model_spec()})
+    assert (config.tasks["rte"]["san_steps"], config.tasks["rte"]["san_step_dropout"]) == (1, 0.0)
+    assert "san_steps" not in pair_spec(head="san").model_spec()  # the config's defaults (5 steps, 0.1)
+    with pytest.raises(ValueError, match=re.escape("Task 'rte': field 'san_steps' must be left out unless head is 'san', got 2.")):  # fmt: skip
+        MTDNNConfig(encoder_config=tiny_bert_config(), tasks={"rte": pair_spec(san_steps=2).model_spec()})

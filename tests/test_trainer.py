@@ -185,6 +185,34 @@ def test_adamax_and_the_paper_recipe(tokenizer, tmp_path):
     assert isinstance(plain_trainer.create_optimizer(), torch.optim.AdamW)
 
 
+@pytest.mark.parametrize("optim", ["adamax", "adamw_torch"])
+def test_heads_train_at_their_own_learning_rate_through_warm_up_and_decay(tokenizer, tmp_path, optim):
+    trainer = make_trainer(tokenizer, tmp_path, optim=optim, head_learning_rate=1e-2, warmup_steps=2, max_steps=8)
+    heads = {id(parameter) for parameter in trainer.model.heads.parameters()}
+    seen = []
+
+    class Observe(transformers.TrainerCallback):
+        def on_pre_optimizer_step(self, args, state, control, **kwargs):
+            groups = getattr(trainer.optimizer, "optimizer", trainer.optimizer).param_groups
+            rates = {(all(id(p) in heads for p in g["params"]), g["lr"]) for g in groups}
+            seen.append(rates)
+
+    trainer.add_callback(Observe())
+    trainer.train()
+    optimizer = getattr(trainer.optimizer, "optimizer", trainer.optimizer)
+    assert type(optimizer).__name__ == ("Adamax" if optim == "adamax" else "AdamW")
+    grouped = [p for g in optimizer.param_groups for p in g["params"]]
+    assert len(grouped) == len(set(map(id, grouped))) == len(list(trainer.model.parameters()))
+    for group in optimizer.param_groups:  # no group mixes heads and encoder, and weight decay is kept per group
+        assert len({id(p) in heads for p in group["params"]}) == 1
+    # step 1 of the linear warm-up over 2 steps: half of each rate; heads at 10x the encoder throughout
+    assert {(True, 5e-3), (False, 5e-4)} <= seen[1]
+    for rates in seen[1:]:
+        head_rate = max(rate for is_head, rate in rates if is_head)
+        encoder_rate = max(rate for is_head, rate in rates if not is_head)
+        assert head_rate == pytest.approx(10 * encoder_rate)
+
+
 def test_the_paper_recipe_warms_up_over_a_tenth_and_clips_at_one(tokenizer, tmp_path):
     """The recipe's effect, observed: the learning rate at each step, and the gradient norm the optimizer sees."""
     data = tiny_data(tokenizer)
@@ -271,6 +299,7 @@ def test_the_trainer_overrides_only_public_trainer_methods():
         ({"accelerator_config": {"dispatch_batches": True}}, "accelerator_config split_batches=True / dispatch_batches=True is not supported"),
         ({"group_by_length_mega_batches": 0}, "--group_by_length_mega_batches must be an int >= 1 (batches per length group), got 0."),
         ({"group_by_length_mega_batches": 2.5}, "--group_by_length_mega_batches must be an int >= 1 (batches per length group), got 2.5."),
+        ({"head_learning_rate": 0.0}, "--head_learning_rate must be a finite number > 0, got 0.0."),
     ],
 )  # fmt: skip
 def test_bad_training_arguments(tmp_path, kwargs, message):

@@ -246,6 +246,13 @@ class MTDNNTrainingArguments(TrainingArguments):
     kd_temperature: float = field(
         default=1.0, metadata={"help": "MT-DNN-KD: the temperature T of the soft targets and the student."}
     )
+    head_learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "The learning rate of the task heads (default: --learning_rate, as in the paper); the encoder "
+            "keeps --learning_rate. Fresh heads, SAN's GRU above all, may want more. Same warm-up and decay."
+        },
+    )
     group_by_length_mega_batches: int | None = field(
         default=None,
         metadata={
@@ -313,6 +320,8 @@ class MTDNNTrainingArguments(TrainingArguments):
         self._check_smart_settings()
         self._check_number("kd_weight", "in [0, 1] (the soft loss's share)", lambda v: 0 <= v <= 1)
         self._check_number("kd_temperature", "a finite number > 0", lambda v: v > 0)
+        if self.head_learning_rate is not None:
+            self._check_number("head_learning_rate", "a finite number > 0", lambda v: v > 0)
         mega_batches = self.group_by_length_mega_batches
         if mega_batches is not None and (
             isinstance(mega_batches, bool) or not isinstance(mega_batches, int) or mega_batches < 1

@@ -120,7 +120,7 @@ def build_model(model_args: ModelArguments, specs: dict[str, TaskDataSpec]) -> M
         # Training settings of the task file apply to the trained head.
         changes = {
             field: wanted_spec[field]
-            for field in ("dropout", "loss_weight")
+            for field in ("dropout", "loss_weight", "san_step_dropout")
             if field in wanted_spec and kept[field] != wanted_spec[field]
         }
         if changes:

@@ -107,7 +107,11 @@ class TaskDataSpec:
         max_seq_length (`int`, *optional*):
             Overrides the run's `--max_seq_length` for this task.
         dropout (`float`, *optional*, defaults to 0.1):
-            Dropout of the task's head.
+            Dropout of the task's head (for a SAN head: on the token memory it reads).
+        san_steps (`int`, *optional*):
+            SAN reasoning steps K (`head: san` only; `MTDNNConfig`'s default, 5, when left out).
+        san_step_dropout (`float`, *optional*):
+            SAN's stochastic prediction dropout (`head: san` only; 0.1 when left out).
         loss_weight (`float`, *optional*, defaults to 1.0):
             Factor on the task's loss.
         adv_weight (`float`, *optional*):
@@ -140,6 +144,8 @@ class TaskDataSpec:
     drop_labels: list[Any] = dataclasses.field(default_factory=list)
     max_seq_length: int | None = None
     dropout: float = 0.1
+    san_steps: int | None = None
+    san_step_dropout: float | None = None
     loss_weight: float = 1.0
     adv_weight: float | None = None
     submission_file: str | None = None
@@ -282,6 +288,9 @@ class TaskDataSpec:
         }
         if self.task_type in ("classification", "token_classification"):
             spec["id2label"] = dict(enumerate(self.label_names))
+        for field in ("san_steps", "san_step_dropout"):
+            if getattr(self, field) is not None:
+                spec[field] = getattr(self, field)  # checked by MTDNNConfig (SAN heads only)
         return spec
 
     def eval_splits(self) -> dict[str, str]:

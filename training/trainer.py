@@ -389,7 +389,21 @@ class MTDNNTrainer(Trainer):
                     "eps": self.args.adam_epsilon,
                 },
             )
-        return super().create_optimizer(model)
+        optimizer = super().create_optimizer(model)
+        head_lr = self.args.head_learning_rate
+        if head_lr is None or head_lr == self.args.learning_rate:
+            return optimizer
+        # The heads' parameters in groups of their own (same weight decay as before), at --head_learning_rate.
+        heads = {id(parameter) for parameter in self.accelerator.unwrap_model(model or self.model).heads.parameters()}
+        groups = []
+        for group in self.optimizer.param_groups:
+            for is_head in (False, True):
+                parameters = [parameter for parameter in group["params"] if (id(parameter) in heads) == is_head]
+                if parameters:
+                    groups.append({**group, "params": parameters, "lr": head_lr if is_head else group["lr"]})
+        optimizer_cls, kwargs = self.optimizer_cls_and_kwargs or Trainer.get_optimizer_cls_and_kwargs(self.args, model)
+        self.optimizer = optimizer_cls(groups, **kwargs)
+        return self.optimizer
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         """

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import shared_glue_dir
+from .conftest import require, shared_glue_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,15 +62,29 @@ ROOT = Path(__file__).resolve().parents[1]
             "bench_adapters.py",
             {"adapter_share", "trainable_share_rte", "disk_share_rte", "difference_stsb", "serving_mib_k_full_models"},
         ),
-        ("reproduce_paper.py", {"examples_per_seed_per_arm", "single_rte_mean", "mtdnn_rte_mean", "difference_stsb"}),
+        ("san_diagnosis.py", {"rte_san_mean", "rte_linear_mean", "rte_head_lr_10x_mean", "rte_one_step_mean"}),
+        (
+            "reproduce_paper.py",
+            {
+                "examples_per_seed_per_arm",
+                "single_rte_mean",
+                "mtdnn_qnli_mean",
+                "difference_rte",
+                "single_linear_rte_mean",
+                "snli_mtdnn/linear/16_mean",
+                "snli_plain/san/16_mean",
+            },
+        ),
     ],
 )
 def test_benchmark_quick_mode_prints_its_figures(script, keys, tmp_path):
+    if script == "reproduce_paper.py":
+        require((shared_glue_dir().parent / "snli" / "README.md").is_file(), "the local SNLI copy")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MTDNN_DATA_DIR": str(shared_glue_dir())}
     # Scripts that keep their results on disk keep these in the test's folder, not beside earlier full runs.
     results = (
         ["--results_dir", str(tmp_path / "results")]
-        if script in ("reproduce_paper.py", "bench_adapters.py", "bench_smart_kd.py")
+        if script in ("reproduce_paper.py", "bench_adapters.py", "bench_smart_kd.py", "san_diagnosis.py")
         else []
     )
     completed = subprocess.run(
@@ -91,35 +105,62 @@ def test_regenerated_reproduction_report_keeps_the_hand_written_notes(tmp_path):
         from reproduce_paper import NOTES_MARKER, write_report
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
-    tasks = ["rte", "stsb"]
+    scored = ["rte", "mnli", "mnli_mm"]
     scores = {
-        "single": {"rte": [0.5, 0.6], "stsb": [0.7, 0.8]},
-        "stage": {"rte": [0.4, 0.5], "stsb": [0.5, 0.6]},
-        "mtdnn": {"rte": [0.6, 0.7], "stsb": [0.6, 0.7]},
+        "single": {"rte": [0.5, 0.6], "mnli": [0.7, 0.8], "mnli_mm": [0.7, 0.7]},
+        "stage": {"rte": [0.4, 0.5], "mnli": [0.5, 0.6], "mnli_mm": [0.5, 0.5]},
+        "mtdnn": {"rte": [0.6, 0.7], "mnli": [0.6, 0.7], "mnli_mm": [0.8, 0.8]},
+        "single_linear": {"rte": [0.52, 0.54], "mnli": [0.7, 0.7], "mnli_mm": [0.6, 0.6]},
+    }
+    adapted = {
+        "plain/linear/550": [0.40, 0.50],
+        "mtdnn/linear/550": [0.50, 0.60],
+        "plain/san/550": [0.30, 0.30],
+        "mtdnn/san/550": [0.35, 0.35],
+        "plain/linear/5502": [0.70, 0.70],
+        "mtdnn/linear/5502": [0.72, 0.72],
     }
     figures = {"encoder": "model", "seeds": 2, "examples_per_seed_per_arm": 100, "single_task_epochs": 2.0}
     figures |= {"multitask_epochs": 1, "pooling": "mean", "learning_rate": 1e-4, "wall_seconds_all_runs": 60.0}
-    for arm in scores:
-        for task in tasks:
-            figures[f"{arm}_{task}_mean"] = sum(scores[arm][task]) / 2
-            figures[f"{arm}_{task}_sd"] = 0.07
-    for task in tasks:
-        figures[f"difference_{task}"] = figures[f"mtdnn_{task}_mean"] - figures[f"single_{task}_mean"]
+    figures |= {"train_rows": {"rte": 50, "mnli": 50, "wnli": 50}, "max_eval_samples": 3000}
+    figures |= {"adaptation_epochs": {"550": 5.0, "5502": 1.0}}
+    for arm, per_key in scores.items():
+        for key, values in per_key.items():
+            figures[f"{arm}_{key}_mean"] = sum(values) / 2
+            figures[f"{arm}_{key}_sd"] = 0.07
+    for key in scored:
+        figures[f"difference_{key}"] = figures[f"mtdnn_{key}_mean"] - figures[f"single_{key}_mean"]
+    for key, values in adapted.items():
+        figures[f"snli_{key}_mean"], figures[f"snli_{key}_sd"] = sum(values) / 2, 0.05
     report = tmp_path / "RESULTS.md"
-    write_report(report, figures, scores, tasks, ["wnli"], {"rte": 50, "stsb": 50, "wnli": 50}, ["--quick"])
+    write_report(report, figures, scores, adapted, scored, ["rte", "mnli"], ["wnli"], ["--quick"])
     first = report.read_text()
     assert "| rte | accuracy | 0.5500 ± 0.0700 | 0.4500 ± 0.0700 | 0.6500 ± 0.0700 | +0.1000 |" in first
     assert (
-        "- stsb: single-task [0.7000, 0.8000]; MT-DNN, multi-task stage only [0.5000, 0.6000]; MT-DNN [0.6000, 0.7000]"
+        "| mnli_mm | accuracy (mismatched) | 0.7000 ± 0.0700 | 0.5000 ± 0.0700 | 0.8000 ± 0.0700 | +0.1000 |" in first
+    )
+    assert (
+        "- mnli: single-task [0.7000, 0.8000]; MT-DNN, multi-task stage only [0.5000, 0.6000]; MT-DNN [0.6000, 0.7000]"
         in first
     )
-    assert "MT-DNN is ahead on 1 of 2 tasks (rte)." in first
-    assert first.endswith(NOTES_MARKER + "\n") and (tmp_path / "RESULTS.png").is_file()
+    assert (
+        "Targets: RTE at least +3.0 points: **+10.0 points** (met); no task more than one spread worse: **met**"
+        in first
+    )
+    assert "| rte | 0.5500 ± 0.0700 | 0.5300 ± 0.0700 | +0.0200 |" in first  # SAN against linear
+    assert "| 550 | linear | 0.4500 ± 0.0500 | 0.5500 ± 0.0500 | +0.1000 |" in first
+    assert "| 550 | san | 0.3000 ± 0.0500 | 0.3500 ± 0.0500 | +0.0500 |" in first
+    assert "- linear/5502: plain encoder [0.7000, 0.7000]; MT-DNN stage checkpoint [0.7200, 0.7200]" in first
+    assert "Target: SNLI at 0.1% at least +5 points over the plain encoder: **+10.0 points** (met)." in first
+    assert first.endswith(NOTES_MARKER + "\n")
+    assert (tmp_path / "RESULTS_tasks.png").is_file() and (tmp_path / "RESULTS_snli.png").is_file()
 
     report.write_text(first + "\n## What this shows\n\nWritten by hand.\n")
     figures["single_task_epochs"] = 3.0
-    write_report(report, figures, scores, tasks, ["wnli"], {"rte": 50, "stsb": 50, "wnli": 50}, ["--quick"])
+    figures["mtdnn_mnli_mean"], figures["difference_mnli"] = 0.6, -0.15  # more than one spread worse
+    write_report(report, figures, scores, adapted, scored, ["rte", "mnli"], ["wnli"], ["--quick"])
     second = report.read_text()
     assert "single-task: 3.0 epochs per task" in second
+    assert "no task more than one spread worse: **missed on mnli**" in second
     assert second.endswith(NOTES_MARKER + "\n\n## What this shows\n\nWritten by hand.\n")
     assert second.count(NOTES_MARKER) == 1

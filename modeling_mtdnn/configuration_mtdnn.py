@@ -38,7 +38,7 @@ __all__ = [
     "normalize_task_spec",
 ]
 
-TASK_TYPES = ("classification", "regression", "ranking", "token_classification")
+TASK_TYPES = ("classification", "regression", "ranking", "token_classification", "span_extraction")
 # Task types whose head predicts classes: they carry `num_labels` >= 2 and `id2label`.
 CLASS_TASK_TYPES = ("classification", "token_classification")
 HEADS = ("linear", "san")
@@ -164,6 +164,14 @@ def normalize_task_spec(task: str, spec: Any) -> dict[str, Any]:
         if num_labels < 2:
             raise _fail(task, "num_labels", num_labels, f"at least 2 for {task_type} (use 2 for binary tasks)")
         out["num_labels"] = num_labels
+    elif task_type == "span_extraction":
+        if num_labels not in (None, 2):
+            raise _fail(task, "num_labels", num_labels, "2 (or left out) for task_type 'span_extraction' (start, end)")
+        if spec.get("id2label") is not None:
+            raise _fail(
+                task, "id2label", spec["id2label"], "left out for task_type 'span_extraction' (it has no classes)"
+            )
+        out["num_labels"] = 2
     else:
         if num_labels not in (None, 1):
             raise _fail(task, "num_labels", num_labels, f"1 (or left out) for task_type '{task_type}'")
@@ -175,11 +183,13 @@ def normalize_task_spec(task: str, spec: Any) -> dict[str, Any]:
 
     out["head"] = head
     # SAN heads and ranking read sentence pairs; other tasks declare theirs (the pipeline checks it) or leave it open.
-    inputs = spec.get("inputs", "pair" if head == "san" or task_type == "ranking" else None)
+    inputs = spec.get("inputs", "pair" if head == "san" or task_type in ("ranking", "span_extraction") else None)
     if inputs is not None and inputs not in INPUT_KINDS:
         raise _fail(task, "inputs", inputs, f"one of {list(INPUT_KINDS)} or left out")
     if inputs == "single" and task_type == "ranking":
         raise _fail(task, "inputs", inputs, "'pair' for task_type 'ranking' (a query and a candidate)")
+    if inputs == "single" and task_type == "span_extraction":
+        raise _fail(task, "inputs", inputs, "'pair' for task_type 'span_extraction' (a question and a context)")
     if inputs == "pair" and task_type == "token_classification":
         raise _fail(task, "inputs", inputs, "'single' or left out for task_type 'token_classification' (one text)")
     out["inputs"] = inputs
@@ -219,9 +229,11 @@ class MTDNNConfig(PreTrainedConfig):
 
             - **task_type** (`str`) -- `"classification"` (cross-entropy), `"regression"` (MSE on one output),
               `"ranking"` (one score per candidate; softmax over a question's candidates, NLL of the positive) or
-              `"token_classification"` (one class per token, cross-entropy over the labelled tokens: NER).
-            - **num_labels** (`int`, *optional*) -- number of classes; derived from `id2label` when left out, and
-              always 1 for regression and ranking.
+              `"token_classification"` (one class per token, cross-entropy over the labelled tokens: NER) or
+              `"span_extraction"` (a start and an end logit per token, cross-entropy of the answer's first and last
+              token: SQuAD).
+            - **num_labels** (`int`, *optional*) -- number of classes; derived from `id2label` when left out, always
+              1 for regression and ranking and 2 (start, end) for span extraction.
             - **id2label** (`dict[int, str]`, *optional*) -- class names for classification and token
               classification; `LABEL_i` by default.
             - **head** (`str`, *optional*, defaults to `"linear"`) -- `"linear"` (dropout + linear on the sentence

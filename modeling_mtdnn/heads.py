@@ -67,11 +67,13 @@ class LinearHead(nn.Module):
     - regression and ranking: one score `w^T x` per sequence, `(batch,)`.
     - token classification: `W^T h_t` for every token's final hidden state `h_t`, `(batch, seq_len, num_labels)`
       (what `BertForTokenClassification` computes).
+    - span extraction: a start and an end logit per token, `(batch, seq_len, 2)` (`BertForQuestionAnswering`'s
+      `qa_outputs`; the dropout is only active in training).
     """
 
     def __init__(self, hidden_size: int, spec: dict[str, Any]):
         super().__init__()
-        self.per_token = spec["task_type"] == "token_classification"
+        self.per_token = spec["task_type"] in ("token_classification", "span_extraction")
         self.squeeze = spec["task_type"] in ("regression", "ranking")
         self.dropout = nn.Dropout(spec["dropout"])
         self.classifier = nn.Linear(hidden_size, spec["num_labels"])

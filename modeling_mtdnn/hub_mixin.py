@@ -28,6 +28,7 @@ from safetensors.torch import save_file
 from torch import nn
 from transformers import (
     AutoModelForMultipleChoice,
+    AutoModelForQuestionAnswering,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
     PreTrainedModel,
@@ -351,16 +352,22 @@ class TaskHeadHubMixin:
 
     # --------------------------------------------------------------------------------------------- export
     def _export_token_task(self, task_name: str, spec: dict[str, Any]) -> PreTrainedModel:
+        """Token and span heads: one linear layer on every token's state, in transformers' own classes."""
         encoder_config = copy.deepcopy(self.config.encoder_config)
-        encoder_config.id2label = dict(spec["id2label"])
-        encoder_config.label2id = {label: i for i, label in spec["id2label"].items()}
-        exported = AutoModelForTokenClassification.from_config(encoder_config)
+        if spec["task_type"] == "token_classification":
+            encoder_config.id2label = dict(spec["id2label"])
+            encoder_config.label2id = {label: i for i, label in spec["id2label"].items()}
+            exported = AutoModelForTokenClassification.from_config(encoder_config)
+            classifier = getattr(exported, "classifier", None)
+        else:
+            encoder_config.num_labels = 2  # start, end
+            exported = AutoModelForQuestionAnswering.from_config(encoder_config)
+            classifier = getattr(exported, "qa_outputs", None)
         base = getattr(exported, exported.base_model_prefix)
-        classifier = getattr(exported, "classifier", None)
         if not isinstance(classifier, nn.Linear):
             raise ValueError(
-                f"Task '{task_name}': exporting needs a token-classification model whose classifier is one linear "
-                f"layer on the token states, as MT-DNN's head; {type(exported).__name__} has {type(classifier)}."
+                f"Task '{task_name}': exporting needs a transformers model whose output layer is one linear layer on "
+                f"the token states, as MT-DNN's head; {type(exported).__name__} has {type(classifier).__name__}."
             )
         state = self.encoder_state_dict(task_name)  # the task's LoRA adapter merged in, if it has one
         if getattr(base, "pooler", None) is None:  # token models leave the pooler out (BERT: add_pooling_layer=False)
@@ -374,8 +381,9 @@ class TaskHeadHubMixin:
         One task as a plain transformers model that loads with no remote code and gives the same logits:
         `AutoModelForSequenceClassification` for linear classification and regression heads (with `id2label`),
         `AutoModelForMultipleChoice` for ranking heads (inputs `(groups, candidates, seq_len)`),
-        `AutoModelForTokenClassification` for token-classification heads (any encoder: both are dropout and a linear
-        layer on every token's state, so transformers' `token-classification` pipeline runs it). A task with a LoRA
+        `AutoModelForTokenClassification` for token-classification heads and `AutoModelForQuestionAnswering` for
+        span-extraction heads (any encoder: both are a linear layer on every token's state, so transformers'
+        `token-classification` and `question-answering` pipelines run them). A task with a LoRA
         adapter is exported with the adapter merged into the encoder's weights.
 
         Raises:
@@ -389,7 +397,7 @@ class TaskHeadHubMixin:
                 f"Task '{task_name}' has a SAN head, which no plain transformers model class implements; only linear "
                 "classification, regression and ranking heads can be exported. Keep the MT-DNN model for this task."
             )
-        if spec["task_type"] == "token_classification":
+        if spec["task_type"] in ("token_classification", "span_extraction"):
             return self._export_token_task(task_name, spec)
         if self.config.pooling != "auto":
             raise ValueError(

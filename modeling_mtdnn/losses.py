@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +30,7 @@ __all__ = [
     "compute_task_loss",
     "ranking_loss",
     "regression_loss",
+    "span_loss",
 ]
 
 IGNORE_INDEX = -100
@@ -74,6 +74,21 @@ def ranking_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[str, Any
     return F.cross_entropy(scores, labels.view(-1).long(), ignore_index=-100)
 
 
+def span_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
+    """
+    Span extraction, as `BertForQuestionAnswering`: the mean of the cross-entropies of the start and of the end
+    position over the tokens.
+
+    Args:
+        logits (`torch.Tensor` of shape `(batch, seq_len, 2)`): start and end logits per token.
+        labels (`torch.Tensor` of shape `(batch, 2)`):
+            The answer's first and last token; a window that does not hold the answer points both at the first
+            token ([CLS]); -100 ignores an example.
+    """
+    start, end = logits.float().unbind(dim=-1)
+    return (F.cross_entropy(start, labels[:, 0].long()) + F.cross_entropy(end, labels[:, 1].long())) / 2
+
+
 LOSS_FUNCTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, dict[str, Any]], torch.Tensor]] = {
     "classification": classification_loss,
     # (batch, seq_len, num_labels) logits against (batch, seq_len) tag ids: cross-entropy over every labelled token
@@ -81,6 +96,7 @@ LOSS_FUNCTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, dict[str, Any]],
     "token_classification": classification_loss,
     "regression": regression_loss,
     "ranking": ranking_loss,
+    "span_extraction": span_loss,
 }
 
 
@@ -94,10 +110,18 @@ def compute_task_loss(
         `ValueError`: when `labels` does not have one entry per example (or per group, for ranking).
     """
     task_type = spec["task_type"]
-    per_token = task_type == "token_classification"
-    expected = tuple(logits.shape[:2]) if per_token else (logits.shape[0],)
-    if tuple(labels.shape[: len(expected)]) != expected or labels.numel() != math.prod(expected):
-        unit = {"ranking": "group of candidates", "token_classification": "token (-100 for the unlabelled ones)"}
+    if task_type == "token_classification":
+        expected = tuple(logits.shape[:2])
+    elif task_type == "span_extraction":
+        expected = (logits.shape[0], 2)
+    else:
+        expected = (logits.shape[0],)
+    if tuple(labels.shape) != expected and not (len(expected) == 1 and labels.numel() == expected[0]):
+        unit = {
+            "ranking": "group of candidates",
+            "token_classification": "token (-100 for the unlabelled ones)",
+            "span_extraction": "example: its answer's (start, end) token positions, shape (batch, 2)",
+        }
         raise ValueError(
             f"Task '{task_name}' ({task_type}): labels of shape {tuple(labels.shape)} do not match logits of "
             f"shape {tuple(logits.shape)}; give one label per {unit.get(task_type, 'example')}."
@@ -109,13 +133,21 @@ def compute_task_loss(
         )
     if task_type != "regression":
         # One host sync; the Trainer's own NaN filter syncs on every step already.
-        limit = spec["num_labels"] if task_type in CLASS_TASK_TYPES else logits.shape[-1]
+        limit = (
+            spec["num_labels"]
+            if task_type in CLASS_TASK_TYPES
+            else logits.shape[1]
+            if task_type == "span_extraction"
+            else logits.shape[-1]
+        )
         bad = ((labels < 0) | (labels >= limit)) & (labels != IGNORE_INDEX)
         if bad.any():
             value = labels[bad][0].item()
             allowed = (
                 f"class ids 0..{limit - 1} ({list(spec['id2label'].values())})"
                 if task_type in CLASS_TASK_TYPES
+                else f"token positions 0..{limit - 1}"
+                if task_type == "span_extraction"
                 else f"candidate indices 0..{limit - 1}"
             )
             raise ValueError(

@@ -41,7 +41,13 @@ class MTDNNPipeline(Pipeline):
     results are `{"score": value}`. A token-classification (NER) result is the list of entities found, each
     `{"entity_group", "score", "word", "start", "end"}`: words are tagged by their first sub-token (as trained),
     consecutive words of one type join into an entity (a `B-` tag starts a new one), `score` is the mean of the words'
-    tag probabilities, and `start` / `end` are character offsets into the text (`word == text[start:end]`).
+    tag probabilities, and `start` / `end` are character offsets into the text (`word == text[start:end]`). A span
+    extraction (question answering) result is `{"answer", "score", "start", "end"}`: the input is the question and
+    its context (`{"question": ..., "context": ...}`, or `text` and `text_pair`); a context longer than `max_seq_len`
+    tokens (384) is read in windows sharing `doc_stride` tokens (128), and the best span over all windows, at most
+    `max_answer_len` tokens (30), wins; `score` is the product of its start and end probabilities (softmax over the
+    window's context tokens) and `start` / `end` index the context. Span tasks run one input at a time (`batch_size`
+    1: the windows of one input are the batch); the other tasks of the call read the first window.
 
     Example:
 
@@ -54,8 +60,33 @@ class MTDNNPipeline(Pipeline):
     ```
     """
 
-    def _sanitize_parameters(self, task_name: Any = None, top_k: Any = 1, **kwargs):
+    def __call__(self, inputs: Any, *args, batch_size: int | None = None, **kwargs):
+        size = batch_size if batch_size is not None else self._batch_size
+        if size not in (None, 1) and self._span_tasks(kwargs.get("task_name")):
+            raise ValueError(
+                f"Span-extraction tasks {self._span_tasks(kwargs.get('task_name'))} read each input's context windows "
+                f"as one batch, so they run with batch_size 1, got {size}; call them without batch_size."
+            )
+        return super().__call__(inputs, *args, batch_size=batch_size, **kwargs)
+
+    def _span_tasks(self, task_name: Any) -> list[str]:
+        tasks = self.model.config.tasks
+        return [name for name in self._task_names(task_name) if tasks[name]["task_type"] == "span_extraction"]
+
+    def _sanitize_parameters(
+        self,
+        task_name: Any = None,
+        top_k: Any = 1,
+        max_seq_len: int = 384,
+        doc_stride: int = 128,
+        max_answer_len: int = 30,
+        **kwargs,
+    ):
         names = self._task_names(task_name)
+        settings = {"max_seq_len": max_seq_len, "doc_stride": doc_stride, "max_answer_len": max_answer_len}
+        for flag, value in settings.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{flag} must be an int >= 1, got {value!r}.")
         if top_k is not None:
             most = max(
                 (
@@ -70,7 +101,12 @@ class MTDNNPipeline(Pipeline):
                     f"top_k must be an int from 1 to {most} (the most labels of the tasks {names}) or None for "
                     f"every label, got {top_k!r}."
                 )
-        return {"task_name": task_name}, {"task_name": task_name}, {"task_name": task_name, "top_k": top_k}
+        windows = {"max_seq_len": max_seq_len, "doc_stride": doc_stride}
+        return (
+            {"task_name": task_name, **windows},
+            {"task_name": task_name},
+            {"task_name": task_name, "top_k": top_k, "max_answer_len": max_answer_len},
+        )
 
     def _task_names(self, task_name: Any) -> list[str]:
         """The tasks a call runs, checked: all of them for `None`."""
@@ -81,18 +117,30 @@ class MTDNNPipeline(Pipeline):
             self.model.config.get_task(name)
         return names
 
-    def preprocess(self, inputs: Any, task_name: Any = None) -> dict[str, torch.Tensor]:
+    def preprocess(
+        self, inputs: Any, task_name: Any = None, max_seq_len: int = 384, doc_stride: int = 128
+    ) -> dict[str, torch.Tensor]:
         if isinstance(inputs, str):
             text, pair = inputs, None
+        elif isinstance(inputs, dict) and {"question", "context"} <= set(inputs):
+            text, pair = inputs["question"], inputs["context"]
         elif isinstance(inputs, dict) and "text" in inputs:
             text, pair = inputs["text"], inputs.get("text_pair")
         elif isinstance(inputs, tuple) and len(inputs) == 2:
             text, pair = inputs
         else:
             raise ValueError(
-                "MTDNNPipeline takes a string, a {'text': ..., 'text_pair': ...} dict or a (text, text_pair) "
-                f"tuple, got {inputs!r}."
+                "MTDNNPipeline takes a string, a {'text': ..., 'text_pair': ...} dict, a {'question': ..., "
+                f"'context': ...}} dict or a (text, text_pair) tuple, got {inputs!r}."
             )
+        span_tasks = self._span_tasks(task_name)
+        if span_tasks:
+            if pair is None:
+                raise ValueError(
+                    f"Task(s) {span_tasks} answer a question from a context, but {text!r} came alone; pass "
+                    "{'question': ..., 'context': ...}."
+                )
+            return self._windows(text, pair, max_seq_len, doc_stride)
         token_tasks = [
             name
             for name in self._task_names(task_name)
@@ -118,16 +166,47 @@ class MTDNNPipeline(Pipeline):
         word_ids = [-1 if word is None else word for word in encoded.word_ids(0)]
         return {**encoded, "word_ids": torch.tensor([word_ids]), "text": text}
 
+    def _windows(self, question: str, context: str, max_seq_len: int, doc_stride: int) -> dict[str, Any]:
+        """The question with windows over the context (`doc_stride` tokens shared), as one padded batch."""
+        positions = getattr(self.model.config.encoder_config, "max_position_embeddings", None) or max_seq_len
+        longest = min(max_seq_len, self.tokenizer.model_max_length or max_seq_len, positions)
+        question_tokens = len(self.tokenizer(question.lstrip(), add_special_tokens=False)["input_ids"])
+        if doc_stride >= longest - self.tokenizer.num_special_tokens_to_add(pair=True) - question_tokens:
+            raise ValueError(
+                f"doc_stride {doc_stride} leaves no room for context in windows of {longest} tokens with a question "
+                f"of {question_tokens}; pass a smaller doc_stride or a larger max_seq_len."
+            )
+        encoded = self.tokenizer(
+            question.lstrip(),
+            context,
+            truncation="only_second",
+            max_length=longest,
+            stride=doc_stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding="longest",
+            return_tensors="pt",
+        )
+        encoded.pop("overflow_to_sample_mapping", None)
+        in_context = [[index == 1 for index in encoded.sequence_ids(i)] for i in range(len(encoded["input_ids"]))]
+        return {**encoded, "in_context": torch.tensor(in_context), "text": context}
+
     def _forward(self, model_inputs: dict[str, Any], task_name: Any = None) -> dict[str, Any]:
         # A flat dict of tensors: the pipeline's batching (`batch_size > 1`) splits each one back into examples.
-        extras = {key: model_inputs.pop(key) for key in ("offset_mapping", "word_ids", "text") if key in model_inputs}
+        names = ("offset_mapping", "word_ids", "text", "in_context")
+        extras = {key: model_inputs.pop(key) for key in names if key in model_inputs}
         return dict(self.model(**model_inputs, task_name=self._task_names(task_name)).task_logits) | extras
 
-    def postprocess(self, model_outputs: dict[str, Any], task_name: Any = None, top_k: int | None = 1) -> Any:
+    def postprocess(
+        self, model_outputs: dict[str, Any], task_name: Any = None, top_k: int | None = 1, max_answer_len: int = 30
+    ) -> Any:
         results = {}
         for name in self._task_names(task_name):
             logits = model_outputs[name]
             spec = self.model.config.tasks[name]
+            if spec["task_type"] == "span_extraction":
+                results[name] = self._answer(logits.float(), model_outputs, max_answer_len)
+                continue
             values = logits[0].float()
             if spec["task_type"] == "token_classification":
                 results[name] = self._entities(values, model_outputs, spec["id2label"])
@@ -178,3 +257,27 @@ class MTDNNPipeline(Pipeline):
             current["score"] = sum(scores) / len(scores)
             current["word"] = text[current["start"] : current["end"]]
         return entities
+
+    @staticmethod
+    def _answer(logits: torch.Tensor, outputs: dict[str, Any], max_answer_len: int) -> dict[str, Any]:
+        """The best span over all windows `(windows, seq_len, 2)`: start <= end, at most `max_answer_len` tokens."""
+        in_context = outputs["in_context"].bool()
+        offsets = outputs["offset_mapping"]
+        text = outputs["text"]
+        lowest = torch.finfo(logits.dtype).min
+        best = {"answer": "", "score": 0.0, "start": 0, "end": 0}
+        for window in range(logits.shape[0]):
+            mask = in_context[window]
+            if not mask.any():
+                continue
+            start = torch.softmax(logits[window, :, 0].masked_fill(~mask, lowest), dim=-1)
+            end = torch.softmax(logits[window, :, 1].masked_fill(~mask, lowest), dim=-1)
+            # every (start, end) pair's probability, keeping end >= start and at most max_answer_len tokens
+            scores = torch.triu(torch.outer(start, end)) - torch.triu(torch.outer(start, end), diagonal=max_answer_len)
+            flat = int(scores.argmax())
+            first, last = divmod(flat, scores.shape[1])
+            score = scores[first, last].item()
+            if score > best["score"]:
+                begin, finish = int(offsets[window, first, 0]), int(offsets[window, last, 1])
+                best = {"answer": text[begin:finish], "score": score, "start": begin, "end": finish}
+        return best

@@ -44,7 +44,8 @@ class MultiTaskDataCollator:
 
     Ranking rows (`input_ids` holding several candidates) become `(groups, candidates, seq_len)` tensors; groups
     with fewer candidates are filled with all-padding candidates (attention mask all zeros), which the model scores
-    lowest. Token-classification `labels` (one per token) are padded with -100 like their sequences. A
+    lowest. Token-classification `labels` (one per token) are padded with -100 like their sequences; span
+    `labels` (`{"start", "end"}` token positions) become a `(batch, 2)` tensor. A
     `teacher_logits` column (MT-DNN-KD soft targets, `training.distill`) becomes a float tensor. Columns
     other than the model's inputs, `labels`, `teacher_logits` and `task_name` (such as `group_id`) are dropped.
 
@@ -121,7 +122,9 @@ class MultiTaskDataCollator:
             )
         if "labels" in features[0]:
             labels = [feature["labels"] for feature in features]
-            if isinstance(labels[0], list):  # token classification: one tag per token, -100 on the padding
+            if isinstance(labels[0], dict):  # span extraction: the answer's first and last token
+                batch["labels"] = torch.tensor([[label["start"], label["end"]] for label in labels], dtype=torch.long)
+            elif isinstance(labels[0], list):  # token classification: one tag per token, -100 on the padding
                 tags = torch.full((len(labels), length), -100, dtype=torch.long)
                 left = self.tokenizer.padding_side == "left"
                 for i, row in enumerate(labels):

@@ -19,9 +19,12 @@ with the metric config of the task, and reduces the results to the GLUE-style si
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 import os
+import re
+import string
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +39,7 @@ __all__ = [
     "METRIC_NAMES",
     "REGRESSION_METRICS",
     "SEQEVAL_METRICS",
+    "SQUAD_METRICS",
     "average_score",
     "compute_task_metrics",
     "entity_metrics",
@@ -43,6 +47,8 @@ __all__ = [
     "predictions_from_logits",
     "ranking_pair_predictions",
     "ranking_predictions",
+    "span_answers",
+    "squad_metrics",
     "task_score",
     "token_tag_sequences",
 ]
@@ -70,13 +76,18 @@ METRIC_CONFIGS: dict[str, tuple[str, ...]] = {
 }
 
 IGNORE_INDEX = -100
+_PUNCTUATION = frozenset(string.punctuation)
 # The metric configs that score real-valued predictions (regression); every other config scores class ids.
 REGRESSION_METRICS = frozenset(name for name, metrics in METRIC_CONFIGS.items() if "pearson" in metrics)
 # Token classification is scored per entity with seqeval (precision, recall and F1 over whole entities, as CoNLL's
 # conlleval does; the task's score is the F1), plus the accuracy over labelled tokens.
 SEQEVAL_METRICS = ("precision", "recall", "f1", "accuracy")
+# Span extraction is scored as SQuAD v1.1's official script does: exact match and token F1 against the best of the
+# gold answers after its normalisation (lower case, no punctuation, articles or extra spaces), as fractions (the
+# script prints percentages); the task's score is the F1.
+SQUAD_METRICS = ("exact_match", "f1")
 # Every metric config a task may name -> the metric names it reports.
-METRIC_NAMES: dict[str, tuple[str, ...]] = {**METRIC_CONFIGS, "seqeval": SEQEVAL_METRICS}
+METRIC_NAMES: dict[str, tuple[str, ...]] = {**METRIC_CONFIGS, "seqeval": SEQEVAL_METRICS, "squad": SQUAD_METRICS}
 
 
 def _task(task_name: str | None) -> str:
@@ -140,6 +151,8 @@ def compute_task_metrics(task_name: str, metric_config: str, predictions: Any, r
         )
     if metric_config == "seqeval":
         return entity_metrics(task_name, predictions, references)
+    if metric_config == "squad":
+        return squad_metrics(task_name, predictions, references)
     predictions = _column(task_name, "predictions", predictions)
     references = _column(task_name, "references", references)
     if len(predictions) != len(references):
@@ -222,6 +235,79 @@ def entity_metrics(task_name: str, predictions: list[list[str]], references: lis
         "f1": float(f1_score(references, predictions, **options)),
         "accuracy": float(accuracy_score(references, predictions)),
     }
+
+
+def _normalize_answer(text: str) -> str:
+    """SQuAD v1.1's normalisation: lower case, punctuation and the articles a/an/the removed, spaces collapsed."""
+    text = "".join(char for char in text.lower() if char not in _PUNCTUATION)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def _token_f1(prediction: str, gold: str) -> float:
+    predicted, expected = _normalize_answer(prediction).split(), _normalize_answer(gold).split()
+    common = sum((collections.Counter(predicted) & collections.Counter(expected)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(expected)
+    return 2 * precision * recall / (precision + recall)
+
+
+def squad_metrics(task_name: str, predictions: list[str], references: list[list[str]]) -> dict[str, float]:
+    """
+    SQuAD v1.1's exact match and F1 (its official evaluation script's normalisation and token overlap), each the
+    best over an example's gold answers and averaged over the examples, as fractions.
+
+    Example:
+
+    ```python
+    >>> squad_metrics("squad", ["the Denver Broncos", "1990"], [["Denver Broncos"], ["in 1991", "1991"]])
+    {'exact_match': 0.5, 'f1': 0.5}
+
+    ```
+    """
+    if len(predictions) != len(references):
+        raise ValueError(f"Task '{task_name}': got {len(predictions)} answers for {len(references)} questions.")
+    if not predictions:
+        raise ValueError(f"Task '{task_name}': got no answers to score: evaluate on a non-empty validation split.")
+    pairs = list(zip(predictions, references))
+    exact = [max(float(_normalize_answer(p) == _normalize_answer(g)) for g in gold) for p, gold in pairs]
+    f1 = [max(_token_f1(p, g) for g in gold) for p, gold in pairs]
+    return {"exact_match": math.fsum(exact) / len(exact), "f1": math.fsum(f1) / len(f1)}
+
+
+def span_answers(logits: np.ndarray, features: Any, n_best_size: int = 20, max_answer_length: int = 30) -> dict:
+    """
+    The best answer of each example from the start and end logits of its windows, as transformers' question-answering
+    examples search it: in every window, the `n_best_size` best starts and ends inside the context, with the end not
+    before the start and at most `max_answer_length` tokens long; the span with the highest start + end logit wins.
+
+    Args:
+        logits (`np.ndarray` of shape `(windows, seq_len, 2)`): start and end logits (padding positions ignored).
+        features: the windows, with `example_id`, `offset_mapping` ([-1, -1] outside the context) and `context`.
+
+    Returns:
+        `dict`: example id -> `{"answer", "score", "start", "end"}` (character offsets into the context; the score
+        is the start + end logit). An example whose windows hold no valid span gets an empty answer.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    best: dict[int, dict[str, Any]] = {}
+    for window, (example, offsets, context) in enumerate(
+        zip(features["example_id"], features["offset_mapping"], features["context"])
+    ):
+        start_logits, end_logits = logits[window, : len(offsets), 0], logits[window, : len(offsets), 1]
+        inside = np.array([offset[0] >= 0 for offset in offsets])
+        starts = [i for i in np.argsort(start_logits)[::-1] if inside[i]][:n_best_size]
+        ends = [i for i in np.argsort(end_logits)[::-1] if inside[i]][:n_best_size]
+        current = best.setdefault(example, {"answer": "", "score": -math.inf, "start": 0, "end": 0})
+        for start in starts:
+            for end in ends:
+                if end < start or end - start + 1 > max_answer_length:
+                    continue
+                score = float(start_logits[start] + end_logits[end])
+                if score > current["score"]:
+                    first, last = offsets[start][0], offsets[end][1]
+                    current.update(answer=context[first:last], score=score, start=first, end=last)
+    return best
 
 
 def _column(task_name: str, name: str, values: Any) -> np.ndarray:
@@ -400,8 +486,9 @@ def ranking_predictions(
 
 def task_score(metrics: dict[str, float]) -> float:
     """
-    The GLUE-style single score of a task: the mean of its metric values, or for entity-level metrics (precision,
-    recall and F1 of a token-classification task) the F1, as CoNLL-2003 is scored.
+    The GLUE-style single score of a task: the mean of its metric values, or the F1 for entity-level metrics
+    (precision, recall and F1 of a token-classification task, as CoNLL-2003 is scored) and for SQuAD's exact match
+    and F1.
 
     Args:
         metrics (`dict[str, float]`):
@@ -423,8 +510,8 @@ def task_score(metrics: dict[str, float]) -> float:
     """
     if not metrics:
         raise ValueError("Got no metric values to score the task with: pass the dict `compute_task_metrics` returns.")
-    if {"precision", "recall", "f1"} <= metrics.keys():
-        return float(metrics["f1"])  # entity-level scores (NER): F1 is the task's score, as in CoNLL
+    if {"precision", "recall", "f1"} <= metrics.keys() or {"exact_match", "f1"} == metrics.keys():
+        return float(metrics["f1"])  # NER (entity F1, as CoNLL) and SQuAD (token F1): F1 is the task's score
     return math.fsum(float(value) for value in metrics.values()) / len(metrics)
 
 

@@ -270,7 +270,13 @@ def _run(argv: list[str] | None) -> dict[str, float]:
                     role = "validation" if key == name else None
                     _, eval_sets[key] = prepare(split, role, max_samples=data_args.max_eval_samples)
                     metric = spec.metric if key == name else f"{spec.metric}_{key[len(name) + 1 :]}"
-                    eval_specs[key] = EvalSpec(task_name=name, metric=metric, positive_label=spec.positive_label_id)
+                    eval_specs[key] = EvalSpec(
+                        task_name=name,
+                        metric=metric,
+                        positive_label=spec.positive_label_id,
+                        max_answer_length=spec.max_answer_length,
+                        n_best_size=spec.n_best_size,
+                    )
             if training_args.do_predict:
                 if not spec.test_splits():
                     raise ValueError(f"Task '{name}' has no test split in its task file; drop --do_predict or it.")

@@ -112,6 +112,13 @@ class TaskDataSpec:
             SAN reasoning steps K (`head: san` only; `MTDNNConfig`'s default, 5, when left out).
         san_step_dropout (`float`, *optional*):
             SAN's stochastic prediction dropout (`head: san` only; 0.1 when left out).
+        doc_stride (`int`, *optional*):
+            Span extraction: the tokens that consecutive windows of a context longer than `max_seq_length` share
+            (default: a quarter of `max_seq_length`), as transformers' question-answering examples split contexts.
+        max_answer_length (`int`, *optional*, defaults to 30):
+            Span extraction: the longest answer, in tokens, that the n-best search returns.
+        n_best_size (`int`, *optional*, defaults to 20):
+            Span extraction: the best start and end positions per window that the search combines.
         loss_weight (`float`, *optional*, defaults to 1.0):
             Factor on the task's loss.
         adv_weight (`float`, *optional*):
@@ -146,6 +153,9 @@ class TaskDataSpec:
     dropout: float = 0.1
     san_steps: int | None = None
     san_step_dropout: float | None = None
+    doc_stride: int | None = None
+    max_answer_length: int = 30
+    n_best_size: int = 20
     loss_weight: float = 1.0
     adv_weight: float | None = None
     submission_file: str | None = None
@@ -161,12 +171,24 @@ class TaskDataSpec:
             raise fail("text_columns", self.text_columns, "a list of one or two column names")
         if self.task_type not in TASK_TYPES:
             raise fail("task_type", self.task_type, f"one of {list(TASK_TYPES)}")
+        if self.task_type == "span_extraction":
+            if len(self.text_columns) != 2:
+                raise fail("text_columns", self.text_columns, "two columns (question, context) for span_extraction")
+            if self.head != "linear":
+                raise fail("head", self.head, "'linear' for span_extraction (start and end logits per token)")
+            for field in ("max_answer_length", "n_best_size"):
+                value = getattr(self, field)
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise fail(field, value, "an integer >= 1")
+            stride = self.doc_stride
+            if stride is not None and (isinstance(stride, bool) or not isinstance(stride, int) or stride < 1):
+                raise fail("doc_stride", stride, "an integer >= 1 (tokens shared by consecutive windows)")
         if self.task_type == "token_classification":
             if len(self.text_columns) != 1:
                 raise fail("text_columns", self.text_columns, "one column of word lists for token_classification")
             if self.head != "linear":
                 raise fail("head", self.head, "'linear' for token_classification (one linear layer per token)")
-        if self.task_type != "regression" and not self.label_names:
+        if self.task_type not in ("regression", "span_extraction") and not self.label_names:
             raise fail("label_names", self.label_names, f"a list of class names for task_type '{self.task_type}'")
         if self.label_names is not None and (
             not isinstance(self.label_names, list)
@@ -199,9 +221,11 @@ class TaskDataSpec:
             raise fail("max_seq_length", self.max_seq_length, "an integer >= 8")
         if self.metric not in METRIC_NAMES:
             raise fail("metric", self.metric, f"one of {sorted(METRIC_NAMES)}")
-        kind = {"regression": "regression", "token_classification": "tokens"}.get(self.task_type, "classes")
+        kind = {"regression": "regression", "token_classification": "tokens", "span_extraction": "spans"}.get(
+            self.task_type, "classes"
+        )
         kinds = {name: "regression" if name in REGRESSION_METRICS else "classes" for name in METRIC_NAMES}
-        kinds["seqeval"] = "tokens"
+        kinds |= {"seqeval": "tokens", "squad": "spans"}
         if kinds[self.metric] != kind:
             fitting = sorted(name for name, metric_kind in kinds.items() if metric_kind == kind)
             raise fail("metric", self.metric, f"a metric for task_type '{self.task_type}', one of {fitting}")
@@ -530,8 +554,8 @@ def _check_columns(spec: TaskDataSpec, dataset: datasets.Dataset, with_labels: b
         for row, text in enumerate(dataset[column]):
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(
-                    f"Task '{spec.name}': column {column!r} holds {text!r} at row {row}, but every text must be a "
-                    "non-empty string; clean the data or drop those rows (dataset.filter) first."
+                    f"Task '{spec.name}'{_where(split)}: column {column!r} holds {text!r} at row {row}, but every "
+                    "text must be a non-empty string; clean the data or drop those rows (dataset.filter) first."
                 )
 
 
@@ -668,6 +692,8 @@ def prepare_split(
     _check_length(spec, tokenizer, length)
     if spec.task_type == "token_classification":
         return _prepare_tokens(spec, dataset, tokenizer, length, with_labels, split)
+    if spec.task_type == "span_extraction":
+        return _prepare_spans(spec, dataset, tokenizer, length, with_labels, split)
     labels = _label_ids(spec, dataset) if with_labels else None
     first, second = (spec.text_columns + [None])[:2]
 
@@ -778,6 +804,117 @@ def _prepare_tokens(
                 len(dataset),
                 length,
             )
+    return tokenized.add_column("task_name", [spec.name] * len(tokenized))
+
+
+def _check_answers(spec: TaskDataSpec, dataset: datasets.Dataset, split: str | None) -> None:
+    """Every answer is a span of its context: `context[answer_start:][:len(text)] == text`."""
+    context_column = spec.text_columns[1]
+    for row, (context, answers) in enumerate(zip(dataset[context_column], dataset[spec.label_column])):
+        where = f"Task '{spec.name}'{_where(split)}, row {row}, field {spec.label_column!r}"
+        if not isinstance(answers, dict) or set(answers) < {"text", "answer_start"}:
+            raise ValueError(
+                f"{where}: expected a mapping with 'text' and 'answer_start' lists (SQuAD's layout), got {answers!r}."
+            )
+        texts, starts = answers["text"], answers["answer_start"]
+        if not isinstance(texts, list) or not isinstance(starts, list) or len(texts) != len(starts):
+            raise ValueError(f"{where}: 'text' and 'answer_start' must be lists of one length, got {answers!r}.")
+        if not texts:
+            raise ValueError(
+                f"{where}: the question has no answer; unanswerable questions (SQuAD 2.0) are not supported yet. "
+                "Drop those rows (dataset.filter) first."
+            )
+        for text, start in zip(texts, starts):
+            if not isinstance(text, str) or not text or isinstance(start, bool) or not isinstance(start, int):
+                raise ValueError(f"{where}: answer {text!r} at {start!r} must be a non-empty text and an int offset.")
+            if context[start : start + len(text)] != text:
+                raise ValueError(
+                    f"{where}: answer_start {start} points at {context[start : start + len(text)]!r}, not at the "
+                    f"answer text {text!r}; answer_start must be the answer's character offset in the context."
+                )
+
+
+def _prepare_spans(
+    spec: TaskDataSpec,
+    dataset: datasets.Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    length: int,
+    with_labels: bool,
+    split: str | None,
+) -> datasets.Dataset:
+    """
+    Question-context pairs as windows over the context (`doc_stride` tokens shared by consecutive ones), as
+    transformers' question-answering examples build them. Each window (feature) keeps `example_id` (its row),
+    `offset_mapping` (each token's character span in the context, [-1, -1] outside it) and `context`, and with labels
+    `labels` = the first answer's (start, end) tokens ([CLS] twice where the window misses the answer) and
+    `answer_texts` (every gold answer, for EM and F1).
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            f"Task '{spec.name}' (span_extraction): mapping answers to tokens needs a fast tokenizer (offsets), but "
+            f"{type(tokenizer).__name__} is a slow one; load it with AutoTokenizer (use_fast=True)."
+        )
+    if with_labels:
+        _check_answers(spec, dataset, split)
+    question_column, context_column = spec.text_columns
+    stride = spec.doc_stride if spec.doc_stride is not None else length // 4
+    longest_question = max(
+        len(tokenizer(question.lstrip(), add_special_tokens=False)["input_ids"])
+        for question in dataset[question_column]
+    )
+    room = length - tokenizer.num_special_tokens_to_add(pair=True) - longest_question  # context tokens per window
+    if stride >= room:
+        raise ValueError(
+            f"Task '{spec.name}'{_where(split)}: doc_stride {stride} leaves no room for new context tokens in windows "
+            f"of {length} tokens whose longest question takes {longest_question} (and {room} context tokens are "
+            "left); lower doc_stride or raise max_seq_length."
+        )
+
+    def tokenize(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
+        encoded = tokenizer(
+            [question.lstrip() for question in batch[question_column]],
+            batch[context_column],
+            truncation="only_second",
+            max_length=length,
+            stride=stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+        )
+        samples = encoded.pop("overflow_to_sample_mapping")
+        features: dict[str, list] = {"example_id": [], "offset_mapping": [], "context": []}
+        if with_labels:
+            features |= {"labels": [], "answer_texts": []}
+        for i, offsets in enumerate(encoded.pop("offset_mapping")):
+            sample, sequence = samples[i], encoded.sequence_ids(i)
+            features["example_id"].append(indices[sample])
+            features["offset_mapping"].append([list(o) if s == 1 else [-1, -1] for o, s in zip(offsets, sequence)])
+            features["context"].append(batch[context_column][sample])
+            if not with_labels:
+                continue
+            answers = batch[spec.label_column][sample]
+            features["answer_texts"].append(answers["text"])
+            start_char = answers["answer_start"][0]
+            end_char = start_char + len(answers["text"][0])
+            first, last = sequence.index(1), len(sequence) - 1 - sequence[::-1].index(1)
+            if offsets[first][0] > start_char or offsets[last][1] < end_char:
+                features["labels"].append({"start": 0, "end": 0})  # the answer is not (whole) in this window
+                continue
+            start = first
+            while start <= last and offsets[start][0] <= start_char:
+                start += 1
+            end = last
+            while end >= first and offsets[end][1] >= end_char:
+                end -= 1
+            features["labels"].append({"start": start - 1, "end": end + 1})
+        return dict(encoded) | features
+
+    tokenized = dataset.map(
+        tokenize,
+        batched=True,
+        with_indices=True,
+        remove_columns=dataset.column_names,
+        desc=f"Tokenizing {spec.name}",
+    )
     return tokenized.add_column("task_name", [spec.name] * len(tokenized))
 
 

@@ -42,6 +42,7 @@ from .metrics import (
     compute_task_metrics,
     predictions_from_logits,
     ranking_predictions,
+    span_answers,
     token_tag_sequences,
 )
 from .samplers import MultiTaskBatchSampler
@@ -70,11 +71,15 @@ class EvalSpec:
         task_name (`str`): the model task whose head predicts it.
         metric (`str`): the config of the metric module (`rte`, `mnli_mm`, ...).
         positive_label (`int`, *optional*, defaults to 0): for ranking, the class id of a relevant candidate.
+        max_answer_length (`int`, *optional*, defaults to 30): for span extraction, the longest answer in tokens.
+        n_best_size (`int`, *optional*, defaults to 20): for span extraction, the start and end candidates per window.
     """
 
     task_name: str
     metric: str
     positive_label: int = 0
+    max_answer_length: int = 30
+    n_best_size: int = 20
 
 
 def end_distributed_run(trainer: Trainer | None = None, wait: bool = True) -> None:
@@ -449,6 +454,13 @@ class MTDNNTrainer(Trainer):
         if task["task_type"] == "token_classification":
             predicted, gold = token_tag_sequences(logits, dataset["labels"], task["id2label"])
             return compute_task_metrics(spec.task_name, spec.metric, predicted, gold)
+        if task["task_type"] == "span_extraction":
+            answers = span_answers(logits, dataset, spec.n_best_size, spec.max_answer_length)
+            gold = dict(zip(dataset["example_id"], dataset["answer_texts"]))
+            examples = sorted(gold)
+            return compute_task_metrics(
+                spec.task_name, spec.metric, [answers[i]["answer"] for i in examples], [gold[i] for i in examples]
+            )
         predictions = self.predictions_of(spec.task_name, dataset, logits, spec.positive_label)
         references = np.asarray(dataset["pair_labels" if "pair_labels" in dataset.column_names else "labels"])
         return compute_task_metrics(spec.task_name, spec.metric, predictions, references)

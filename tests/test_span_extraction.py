@@ -1,0 +1,278 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Span extraction (SQuAD): the task type, head and loss, context windows, answer search, EM/F1, a run, export."""
+
+from __future__ import annotations
+
+import re
+
+import datasets
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import AutoTokenizer, pipeline
+
+from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
+from training.collator import MultiTaskDataCollator
+from training.metrics import compute_task_metrics, span_answers, squad_metrics, task_score
+from training.run_mtdnn import main
+from training.task_data import TaskDataSpec, load_task_specs, prepare_split
+
+from .conftest import minilm_folder, tiny_bert_config, write_local_copy
+from .test_run_mtdnn import common_flags, encoder_dir  # noqa: F401 (a fixture)
+from .test_task_data import pairs
+
+SPAN = {"task_type": "span_extraction"}
+CONTEXT = (
+    "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, a region in France. "
+    "They were descended from Norse raiders and pirates from Denmark, Iceland and Norway. Their leader Rollo agreed "
+    "to swear fealty to King Charles III of West Francia."
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(minilm_folder())
+
+
+def questions(**columns) -> datasets.Dataset:
+    answers = [
+        ("Normandy", CONTEXT.index("Normandy")),
+        ("Rollo", CONTEXT.index("Rollo")),
+        ("France", CONTEXT.index("France")),
+    ]
+    data = {
+        "id": ["a", "b", "c"],
+        "question": ["In what country is Normandy located?", " Who was the Norse leader?", "Where is Normandy?"],
+        "context": [CONTEXT] * 3,
+        "answers": [{"text": [text], "answer_start": [start]} for text, start in answers],
+    }
+    return datasets.Dataset.from_dict(data | columns)
+
+
+def squad_spec(**overrides) -> TaskDataSpec:
+    return TaskDataSpec(**({field: getattr(BUILTIN, field) for field in ("name", "dataset", "config", "text_columns", "label_column", "task_type", "metric")} | overrides))  # fmt: skip
+
+
+BUILTIN = load_task_specs(["squad"])["squad"]
+
+
+def test_the_spec_has_start_and_end_and_refuses_other_heads_and_single_texts():
+    spec = MTDNNConfig(encoder_config=tiny_bert_config(), tasks={"qa": SPAN}).tasks["qa"]
+    assert (spec["num_labels"], spec["inputs"], spec["head"]) == (2, "pair", "linear")
+    for changes, message in [
+        ({"head": "san"}, "Task 'qa': field 'head' must be 'linear' for task_type 'span_extraction'"),
+        ({"inputs": "single"}, "Task 'qa': field 'inputs' must be 'pair' for task_type 'span_extraction'"),
+        ({"num_labels": 3}, "Task 'qa': field 'num_labels' must be 2 (or left out) for task_type 'span_extraction'"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            MTDNNConfig(encoder_config=tiny_bert_config(), tasks={"qa": SPAN | changes})
+    assert (BUILTIN.doc_stride, BUILTIN.max_seq_length, BUILTIN.max_answer_length) == (128, 384, 30)
+
+
+def test_the_loss_is_the_mean_of_start_and_end_cross_entropies():
+    torch.manual_seed(0)
+    model = MTDNNForMultiTask(MTDNNConfig(encoder_config=tiny_bert_config(), tasks={"qa": SPAN})).eval()
+    input_ids = torch.randint(5, 99, (3, 7))
+    labels = torch.tensor([[2, 4], [0, 0], [5, 5]])
+    output = model(input_ids=input_ids, task_name="qa", labels=labels)
+    assert output.logits.shape == (3, 7, 2)
+    expected = (F.cross_entropy(output.logits[..., 0], labels[:, 0]) + F.cross_entropy(output.logits[..., 1], labels[:, 1])) / 2  # fmt: skip
+    assert torch.allclose(output.loss, expected, atol=1e-6)
+    with pytest.raises(ValueError, match=re.escape("Task 'qa' (span_extraction): labels of shape (3,) do not match logits of shape (3, 7, 2); give one label per example: its answer's (start, end) token positions, shape (batch, 2).")):  # fmt: skip
+        model(input_ids=input_ids, task_name="qa", labels=torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match=re.escape("Task 'qa' (span_extraction): label 7 is out of range; labels must be token positions 0..6")):  # fmt: skip
+        model(input_ids=input_ids, task_name="qa", labels=torch.tensor([[2, 4], [0, 7], [5, 5]]))
+
+
+def test_long_contexts_become_windows_whose_labels_point_at_the_answer(tokenizer):
+    spec = squad_spec(doc_stride=8)
+    data = questions()
+    features = prepare_split(spec, data, tokenizer, max_seq_length=40, split="train")
+    assert len(features) > len(data) and sorted(set(features["example_id"])) == [0, 1, 2]
+    found = {0: 0, 1: 0, 2: 0}
+    for feature in features:
+        row, offsets, label = feature["example_id"], feature["offset_mapping"], feature["labels"]
+        assert len(feature["input_ids"]) <= 40 and feature["context"] == CONTEXT
+        answer = data[row]["answers"]["text"][0]
+        assert feature["answer_texts"] == [answer]
+        inside = [o for o in offsets if o[0] >= 0]
+        start_char = data[row]["answers"]["answer_start"][0]
+        holds_answer = inside[0][0] <= start_char and start_char + len(answer) <= inside[-1][1]
+        if (label["start"], label["end"]) == (0, 0):  # [CLS] twice: exactly the windows that miss the answer
+            assert not holds_answer
+            continue
+        assert holds_answer
+        found[row] += 1
+        assert offsets[label["start"]][0] >= 0 and offsets[label["end"]][0] >= 0  # inside the context
+        assert CONTEXT[offsets[label["start"]][0] : offsets[label["end"]][1]] == answer
+    assert all(count >= 1 for count in found.values())  # each answer lies whole in a window, and maps back
+    # consecutive windows of one example share doc_stride context tokens
+    first, second = [f["offset_mapping"] for f in features if f["example_id"] == 0][:2]
+    shared = [o for o in first if o[0] >= 0 and o in second]
+    assert len(shared) == 8
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (
+            {"answers": [{"text": ["Normandy"], "answer_start": [3]}] * 3},
+            "Task 'squad', split 'validation', row 0, field 'answers': answer_start 3 points at ' Normans', not at the "
+            "answer text 'Normandy'; answer_start must be the answer's character offset in the context.",
+        ),
+        (
+            {"context": [CONTEXT, "", CONTEXT]},
+            "Task 'squad', split 'validation': column 'context' holds '' at row 1, but every text must be a non-empty "
+            "string",
+        ),
+        (
+            {"question": ["Where?", "  ", "Who?"]},
+            "Task 'squad', split 'validation': column 'question' holds '  ' at row 1",
+        ),
+        (
+            {"answers": [{"text": [], "answer_start": []}] * 3},
+            "Task 'squad', split 'validation', row 0, field 'answers': the question has no answer; unanswerable "
+            "questions (SQuAD 2.0) are not supported yet.",
+        ),
+    ],
+)
+def test_bad_rows_are_refused_naming_task_split_row_and_field(tokenizer, columns, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        prepare_split(squad_spec(), questions(**columns), tokenizer, max_seq_length=64, split="validation")
+
+
+def test_window_settings_are_checked(tokenizer):
+    with pytest.raises(ValueError, match=re.escape("Task 'squad', split 'train': doc_stride 30 leaves no room for new context tokens in windows of 40 tokens")):  # fmt: skip
+        prepare_split(squad_spec(doc_stride=30), questions(), tokenizer, max_seq_length=40, split="train")
+    with pytest.raises(ValueError, match=re.escape("Task 'squad': field 'doc_stride' must be an integer >= 1")):
+        squad_spec(doc_stride=0)
+    with pytest.raises(ValueError, match=re.escape("Task 'squad': field 'metric' must be a metric for task_type 'span_extraction', one of ['squad'], got 'accuracy'.")):  # fmt: skip
+        squad_spec(metric="accuracy")
+
+
+def test_squad_scores_use_the_official_normalisation():
+    metrics = squad_metrics(
+        "squad",
+        ["The Denver Broncos!", "Denver", "in 1990", "Carolina"],
+        [["Denver Broncos"], ["Denver Broncos", "the Broncos"], ["1990", "in 1991"], ["Panthers"]],
+    )
+    # exact: 1 (article and punctuation dropped), 0, 0, 0; F1 (best gold): 1, 2/3, 2/3 ("1990" of "in 1990"), 0
+    assert metrics == pytest.approx({"exact_match": 0.25, "f1": (1 + 2 / 3 + 2 / 3 + 0) / 4})
+    assert task_score(metrics) == pytest.approx(metrics["f1"])
+    assert compute_task_metrics("squad", "squad", ["Rollo"], [["rollo."]]) == {"exact_match": 1.0, "f1": 1.0}
+
+
+def test_the_answer_search_keeps_valid_spans_and_the_best_window():
+    context = "abc def ghi jkl"
+    features = {
+        "example_id": [0, 0],
+        "offset_mapping": [
+            [[-1, -1], [-1, -1], [0, 3], [4, 7], [8, 11], [-1, -1]],
+            [[-1, -1], [-1, -1], [8, 11], [12, 15], [-1, -1], [-1, -1]],
+        ],
+        "context": [context, context],
+    }
+    logits = np.zeros((2, 6, 2))
+    logits[0, 1] = [9.0, 9.0]  # the question's token: never an answer
+    logits[0, 4, 0], logits[0, 2, 1] = 5.0, 5.0  # end before start: refused
+    logits[0, 3] = [2.0, 2.0]  # "def"
+    logits[1, 2, 0], logits[1, 3, 1] = 3.0, 3.5  # "ghi jkl" in the second window: the best
+    best = span_answers(logits, features, n_best_size=20, max_answer_length=30)
+    assert best[0]["answer"] == "ghi jkl" and (best[0]["start"], best[0]["end"]) == (8, 15)
+    assert best[0]["score"] == pytest.approx(6.5)
+    short = span_answers(logits, features, n_best_size=20, max_answer_length=1)
+    assert short[0]["answer"] in {"def", "ghi", "jkl"} and len(short[0]["answer"]) == 3
+
+
+def test_the_collator_stacks_span_labels(tokenizer):
+    features = prepare_split(squad_spec(), questions(), tokenizer, max_seq_length=128, split="train")
+    batch = MultiTaskDataCollator(tokenizer)([features[i] for i in range(3)])
+    assert batch["labels"].tolist() == [[f["labels"]["start"], f["labels"]["end"]] for f in features]
+    assert "context" not in batch and "offset_mapping" not in batch
+
+
+def test_squad_trains_beside_a_sentence_task_and_is_scored_by_exact_match_and_f1(encoder_dir, tmp_path):  # noqa: F811
+    data = tmp_path / "data"
+    write_local_copy(data / "glue", {"rte": {"train": pairs(), "validation": pairs()}})
+    write_local_copy(data / "squad", {"plain_text": {"train": questions(), "validation": questions()}})
+    task_file = tmp_path / "squad_short.yaml"
+    task_file.write_text(
+        "dataset: rajpurkar/squad\ntasks:\n  squad:\n    config: plain_text\n    text_columns: [question, context]\n"
+        "    label_column: answers\n    task_type: span_extraction\n    metric: squad\n    max_seq_length: 48\n"
+        "    doc_stride: 16\n"
+    )
+    flags = ["--tasks", "squad,rte", "--task_files", str(task_file), "--do_train", "--do_eval", "--max_steps", "3", "--per_device_train_batch_size", "2", "--save_strategy", "no"]  # fmt: skip
+    metrics = main(common_flags(encoder_dir, tmp_path / "out", data) + flags)
+    assert metrics["train_squad_samples"] > 3  # windows, not questions
+    assert 0 <= metrics["eval_squad_exact_match"] <= metrics["eval_squad_f1"] <= 1
+    assert metrics["eval_average"] == pytest.approx((metrics["eval_squad_f1"] + metrics["eval_rte_accuracy"]) / 2)
+
+
+@pytest.fixture(scope="module")
+def qa_model(tokenizer):
+    torch.manual_seed(0)
+    tasks = {"squad": SPAN, "rte": {"task_type": "classification", "num_labels": 2}}
+    config = MTDNNConfig(encoder_config=tiny_bert_config(vocab_size=tokenizer.vocab_size), tasks=tasks)
+    return MTDNNForMultiTask(config).eval()
+
+
+def test_export_to_question_answering_gives_identical_logits(qa_model, tokenizer):
+    exported = qa_model.export_task("squad")
+    assert type(exported).__name__ == "BertForQuestionAnswering"
+    encoded = tokenizer("Who was the leader?", CONTEXT, return_tensors="pt", truncation="only_second", max_length=64)
+    with torch.no_grad():
+        ours = qa_model(**encoded, task_name="squad").logits
+        theirs = exported(**encoded)
+    assert torch.allclose(theirs.start_logits, ours[..., 0], atol=1e-5)
+    assert torch.allclose(theirs.end_logits, ours[..., 1], atol=1e-5)
+
+
+def test_the_pipeline_answers_from_the_best_window(qa_model, tokenizer):
+    answerer = pipeline("mtdnn", model=qa_model, tokenizer=tokenizer)
+    question = {"question": "Who was the Norse leader?", "context": CONTEXT}
+    whole = answerer(question, task_name="squad", doc_stride=16)  # windows of 64 tokens: the tiny encoder's most
+    assert set(whole) == {"answer", "score", "start", "end"} and 0 < whole["score"] <= 1
+    assert whole["answer"] == CONTEXT[whole["start"] : whole["end"]]
+    windows = answerer(question, task_name="squad", max_seq_len=32, doc_stride=8)
+    assert windows["answer"] == CONTEXT[windows["start"] : windows["end"]]
+    encoded = tokenizer(question["question"], CONTEXT, truncation="only_second", max_length=32, stride=8, return_overflowing_tokens=True)  # fmt: skip
+    assert len(encoded["input_ids"]) > 2  # several windows were searched
+    both = answerer(question, doc_stride=16)  # every task from one pass: the first window, and all of them for squad
+    assert set(both) == {"squad", "rte"} and both["squad"] == whole
+    with pytest.raises(ValueError, match=re.escape("Task(s) ['squad'] answer a question from a context, but 'Who?' came alone")):  # fmt: skip
+        answerer("Who?", task_name="squad")
+    with pytest.raises(ValueError, match=re.escape("Span-extraction tasks ['squad'] read each input's context windows as one batch, so they run with batch_size 1, got 2")):  # fmt: skip
+        answerer([question, question], task_name="squad", batch_size=2)
+
+
+def test_the_pipeline_picks_the_best_span_over_windows():
+    from modeling_mtdnn import MTDNNPipeline
+
+    text = "abc def ghi jkl"
+    offsets = torch.tensor([[[0, 0], [0, 3], [4, 7], [0, 0]], [[0, 0], [8, 11], [12, 15], [0, 0]]])
+    in_context = torch.tensor([[False, True, True, False], [False, True, True, False]])
+    logits = torch.zeros(2, 4, 2)
+    logits[0, 0] = 20.0  # [CLS]: outside the context, never chosen
+    logits[0, 1], logits[0, 2, 1] = torch.tensor([2.0, 0.0]), 2.0  # window 1: "abc def", p = 0.88 * 0.88
+    logits[1, 2] = torch.tensor([6.0, 6.0])  # window 2: "jkl", p = 0.9975 ** 2
+    outputs = {"offset_mapping": offsets, "in_context": in_context, "text": text}
+    best = MTDNNPipeline._answer(logits, outputs, max_answer_len=30)
+    assert (best["answer"], best["start"], best["end"]) == ("jkl", 12, 15)
+    assert best["score"] == pytest.approx(torch.softmax(torch.tensor([0.0, 6.0]), 0)[1].item() ** 2)
+    logits[1, 1, 0] = 9.0  # window 2 now prefers "ghi jkl" (start 1, end 2) unless answers are one token long
+    assert MTDNNPipeline._answer(logits, outputs, max_answer_len=30)["answer"] == "ghi jkl"
+    # one-token answers: window 1's "abc" (0.88 x 0.12) beats window 2's best one-token span
+    assert MTDNNPipeline._answer(logits, outputs, max_answer_len=1)["answer"] == "abc"

@@ -21,7 +21,7 @@ from typing import Any
 __all__ = ["METRIC_NAMES", "MTDNNModelCardData"]
 
 # The metric names the evaluation reports (`eval_<key>_<metric>`), longest first for parsing keys.
-METRIC_NAMES = ("matthews_correlation", "spearmanr", "accuracy", "pearson", "f1")
+METRIC_NAMES = ("matthews_correlation", "exact_match", "precision", "spearmanr", "accuracy", "pearson", "recall", "f1")
 
 
 @dataclass

@@ -56,9 +56,17 @@ def _base_model(model: MTDNNForMultiTask) -> str | None:
 
 
 def _labels(spec: dict[str, Any]) -> str:
-    if spec["task_type"] == "classification":
+    if spec["task_type"] in ("classification", "token_classification"):
         return ", ".join(spec["id2label"][i] for i in sorted(spec["id2label"]))
-    return "real-valued score" if spec["task_type"] == "regression" else "relevance score per candidate"
+    return {
+        "regression": "real-valued score",
+        "ranking": "relevance score per candidate",
+        "span_extraction": "answer span in the context (start and end token)",
+    }[spec["task_type"]]
+
+
+# The Hub's task type of each MT-DNN task type, for the model-index and the tags.
+HUB_TASK_TYPES = {"token_classification": "token-classification", "span_extraction": "question-answering"}
 
 
 def _task_of_key(model: MTDNNForMultiTask, key: str) -> str:
@@ -108,7 +116,9 @@ def _metadata(model: MTDNNForMultiTask, card_data: MTDNNModelCardData, model_nam
                 continue
             eval_results.append(
                 EvalResult(
-                    task_type="text-classification",
+                    task_type=HUB_TASK_TYPES.get(
+                        model.config.tasks.get(task, {}).get("task_type"), "text-classification"
+                    ),
                     dataset_type=source["dataset"],
                     dataset_name=f"{source['dataset']} {source.get('config') or ''}".strip(),
                     dataset_config=source.get("config"),
@@ -124,7 +134,17 @@ def _metadata(model: MTDNNForMultiTask, card_data: MTDNNModelCardData, model_nam
         license=card_data.license,
         library_name="transformers",
         pipeline_tag="text-classification",
-        tags=list(dict.fromkeys(["mt-dnn", "multi-task-learning", "text-classification", *card_data.tags])),
+        tags=list(
+            dict.fromkeys(
+                ["mt-dnn", "multi-task-learning", "text-classification"]
+                + [
+                    HUB_TASK_TYPES[s["task_type"]]
+                    for s in model.config.tasks.values()
+                    if s["task_type"] in HUB_TASK_TYPES
+                ]
+                + list(card_data.tags)
+            )
+        ),
         base_model=_base_model(model),
         datasets=datasets or None,
         model_name=model_name,
@@ -140,6 +160,20 @@ def _usage(model: MTDNNForMultiTask) -> str:
     """Python lines that run each task on an input of its kind: a sentence, a pair, or a question's candidates."""
     lines, prepared = [], None
     for name, spec in model.config.tasks.items():
+        if spec["task_type"] == "token_classification":
+            lines += [
+                'words = tokenizer("EU rejects German call", return_tensors="pt")',
+                f'model(**words, task_name="{name}").logits  # (1, tokens, tags): each word tagged at its first token',
+            ]
+            prepared = None
+            continue
+        if spec["task_type"] == "span_extraction":
+            lines += [
+                'qa = tokenizer("Who wrote Hamlet?", "Hamlet is a tragedy by Shakespeare.", return_tensors="pt")',
+                f'model(**qa, task_name="{name}").logits  # (1, tokens, 2): start and end logits per token',
+            ]
+            prepared = None
+            continue
         if spec["task_type"] == "ranking":
             lines += [
                 'question = "Who wrote Hamlet?"',

@@ -252,3 +252,48 @@ def test_without_a_card_writer_the_model_still_saves(model, tmp_path, monkeypatc
     monkeypatch.setattr(modeling, "entry_points", lambda group: [Broken()])
     model.save_pretrained(tmp_path / "broken")
     assert (tmp_path / "broken" / "model.safetensors").is_file() and not (tmp_path / "broken" / "README.md").exists()
+
+
+def test_card_of_token_and_span_tasks_carries_their_hub_task_types_and_metrics():
+    from modeling_mtdnn import MTDNNConfig
+
+    from .conftest import tiny_bert_config
+
+    tags = {0: "O", 1: "B-PER", 2: "I-PER"}
+    tasks = {"conll2003": {"task_type": "token_classification", "id2label": tags}, "squad": {"task_type": "span_extraction"}}  # fmt: skip
+    model = MTDNNForMultiTask(MTDNNConfig(encoder_config=tiny_bert_config(), tasks=tasks))
+    data = MTDNNModelCardData(
+        task_datasets={
+            "conll2003": {
+                "dataset": "eriktks/conll2003",
+                "config": "conll2003",
+                "split": "validation",
+                "metric": "seqeval",
+            },  # fmt: skip
+            "squad": {"dataset": "rajpurkar/squad", "config": "plain_text", "split": "validation", "metric": "squad"},
+        },
+        eval_results={
+            "eval_conll2003_precision": 0.8,
+            "eval_conll2003_recall": 0.7,
+            "eval_conll2003_f1": 0.75,
+            "eval_conll2003_accuracy": 0.9,
+            "eval_squad_exact_match": 0.5,
+            "eval_squad_f1": 0.6,
+        },  # fmt: skip
+    )
+    card = str(generate_model_card(model, data))
+    header = yaml.safe_load(card.split("---")[1])
+    assert {"token-classification", "question-answering"} <= set(header["tags"])
+    results = header["model-index"][0]["results"]
+    found = {(r["task"]["type"], r["task"]["name"], m["type"], m["value"]) for r in results for m in r["metrics"]}
+    assert found == {
+        ("token-classification", "conll2003", "precision", 0.8),
+        ("token-classification", "conll2003", "recall", 0.7),
+        ("token-classification", "conll2003", "f1", 0.75),
+        ("token-classification", "conll2003", "accuracy", 0.9),
+        ("question-answering", "squad", "exact_match", 0.5),
+        ("question-answering", "squad", "f1", 0.6),
+    }
+    assert "| conll2003 | token_classification | linear | O, B-PER, I-PER | precision, recall, f1, accuracy |" in card
+    assert "| squad | span_extraction | linear | answer span in the context (start and end token) |" in card
+    assert 'model(**qa, task_name="squad").logits' in card and 'model(**words, task_name="conll2003").logits' in card

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import datasets
@@ -219,6 +220,12 @@ def test_squad_trains_beside_a_sentence_task_and_is_scored_by_exact_match_and_f1
     assert metrics["train_squad_samples"] > 3  # windows, not questions
     assert 0 <= metrics["eval_squad_exact_match"] <= metrics["eval_squad_f1"] <= 1
     assert metrics["eval_average"] == pytest.approx((metrics["eval_squad_f1"] + metrics["eval_rte_accuracy"]) / 2)
+    # predictions: SQuAD's {question id: answer}, each answer a span of its context
+    write_local_copy(data / "squad", {"plain_text": {"train": questions(), "validation": questions(), "test": questions()}})  # fmt: skip
+    predict = ["--init_from", str(tmp_path / "out"), "--tasks", "squad", "--task_files", str(task_file), "--do_predict", "--output_dir", str(tmp_path / "pred")]  # fmt: skip
+    main(common_flags(encoder_dir, tmp_path / "pred", data)[2:] + predict)
+    answers = json.loads((tmp_path / "pred" / "predictions" / "squad.json").read_text())
+    assert list(answers) == ["a", "b", "c"] and all(answer in CONTEXT for answer in answers.values())
 
 
 @pytest.fixture(scope="module")

@@ -103,10 +103,11 @@ def test_the_head_scores_every_token_and_the_loss_ignores_unlabelled_ones():
 def test_tags_go_to_each_words_first_sub_token(tokenizer):
     data = sentences()
     prepared = prepare_split(conll_spec(), data, tokenizer, max_seq_length=32)
-    assert prepared.column_names == ["input_ids", "token_type_ids", "attention_mask", "labels", "task_name"]
+    assert prepared.column_names == ["input_ids", "token_type_ids", "attention_mask", "word_ids", "labels", "task_name"]  # fmt: skip
     for row in range(len(data)):
         encoded = tokenizer(data[row]["tokens"], is_split_into_words=True)
         words = encoded.word_ids()
+        assert prepared[row]["word_ids"] == [-1 if word is None else word for word in words]
         labels = prepared[row]["labels"]
         assert len(labels) == len(prepared[row]["input_ids"]) == len(words)
         expected, previous = [], None
@@ -212,6 +213,16 @@ def test_ner_trains_beside_a_sentence_task_in_one_run(encoder_dir, tmp_path):  #
     assert metrics["eval_average"] == pytest.approx((ner["f1"] + metrics["eval_rte_accuracy"]) / 2)
     model = MTDNNForMultiTask.from_pretrained(tmp_path / "out")
     assert model.config.tasks["conll2003"]["task_type"] == "token_classification"
+    # predictions: one tag per word of each test row, keyed by the row's id
+    ided = sentences(id=["s1", "s2", "s3"])
+    write_local_copy(data / "conll2003", {"conll2003": {"train": ided, "validation": ided, "test": ided}})
+    predict = ["--init_from", str(tmp_path / "out"), "--tasks", "conll2003", "--do_predict", "--output_dir", str(tmp_path / "pred")]  # fmt: skip
+    main(common_flags(encoder_dir, tmp_path / "pred", data)[2:] + predict)
+    rows = (tmp_path / "pred" / "predictions" / "conll2003.tsv").read_text().splitlines()
+    assert rows[0] == "index\tprediction" and [row.split("\t")[0] for row in rows[1:]] == ["s1", "s2", "s3"]
+    for row, words in zip(rows[1:], sentences()["tokens"]):
+        tags = row.split("\t")[1].split(" ")
+        assert len(tags) == len(words) and set(tags) <= set(TAGS)
     assert model.config.tasks["conll2003"]["id2label"] == dict(enumerate(TAGS))
 
 

@@ -41,7 +41,7 @@ from modeling_mtdnn.saving import atomic_file, check_local_path  # noqa: E402
 from training.arguments import DataArguments, ModelArguments, MTDNNTrainingArguments  # noqa: E402
 from training.collator import MultiTaskDataCollator  # noqa: E402
 from training.distill import MANIFEST_SUFFIX, attach_soft_targets  # noqa: E402
-from training.metrics import METRIC_NAMES  # noqa: E402
+from training.metrics import METRIC_NAMES, span_answers  # noqa: E402
 from training.task_data import FILE_BUILDERS, TaskDataSpec, load_raw_split, load_task_specs, prepare_split  # noqa: E402
 from training.trainer import EvalSpec, MTDNNTrainer, end_distributed_run  # noqa: E402
 
@@ -282,8 +282,11 @@ def _run(argv: list[str] | None) -> dict[str, float]:
                     raise ValueError(f"Task '{name}' has no test split in its task file; drop --do_predict or it.")
                 for key, split in spec.test_splits().items():
                     raw, prepared = prepare(split, with_labels=False, max_samples=data_args.max_predict_samples)
-                    indices = raw["idx"][: len(prepared)] if "idx" in raw.column_names else range(len(prepared))
-                    test_sets[key] = (spec, prepared, list(indices))
+                    # Each row's id (GLUE's idx, SQuAD's and CoNLL's id), or its index; span tasks hold windows.
+                    rows = len(raw) if spec.task_type == "span_extraction" else len(prepared)
+                    column = next((c for c in ("idx", "id") if c in raw.column_names), None)
+                    indices = list(raw[column][:rows]) if column else list(range(rows))
+                    test_sets[key] = (spec, prepared, indices)
 
     if data_args.soft_targets is not None and train_sets:
         check_local_path(data_args.soft_targets, "--soft_targets")
@@ -388,17 +391,41 @@ def _write_tsv(path: Path, rows: list[tuple[Any, Any]]) -> None:
         file.writelines(f"{index}\t{value}\n" for index, value in rows)
 
 
+def _word_start(word_ids: list[int], position: int) -> bool:
+    """Whether the token at `position` is a word's first sub-token (`word_ids`: -1 for special tokens)."""
+    return word_ids[position] >= 0 and (position == 0 or word_ids[position - 1] != word_ids[position])
+
+
 def write_predictions(
     trainer: MTDNNTrainer, test_sets: dict[str, tuple[TaskDataSpec, Any, list[int]]], output_dir: str
 ) -> list[str]:
     """
-    Predicts every test set and writes `predictions/<key>.tsv` (label names, or scores for regression) and, for
-    tasks with a `submission_file`, `glue_submission/<file>` in the GLUE server's format. Returns the paths written.
+    Predicts every test set and writes `predictions/<key>.tsv` (label names, or scores for regression; for token
+    classification one tag per word, space-separated) and, for tasks with a `submission_file`,
+    `glue_submission/<file>` in the GLUE server's format; span extraction writes `predictions/<key>.json`, SQuAD's
+    `{question id: answer}`. Returns the paths written.
     """
     written = []
     for key, (spec, dataset, indices) in test_sets.items():
         logits = trainer.predict(dataset, metric_key_prefix=f"test_{key}").predictions
         if not trainer.is_world_process_zero():
+            continue
+        if spec.task_type == "span_extraction":  # SQuAD's prediction file: {question id: answer}
+            answers = span_answers(logits, dataset, spec.n_best_size, spec.max_answer_length)
+            path = Path(output_dir) / "predictions" / f"{key}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_file(path) as temporary:
+                temporary.write_text(json.dumps({str(indices[i]): answers[i]["answer"] for i in sorted(answers)}))
+            written.append(str(path))
+            continue
+        if spec.task_type == "token_classification":  # one tag per word (read at its first sub-token)
+            tags = [
+                " ".join(spec.label_names[int(row[j])] for j in range(len(words)) if _word_start(words, j))
+                for row, words in zip(logits.argmax(axis=-1), dataset["word_ids"])
+            ]
+            path = Path(output_dir) / "predictions" / f"{key}.tsv"
+            _write_tsv(path, list(zip(indices, tags)))
+            written.append(str(path))
             continue
         predictions = trainer.predictions_of(spec.name, dataset, logits, spec.positive_label_id).tolist()
         if spec.task_type == "regression":

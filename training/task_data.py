@@ -670,7 +670,8 @@ def prepare_split(
         split (`str`, *optional*): the split's name, for error messages.
 
     Token classification rows keep `labels` per token: the word's tag id on its first sub-token, -100 on the
-    other sub-tokens and the special tokens (a fast tokenizer is needed for the word alignment).
+    other sub-tokens and the special tokens (a fast tokenizer is needed for the word alignment), and `word_ids`
+    (each token's word, -1 for special tokens).
     """
     _check_columns(spec, dataset, with_labels, split)
     if with_labels and spec.drop_labels:
@@ -775,6 +776,10 @@ def _prepare_tokens(
 
     def tokenize(batch: dict[str, list]) -> dict[str, list]:
         encoded = tokenizer(batch[words_column], is_split_into_words=True, truncation=True, max_length=length)
+        # each token's word (-1 for special tokens): where a prediction reads a word's tag
+        encoded["word_ids"] = [
+            [-1 if word is None else word for word in encoded.word_ids(i)] for i in range(len(encoded["input_ids"]))
+        ]
         if with_labels:
             aligned = []
             for i, tags in enumerate(batch[spec.label_column]):

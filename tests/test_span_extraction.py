@@ -283,3 +283,33 @@ def test_the_pipeline_picks_the_best_span_over_windows():
     assert MTDNNPipeline._answer(logits, outputs, max_answer_len=30)["answer"] == "ghi jkl"
     # one-token answers: window 1's "abc" (0.88 x 0.12) beats window 2's best one-token span
     assert MTDNNPipeline._answer(logits, outputs, max_answer_len=1)["answer"] == "abc"
+
+
+def test_ner_and_qa_train_and_evaluate_under_ddp_as_in_one_process(encoder_dir, tmp_path):  # noqa: F811
+    """Two gloo processes: the gathered token and span logits (padded across ranks) score as one process does."""
+    import os
+    import subprocess
+
+    from .test_token_classification import sentences
+    from .test_trainer import REPO, distributed_command
+
+    data = tmp_path / "data"
+    write_local_copy(data / "glue", {"rte": {"train": pairs(), "validation": pairs()}})
+    write_local_copy(data / "conll2003", {"conll2003": {"train": sentences(), "validation": sentences()}})
+    write_local_copy(data / "squad", {"plain_text": {"train": questions(), "validation": questions()}})
+    task_file = tmp_path / "squad_short.yaml"
+    task_file.write_text(
+        "dataset: rajpurkar/squad\ntasks:\n  squad:\n    config: plain_text\n    text_columns: [question, context]\n"
+        "    label_column: answers\n    task_type: span_extraction\n    metric: squad\n    max_seq_length: 48\n"
+        "    doc_stride: 16\n"
+    )
+    flags = common_flags(encoder_dir, tmp_path / "ddp", data) + ["--tasks", "conll2003,squad,rte", "--task_files", str(task_file), "--do_train", "--do_eval", "--max_steps", "4", "--per_device_train_batch_size", "2", "--per_device_eval_batch_size", "2", "--save_strategy", "no", "--use_cpu", "true"]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    script = REPO / "training" / "run_mtdnn.py"
+    completed = subprocess.run(distributed_command(script, *flags), env=env, capture_output=True, text=True, timeout=600, cwd=REPO)  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    distributed = json.loads((tmp_path / "ddp" / "eval_results.json").read_text())
+    assert json.loads((tmp_path / "ddp" / "train_results.json").read_text())["train_squad_samples"] > 3
+    single = main(common_flags(encoder_dir, tmp_path / "one", data)[:-4] + ["--init_from", str(tmp_path / "ddp"), "--output_dir", str(tmp_path / "one"), "--tasks", "conll2003,squad,rte", "--task_files", str(task_file), "--do_eval", "--per_device_eval_batch_size", "3", "--report_to", "none"])  # fmt: skip
+    for key in ("eval_conll2003_f1", "eval_conll2003_accuracy", "eval_squad_exact_match", "eval_squad_f1", "eval_rte_accuracy"):  # fmt: skip
+        assert distributed[key] == pytest.approx(single[key], abs=1e-6), key

@@ -62,6 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
             "bench_adapters.py",
             {"adapter_share", "trainable_share_rte", "disk_share_rte", "difference_stsb", "serving_mib_k_full_models"},
         ),
+        ("bench_ner_qa.py", {"stock_conll2003_f1_mean", "single_conll2003_f1_mean", "multi_squad_f1_mean"}),
         ("san_diagnosis.py", {"rte_san_mean", "rte_linear_mean", "rte_head_lr_10x_mean", "rte_one_step_mean"}),
         (
             "reproduce_paper.py",
@@ -80,15 +81,21 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_benchmark_quick_mode_prints_its_figures(script, keys, tmp_path):
     if script == "reproduce_paper.py":
         require((shared_glue_dir().parent / "snli" / "README.md").is_file(), "the local SNLI copy")
+    extra = []
+    if script == "bench_ner_qa.py":  # a folder of local copies, one per dataset
+        for name in ("conll2003", "squad"):
+            require((shared_glue_dir().parent / name / "README.md").is_file(), f"the local {name} copy")
+        extra = ["--data_dir", str(shared_glue_dir().parent)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MTDNN_DATA_DIR": str(shared_glue_dir())}
     # Scripts that keep their results on disk keep these in the test's folder, not beside earlier full runs.
     results = (
         ["--results_dir", str(tmp_path / "results")]
-        if script in ("reproduce_paper.py", "bench_adapters.py", "bench_smart_kd.py", "san_diagnosis.py")
+        if script
+        in ("reproduce_paper.py", "bench_adapters.py", "bench_smart_kd.py", "san_diagnosis.py", "bench_ner_qa.py")
         else []
     )
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), "--quick", *results],
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick", *results, *extra],
         capture_output=True,
         text=True,
         env=env,

@@ -62,6 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
             "bench_adapters.py",
             {"adapter_share", "trainable_share_rte", "disk_share_rte", "difference_stsb", "serving_mib_k_full_models"},
         ),
+        ("nli_prior.py", {"plain_cosine_gap", "random_cosine_gap", "plain_probe_64", "random_probe_64"}),
         ("bench_ner_qa.py", {"stock_conll2003_f1_mean", "single_conll2003_f1_mean", "multi_squad_f1_mean"}),
         ("san_diagnosis.py", {"rte_san_mean", "rte_linear_mean", "rte_head_lr_10x_mean", "rte_one_step_mean"}),
         (
@@ -79,13 +80,15 @@ ROOT = Path(__file__).resolve().parents[1]
     ],
 )
 def test_benchmark_quick_mode_prints_its_figures(script, keys, tmp_path):
-    if script == "reproduce_paper.py":
+    if script in ("reproduce_paper.py", "nli_prior.py"):
         require((shared_glue_dir().parent / "snli" / "README.md").is_file(), "the local SNLI copy")
     extra = []
     if script == "bench_ner_qa.py":  # a folder of local copies, one per dataset
         for name in ("conll2003", "squad"):
             require((shared_glue_dir().parent / name / "README.md").is_file(), f"the local {name} copy")
         extra = ["--data_dir", str(shared_glue_dir().parent)]
+    if script == "nli_prior.py":
+        extra = ["--snli_dir", str(shared_glue_dir().parent / "snli"), "--seeds", "1"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MTDNN_DATA_DIR": str(shared_glue_dir())}
     # Scripts that keep their results on disk keep these in the test's folder, not beside earlier full runs.
     results = (

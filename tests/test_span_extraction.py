@@ -313,3 +313,36 @@ def test_ner_and_qa_train_and_evaluate_under_ddp_as_in_one_process(encoder_dir, 
     single = main(common_flags(encoder_dir, tmp_path / "one", data)[:-4] + ["--init_from", str(tmp_path / "ddp"), "--output_dir", str(tmp_path / "one"), "--tasks", "conll2003,squad,rte", "--task_files", str(task_file), "--do_eval", "--per_device_eval_batch_size", "3", "--report_to", "none"])  # fmt: skip
     for key in ("eval_conll2003_f1", "eval_conll2003_accuracy", "eval_squad_exact_match", "eval_squad_f1", "eval_rte_accuracy"):  # fmt: skip
         assert distributed[key] == pytest.approx(single[key], abs=1e-6), key
+
+
+def test_a_run_of_ner_and_qa_resumes_to_the_same_weights(encoder_dir, tmp_path):  # noqa: F811
+    from .test_token_classification import sentences
+
+    data = tmp_path / "data"
+    write_local_copy(data / "conll2003", {"conll2003": {"train": sentences(), "validation": sentences()}})
+    write_local_copy(data / "squad", {"plain_text": {"train": questions(), "validation": questions()}})
+    task_file = tmp_path / "squad_short.yaml"
+    task_file.write_text(
+        "dataset: rajpurkar/squad\ntasks:\n  squad:\n    config: plain_text\n    text_columns: [question, context]\n"
+        "    label_column: answers\n    task_type: span_extraction\n    metric: squad\n    max_seq_length: 48\n"
+        "    doc_stride: 16\n"
+    )
+    flags = ["--tasks", "conll2003,squad", "--task_files", str(task_file), "--do_train", "--max_steps", "6", "--per_device_train_batch_size", "2", "--save_strategy", "steps", "--save_steps", "4", "--learning_rate", "1e-3"]  # fmt: skip
+    main(common_flags(encoder_dir, tmp_path / "full", data) + flags)
+    checkpoint = tmp_path / "full" / "checkpoint-4"
+    full_weights = MTDNNForMultiTask.from_pretrained(tmp_path / "full").state_dict()
+    resumed = (
+        common_flags(encoder_dir, tmp_path / "full", data) + flags + ["--resume_from_checkpoint", str(checkpoint)]
+    )
+    main(resumed)
+    for key, value in MTDNNForMultiTask.from_pretrained(tmp_path / "full").state_dict().items():
+        torch.testing.assert_close(value, full_weights[key], rtol=0, atol=1e-6, msg=key)
+    # The checkpoint is really where training went on from: a shifted bias in it survives the last two steps.
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(checkpoint / "model.safetensors")
+    weights["heads.squad.classifier.bias"] += 1.0
+    save_file(weights, checkpoint / "model.safetensors", metadata={"format": "pt"})
+    main(resumed)
+    shifted = MTDNNForMultiTask.from_pretrained(tmp_path / "full").state_dict()["heads.squad.classifier.bias"]
+    assert ((shifted - full_weights["heads.squad.classifier.bias"]) - 1.0).abs().max() < 0.01

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import datasets
 import numpy as np
@@ -205,16 +206,22 @@ def test_the_collator_stacks_span_labels(tokenizer):
     assert "context" not in batch and "offset_mapping" not in batch
 
 
-def test_squad_trains_beside_a_sentence_task_and_is_scored_by_exact_match_and_f1(encoder_dir, tmp_path):  # noqa: F811
-    data = tmp_path / "data"
-    write_local_copy(data / "glue", {"rte": {"train": pairs(), "validation": pairs()}})
-    write_local_copy(data / "squad", {"plain_text": {"train": questions(), "validation": questions()}})
-    task_file = tmp_path / "squad_short.yaml"
-    task_file.write_text(
+def short_squad_task_file(folder) -> Path:
+    """SQuAD in windows of 48 tokens (the tiny test encoder's positions), sharing 16."""
+    path = folder / "squad_short.yaml"
+    path.write_text(
         "dataset: rajpurkar/squad\ntasks:\n  squad:\n    config: plain_text\n    text_columns: [question, context]\n"
         "    label_column: answers\n    task_type: span_extraction\n    metric: squad\n    max_seq_length: 48\n"
         "    doc_stride: 16\n"
     )
+    return path
+
+
+def test_squad_trains_beside_a_sentence_task_and_is_scored_by_exact_match_and_f1(encoder_dir, tmp_path):  # noqa: F811
+    data = tmp_path / "data"
+    write_local_copy(data / "glue", {"rte": {"train": pairs(), "validation": pairs()}})
+    write_local_copy(data / "squad", {"plain_text": {"train": questions(), "validation": questions()}})
+    task_file = short_squad_task_file(tmp_path)
     flags = ["--tasks", "squad,rte", "--task_files", str(task_file), "--do_train", "--do_eval", "--max_steps", "3", "--per_device_train_batch_size", "2", "--save_strategy", "no"]  # fmt: skip
     metrics = main(common_flags(encoder_dir, tmp_path / "out", data) + flags)
     assert metrics["train_squad_samples"] > 3  # windows, not questions
@@ -297,12 +304,7 @@ def test_ner_and_qa_train_and_evaluate_under_ddp_as_in_one_process(encoder_dir, 
     write_local_copy(data / "glue", {"rte": {"train": pairs(), "validation": pairs()}})
     write_local_copy(data / "conll2003", {"conll2003": {"train": sentences(), "validation": sentences()}})
     write_local_copy(data / "squad", {"plain_text": {"train": questions(), "validation": questions()}})
-    task_file = tmp_path / "squad_short.yaml"
-    task_file.write_text(
-        "dataset: rajpurkar/squad\ntasks:\n  squad:\n    config: plain_text\n    text_columns: [question, context]\n"
-        "    label_column: answers\n    task_type: span_extraction\n    metric: squad\n    max_seq_length: 48\n"
-        "    doc_stride: 16\n"
-    )
+    task_file = short_squad_task_file(tmp_path)
     flags = common_flags(encoder_dir, tmp_path / "ddp", data) + ["--tasks", "conll2003,squad,rte", "--task_files", str(task_file), "--do_train", "--do_eval", "--max_steps", "4", "--per_device_train_batch_size", "2", "--per_device_eval_batch_size", "2", "--save_strategy", "no", "--use_cpu", "true"]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     script = REPO / "training" / "run_mtdnn.py"
@@ -321,12 +323,7 @@ def test_a_run_of_ner_and_qa_resumes_to_the_same_weights(encoder_dir, tmp_path):
     data = tmp_path / "data"
     write_local_copy(data / "conll2003", {"conll2003": {"train": sentences(), "validation": sentences()}})
     write_local_copy(data / "squad", {"plain_text": {"train": questions(), "validation": questions()}})
-    task_file = tmp_path / "squad_short.yaml"
-    task_file.write_text(
-        "dataset: rajpurkar/squad\ntasks:\n  squad:\n    config: plain_text\n    text_columns: [question, context]\n"
-        "    label_column: answers\n    task_type: span_extraction\n    metric: squad\n    max_seq_length: 48\n"
-        "    doc_stride: 16\n"
-    )
+    task_file = short_squad_task_file(tmp_path)
     flags = ["--tasks", "conll2003,squad", "--task_files", str(task_file), "--do_train", "--max_steps", "6", "--per_device_train_batch_size", "2", "--save_strategy", "steps", "--save_steps", "4", "--learning_rate", "1e-3"]  # fmt: skip
     main(common_flags(encoder_dir, tmp_path / "full", data) + flags)
     checkpoint = tmp_path / "full" / "checkpoint-4"

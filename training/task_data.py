@@ -755,6 +755,14 @@ def _check_tags(spec: TaskDataSpec, dataset: datasets.Dataset, index: dict[Any, 
                 )
 
 
+def _require_fast_tokenizer(spec: TaskDataSpec, tokenizer: PreTrainedTokenizerBase, why: str) -> None:
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            f"Task '{spec.name}' ({spec.task_type}): {why} needs a fast tokenizer, but {type(tokenizer).__name__} is "
+            "a slow one; load it with AutoTokenizer (use_fast=True)."
+        )
+
+
 def _prepare_tokens(
     spec: TaskDataSpec,
     dataset: datasets.Dataset,
@@ -764,11 +772,7 @@ def _prepare_tokens(
     split: str | None,
 ) -> datasets.Dataset:
     """Tokenizes word lists and aligns one tag per word to the word's first sub-token (the others get -100)."""
-    if not getattr(tokenizer, "is_fast", False):
-        raise ValueError(
-            f"Task '{spec.name}' (token_classification): aligning tags with sub-tokens needs a fast tokenizer "
-            f"(word_ids), but {type(tokenizer).__name__} is a slow one; load it with AutoTokenizer (use_fast=True)."
-        )
+    _require_fast_tokenizer(spec, tokenizer, "aligning tags with sub-tokens (word_ids)")
     words_column = spec.text_columns[0]
     index = _tag_index(spec, dataset) if with_labels else {}
     if with_labels:
@@ -854,11 +858,7 @@ def _prepare_spans(
     `labels` = the first answer's (start, end) tokens ([CLS] twice where the window misses the answer) and
     `answer_texts` (every gold answer, for EM and F1).
     """
-    if not getattr(tokenizer, "is_fast", False):
-        raise ValueError(
-            f"Task '{spec.name}' (span_extraction): mapping answers to tokens needs a fast tokenizer (offsets), but "
-            f"{type(tokenizer).__name__} is a slow one; load it with AutoTokenizer (use_fast=True)."
-        )
+    _require_fast_tokenizer(spec, tokenizer, "mapping answers to tokens (offsets)")
     if with_labels:
         _check_answers(spec, dataset, split)
     question_column, context_column = spec.text_columns

@@ -481,7 +481,8 @@ def write_report(
         "gold-labelled test rows; `benchmarks/tasks/snli_adaptation.yaml`. Epochs: "
         + ", ".join(f"{size} rows {value:g}" for size, value in epochs.items())
         + f", all {SNLI_LABELLED_ROWS} rows 1 (seed 0 only). The MT-DNN encoder is each seed's multi-task stage "
-        "checkpoint above; the plain encoder is all-MiniLM-L6-v2 itself.",
+        "checkpoint above; the plain encoder is all-MiniLM-L6-v2 itself. Heads: linear (the authors' choice for "
+        "adaptation), and SAN as a second row with the first seed only.",
         "",
         "| training examples | head | plain encoder | MT-DNN | MT-DNN - plain |",
         "| --- | --- | --- | --- | --- |",

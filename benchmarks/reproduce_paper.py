@@ -448,7 +448,7 @@ def write_report(
     ]
     lines += [
         "",
-        f"Targets: RTE at least +3.0 points: **{rte_gain * 100:+.1f} points** "
+        f"Targets: RTE at least +3.0 points: **{rte_gain * 100:+.2f} points** "
         f"({'met' if rte_gain >= 0.03 else 'missed'}); no task more than one spread worse: "
         f"**{'met' if not worse else 'missed on ' + ', '.join(worse)}**.",
         "",
@@ -506,7 +506,7 @@ def write_report(
         gain = figures[f"snli_mtdnn/{smallest}_mean"] - figures[f"snli_plain/{smallest}_mean"]
         lines += [
             "",
-            f"Target: SNLI at 0.1% at least +5 points over the plain encoder: **{gain * 100:+.1f} points** "
+            f"Target: SNLI at 0.1% at least +5 points over the plain encoder: **{gain * 100:+.2f} points** "
             f"({'met' if gain >= 0.05 else 'missed'}).",
         ]
     lines += ["", f"![SNLI accuracy against training size]({curve_plot.name})", ""]

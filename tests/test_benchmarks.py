@@ -154,14 +154,14 @@ def test_regenerated_reproduction_report_keeps_the_hand_written_notes(tmp_path):
         in first
     )
     assert (
-        "Targets: RTE at least +3.0 points: **+10.0 points** (met); no task more than one spread worse: **met**"
+        "Targets: RTE at least +3.0 points: **+10.00 points** (met); no task more than one spread worse: **met**"
         in first
     )
     assert "| rte | 0.5500 ± 0.0700 | 0.5300 ± 0.0700 | +0.0200 |" in first  # SAN against linear
     assert "| 550 | linear | 0.4500 ± 0.0500 | 0.5500 ± 0.0500 | +0.1000 |" in first
     assert "| 550 | san | 0.3000 ± 0.0500 | 0.3500 ± 0.0500 | +0.0500 |" in first
     assert "- linear/5502: plain encoder [0.7000, 0.7000]; MT-DNN stage checkpoint [0.7200, 0.7200]" in first
-    assert "Target: SNLI at 0.1% at least +5 points over the plain encoder: **+10.0 points** (met)." in first
+    assert "Target: SNLI at 0.1% at least +5 points over the plain encoder: **+10.00 points** (met)." in first
     assert first.endswith(NOTES_MARKER + "\n")
     assert (tmp_path / "RESULTS_tasks.png").is_file() and (tmp_path / "RESULTS_snli.png").is_file()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import ipaddress
+import itertools
 import os
 import random
 import shutil
@@ -137,6 +138,10 @@ def local_copy_splits(folder: Path) -> dict[str, dict[str, int]]:
     }
 
 
+_MTIME_BASE = 1_000_000_000
+_MTIME_COUNTER = itertools.count()
+
+
 def write_local_copy(folder: Path, configs: dict[str, dict[str, datasets.Dataset]]) -> Path:  # noqa: F821
     """
     Writes a small dataset folder in a Hub dataset's layout (a README with `configs`, one parquet file per split),
@@ -146,7 +151,12 @@ def write_local_copy(folder: Path, configs: dict[str, dict[str, datasets.Dataset
     for config, splits in configs.items():
         (folder / config).mkdir(parents=True, exist_ok=True)
         for split, dataset in splits.items():
-            dataset.to_parquet(str(folder / config / f"{split}-00000-of-00001.parquet"))
+            path = folder / config / f"{split}-00000-of-00001.parquet"
+            dataset.to_parquet(str(path))
+            # datasets fingerprints a local data file by its mtime alone (not its path): two copies written in the
+            # same second would share one cache entry, and one test would read the other's rows.
+            stamp = _MTIME_BASE + next(_MTIME_COUNTER)
+            os.utime(path, (stamp, stamp))
         entries.append(
             {"config_name": config, "data_files": [{"split": s, "path": f"{config}/{s}-*"} for s in splits]}
         )

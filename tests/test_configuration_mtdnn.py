@@ -94,7 +94,7 @@ ERROR_CASES = [
     ("t", {"task_type": "regression", "inputs": "triple"}, "Task 't': field 'inputs' must be one of ['single', 'pair'] or left out, got 'triple'."),
     ("t", {"task_type": "ranking", "inputs": "single"}, "Task 't': field 'inputs' must be 'pair' for task_type 'ranking' (a query and a candidate), got 'single'."),
     ("t", ["regression"], "Task 't': the spec must be a dict of fields, got list"),
-    ("t", {"task_type": "clf"}, "Task 't': field 'task_type' must be one of ['classification', 'regression', 'ranking', 'token_classification'], got 'clf'."),
+    ("t", {"task_type": "clf"}, "Task 't': field 'task_type' must be one of ['classification', 'regression', 'ranking', 'token_classification', 'span_extraction'], got 'clf'."),
     ("t", {"task_type": "regression", "labels": 3}, "Task 't': unknown field(s) ['labels']"),
     ("t", {"task_type": "classification"}, "Task 't': a classification task needs 'num_labels' or 'id2label'"),
     ("t", {"task_type": "classification", "num_labels": 1}, "Task 't': field 'num_labels' must be at least 2 for classification"),

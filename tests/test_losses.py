@@ -67,7 +67,13 @@ def test_ranking_loss_ignores_padding_candidates_with_minimum_score():
 
 
 def test_registry_covers_every_task_type():
-    assert sorted(LOSS_FUNCTIONS) == ["classification", "ranking", "regression", "token_classification"]
+    assert sorted(LOSS_FUNCTIONS) == [
+        "classification",
+        "ranking",
+        "regression",
+        "span_extraction",
+        "token_classification",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,21 @@ from training.task_data import (
 from .conftest import local_copy_splits, minilm_folder, shared_glue_dir, tiny_bert_config, write_local_copy
 
 BENCHMARK_TASKS = Path(__file__).resolve().parents[1] / "benchmarks" / "tasks"
-ALL_TASKS = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "snli", "scitail", "conll2003"]
+ALL_TASKS = [
+    "cola",
+    "sst2",
+    "mrpc",
+    "stsb",
+    "qqp",
+    "mnli",
+    "qnli",
+    "rte",
+    "wnli",
+    "snli",
+    "scitail",
+    "conll2003",
+    "squad",
+]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +57,13 @@ def tokenizer():
 
 
 def test_every_builtin_task_is_defined_and_builds_a_model_config():
-    assert {path.name for path in BUILTIN_TASK_FILES} == {"glue.yaml", "snli.yaml", "scitail.yaml", "conll2003.yaml"}
+    assert {path.name for path in BUILTIN_TASK_FILES} == {
+        "glue.yaml",
+        "snli.yaml",
+        "scitail.yaml",
+        "conll2003.yaml",
+        "squad.yaml",
+    }
     specs = load_task_specs(ALL_TASKS)
     assert list(specs) == ALL_TASKS
     config = MTDNNConfig(encoder_config=tiny_bert_config(), tasks={n: s.model_spec() for n, s in specs.items()})
@@ -55,6 +75,7 @@ def test_every_builtin_task_is_defined_and_builds_a_model_config():
     assert specs["scitail"].dataset == "allenai/scitail" and specs["scitail"].config == "tsv_format"
     assert config.tasks["conll2003"]["task_type"] == "token_classification"
     assert config.tasks["conll2003"]["id2label"][1] == "B-PER" and specs["conll2003"].metric == "seqeval"
+    assert config.tasks["squad"]["task_type"] == "span_extraction" and config.tasks["squad"]["inputs"] == "pair"
 
 
 def test_load_every_task_of_the_local_copy_as_its_metadata_declares():

@@ -477,3 +477,16 @@ def test_san_settings_in_a_task_file_reach_the_model_spec():
     assert "san_steps" not in pair_spec(head="san").model_spec()  # the config's defaults (5 steps, 0.1)
     with pytest.raises(ValueError, match=re.escape("Task 'rte': field 'san_steps' must be left out unless head is 'san', got 2.")):  # fmt: skip
         MTDNNConfig(encoder_config=tiny_bert_config(), tasks={"rte": pair_spec(san_steps=2).model_spec()})
+
+
+def test_two_local_copies_of_one_name_never_share_a_cache(tmp_path):
+    """datasets names a local folder's cache by the folder's name and configs: ours keys it by the files too."""
+    rows = {"question": ["q?"], "label": [0]}
+    first = write_local_copy(tmp_path / "a" / "glue", {"qnli": {"validation": datasets.Dataset.from_dict(rows | {"sentence": ["A"]})}})  # fmt: skip
+    second = write_local_copy(tmp_path / "b" / "glue", {"qnli": {"validation": datasets.Dataset.from_dict(rows | {"sentence": ["B"]})}})  # fmt: skip
+    spec = qnli_spec()
+    assert list(load_raw_split(spec, "validation", first)["sentence"]) == ["A"]
+    assert list(load_raw_split(spec, "validation", second)["sentence"]) == ["B"]
+    # a copy whose files change is read anew
+    write_local_copy(first, {"qnli": {"validation": datasets.Dataset.from_dict(rows | {"sentence": ["C"]})}})
+    assert list(load_raw_split(spec, "validation", first)["sentence"]) == ["C"]

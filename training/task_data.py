@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 from collections.abc import Iterable
@@ -444,6 +445,8 @@ def load_raw_split(
                         f"Task '{spec.name}': data file {str(file)!r} of split {split_name!r} does not exist; fix the "
                         "task's 'data_files' (relative paths are read from the task file's folder)."
                     )
+    if spec.dataset not in FILE_BUILDERS and data_dir is not None:
+        cache_dir = _local_copy_cache(path, cache_dir)
     try:
         loaded = datasets.load_dataset(path, **kwargs, cache_dir=cache_dir)
     except ValueError as error:
@@ -466,6 +469,21 @@ def load_raw_split(
     if role in ("train", "validation") and spec.task_type == "ranking" and {"train", "validation"} <= set(spec.splits):
         _check_queries_on_one_side(spec, loaded, path)
     return dataset
+
+
+def _local_copy_cache(folder: str, cache_dir: str | None) -> str:
+    """
+    A datasets cache of its own for one local copy and its current files: datasets names the cache of a local folder
+    by the folder's name and configs alone, so two copies called `glue` (or one copy whose files changed) would share
+    one cache entry and the second would read the first's rows.
+    """
+    identity = hashlib.sha256(str(Path(folder).resolve()).encode())
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            identity.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    root = cache_dir or datasets.config.HF_DATASETS_CACHE
+    return str(Path(root) / "mtdnn-local" / identity.hexdigest()[:16])
 
 
 def _slice(spec: TaskDataSpec, loaded: datasets.DatasetDict, split: str, path: str) -> datasets.Dataset:

@@ -153,8 +153,8 @@ def write_local_copy(folder: Path, configs: dict[str, dict[str, datasets.Dataset
         for split, dataset in splits.items():
             path = folder / config / f"{split}-00000-of-00001.parquet"
             dataset.to_parquet(str(path))
-            # datasets fingerprints a local data file by its mtime alone (not its path): two copies written in the
-            # same second would share one cache entry, and one test would read the other's rows.
+            # Distinct file times, so a copy rewritten in place always looks changed to the cache key of local copies
+            # (training.task_data._local_copy_cache: path, names, sizes and times), however coarse the file system's clock.
             stamp = _MTIME_BASE + next(_MTIME_COUNTER)
             os.utime(path, (stamp, stamp))
         entries.append(

@@ -20,6 +20,11 @@
   of epochs (so more steps in all).
 
     python benchmarks/bench_ner_qa.py --data_dir ../shared/data [--seeds 3] [--results_dir outputs/ner_qa]
+        [--tasks conll2003,squad] [--glue_train_samples 500]
+
+`--glue_train_samples` caps the GLUE tasks of the `multi` arm (the first rows of each train split), so the mix stays
+affordable beside NER's and SQuAD's own rows; `--tasks` runs one task's cells, so two processes can share the work
+(one for each task; a last run with both prints the whole table from the saved results).
 
 `--data_dir` holds the local copies `glue/`, `conll2003/` and `squad/` (SQuAD's train split there is a subset of
 44 of its 442 articles: say "a SQuAD train subset" when reporting). Every (arm, task, seed) result is a JSON file in
@@ -38,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
-from reproduce_paper import run_once  # noqa: E402
+from reproduce_paper import redeclared_task_file, run_once  # noqa: E402
 
 from modeling_mtdnn.saving import atomic_file  # noqa: E402
 from training.metrics import compute_task_metrics, span_answers, task_score, token_tag_sequences  # noqa: E402
@@ -123,6 +128,12 @@ def stock_run(task: str, args, seed: int, output_dir: Path) -> dict:
     return {f"eval_{task}_{name}": value for name, value in metrics.items()} | {"train_runtime": train_runtime}
 
 
+def glue_mix_task_file(path: Path, rows: int | None) -> Path:
+    """The multi arm's GLUE tasks as built in, each trained on the first `rows` rows of its train split."""
+    sliced = lambda spec: {"splits": {**spec.splits, "train": f"{spec.splits['train']}[:{rows}]"}}  # noqa: E731
+    return redeclared_task_file(path, GLUE_MIX, sliced if rows is not None else lambda spec: {})
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = benchmark_parser(__doc__, "A smoke run: tiny samples, one seed.", "Folder of local copies (glue, ...).")
     parser.add_argument("--results_dir", default="outputs/ner_qa")
@@ -134,7 +145,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--doc_stride", type=int, default=64)
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--learning_rate", type=float, default=1e-4)
+    parser.add_argument("--tasks", default=",".join(TASKS), help=f"A subset of {', '.join(TASKS)}.")
+    parser.add_argument(
+        "--glue_train_samples", type=int, default=None, help="Training rows per GLUE task of the multi arm."
+    )
     args = parse_benchmark_args(parser, argv)
+    tasks = args.tasks.split(",")
+    if set(tasks) - set(TASKS):
+        parser.error(f"--tasks: unknown {', '.join(sorted(set(tasks) - set(TASKS)))}; choose from {', '.join(TASKS)}.")
     if args.data_dir is None:
         parser.error(
             "--data_dir (or MTDNN_DATA_DIR) must name the folder of local copies (glue/, conll2003/, squad/)."
@@ -151,8 +169,10 @@ def main(argv: list[str] | None = None) -> dict:
             "    metric: squad\n"
             f"    max_seq_length: {args.qa_max_seq_length}\n    doc_stride: {args.doc_stride}\n"
         )
+    glue_file = glue_mix_task_file(results_dir / "glue_mix.yaml", args.glue_train_samples)
     common = [
-        "--model_name_or_path", args.model, "--data_dir", args.data_dir, "--task_files", str(task_file),
+        "--model_name_or_path", args.model, "--data_dir", args.data_dir,
+        "--task_files", str(task_file), str(glue_file),
         "--max_seq_length", str(args.max_seq_length), "--max_train_samples", str(args.max_train_samples),
         "--max_eval_samples", str(args.max_eval_samples), "--num_train_epochs", str(args.epochs),
         "--recipe", "paper", "--learning_rate", str(args.learning_rate), "--per_device_train_batch_size", "32",
@@ -161,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
     ]  # fmt: skip
     scores: dict[str, dict[str, list[float]]] = {arm: {} for arm in ARMS}
     for seed in range(args.seeds):
-        for task in TASKS:
+        for task in tasks:
             path = results_dir / "stock" / task / f"seed{seed}.json"
             if not path.is_file():
                 result = stock_run(task, args, 42 + seed, results_dir / "runs" / f"stock-{task}-{seed}")
@@ -184,7 +204,12 @@ def main(argv: list[str] | None = None) -> dict:
                 for name, value in metrics.items():
                     scores[arm].setdefault(f"{task}_{name}", []).append(value)
                 scores[arm].setdefault(task, []).append(task_score(metrics))
-    figures: dict = {"seeds": args.seeds, "max_train_samples": args.max_train_samples, "epochs": args.epochs}
+    figures: dict = {
+        "seeds": args.seeds,
+        "max_train_samples": args.max_train_samples,
+        "glue_train_samples": args.glue_train_samples,
+        "epochs": args.epochs,
+    }
     print(f"{'task':<26}" + "".join(f"{label:>28}" for label in ARMS.values()))
     for key in sorted(scores["stock"]):
         cells = []

@@ -86,9 +86,10 @@ def main(argv: list[str] | None = None) -> dict:
         )
     ]
     train, test = labelled
+    train = train.add_column("row", list(range(len(train))))  # each sample's rows in the embeddings made once below
     sizes = [64] if args.quick else [int(size) for size in args.sizes.split(",")]
     if args.quick:
-        test = test.select(range(64))
+        train, test = train.select(range(256)), test.select(range(64))
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     torch.manual_seed(0)
     encoders = {
@@ -107,13 +108,14 @@ def main(argv: list[str] | None = None) -> dict:
         figures[f"{name}_cosine"] = {spec.label_names[label]: round(value, 4) for label, value in means.items()}
         figures[f"{name}_cosine_gap"] = round(means[0] - means[2], 4)
         test_features = pair_features(u, v)
+        train_features = pair_features(
+            embed(encoder, tokenizer, train["premise"]), embed(encoder, tokenizer, train["hypothesis"])
+        )
         for size in sizes:
             accuracies = []
             for seed in range(args.seeds):
                 sample = train.shuffle(seed=42 + seed).select(range(min(size, len(train))))
-                features = pair_features(
-                    embed(encoder, tokenizer, sample["premise"]), embed(encoder, tokenizer, sample["hypothesis"])
-                )
+                features = train_features[sample["row"]]
                 probe = LogisticRegression(max_iter=2000, C=1.0).fit(features, sample["label"])
                 accuracies.append(float((probe.predict(test_features) == test_labels).mean()))
             figures[f"{name}_probe_{size}"] = round(float(np.mean(accuracies)), 4)

@@ -101,16 +101,24 @@ def run_once(path: Path, flags: list[str], keep_output: bool = False, inspect=No
     return result
 
 
-def linear_head_task_file(path: Path) -> Path:
-    """A task file that redeclares the pair tasks with a linear head instead of SAN (all else as built in)."""
-    tasks = {}
-    for name, spec in load_task_specs(PAIR_TASKS).items():
-        fields = {key: value for key, value in dataclasses.asdict(spec).items() if key != "name"}
-        tasks[name] = fields | {"head": "linear"}
+def redeclared_task_file(path: Path, tasks: list[str], change) -> Path:
+    """
+    A task file that redeclares the built-in `tasks`, each with the fields `change(spec)` returns replaced (all else
+    as built in).
+    """
+    entries = {}
+    for name, spec in load_task_specs(tasks).items():
+        fields = {key: value for key, value in dataclasses.asdict(spec).items() if key != "name"} | change(spec)
+        entries[name] = {key: value for key, value in fields.items() if value is not None}
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(path) as temporary:
-        temporary.write_text(yaml.safe_dump({"tasks": tasks}, sort_keys=False))
+        temporary.write_text(yaml.safe_dump({"tasks": entries}, sort_keys=False))
     return path
+
+
+def linear_head_task_file(path: Path) -> Path:
+    """A task file that redeclares the pair tasks with a linear head instead of SAN (all else as built in)."""
+    return redeclared_task_file(path, PAIR_TASKS, lambda spec: {"head": "linear"})
 
 
 def plan_budget(

@@ -33,13 +33,10 @@ JSON object of the figures.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import statistics
 import sys
 from pathlib import Path
-
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -51,12 +48,11 @@ from reproduce_paper import (  # noqa: E402
     _metrics_of,
     linear_head_task_file,
     plan_budget,
+    redeclared_task_file,
     run_once,
 )
 
-from modeling_mtdnn.saving import atomic_file  # noqa: E402
 from training.metrics import task_score  # noqa: E402
-from training.task_data import load_task_specs  # noqa: E402
 
 VARIANTS = {
     "san": ({}, []),
@@ -66,18 +62,6 @@ VARIANTS = {
     "memory_dropout_0.1": ({"dropout": 0.1}, []),
     "linear_head_lr_10x": ({"head": "linear"}, ["--head_learning_rate", "1e-3"]),
 }
-
-
-def variant_task_file(path: Path, tasks: list[str], changes: dict) -> Path:
-    """The built-in task entries of `tasks` with `changes` applied."""
-    entries = {}
-    for name, spec in load_task_specs(tasks).items():
-        fields = {key: value for key, value in dataclasses.asdict(spec).items() if key != "name"}
-        entries[name] = {key: value for key, value in (fields | changes).items() if value is not None}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(path) as temporary:
-        temporary.write_text(yaml.safe_dump({"tasks": entries}, sort_keys=False))
-    return path
 
 
 def loss_curve(output_dir: Path) -> dict:
@@ -92,6 +76,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--results_dir", default="outputs/reproduction2", help="The reproduction's results folder.")
     parser.add_argument("--tasks", default="mnli,rte")
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help=f"Comma-separated subset of {', '.join(VARIANTS)}."
+    )
     parser.add_argument("--max_train_samples", type=int, default=1500)
     parser.add_argument("--max_eval_samples", type=int, default=3000)
     parser.add_argument("--learning_rate", type=float, default=1e-4)
@@ -99,6 +86,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.data_dir is None:
         parser.error("--data_dir (or MTDNN_DATA_DIR) must name the local GLUE copy.")
     tasks = ["rte"] if args.quick else args.tasks.split(",")
+    variants = args.variants.split(",")
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(VARIANTS)}.")
     samples = 32 if args.quick else args.max_train_samples
     _, _, epochs = plan_budget(samples, 1.0, TRAINED, MIXED_IN)
     results_dir = Path(args.results_dir)
@@ -110,9 +101,10 @@ def main(argv: list[str] | None = None) -> dict:
         "--max_train_samples", str(samples), "--max_eval_samples", "32" if args.quick else str(args.max_eval_samples),
         "--data_dir", args.data_dir, "--num_train_epochs", f"{epochs:.4f}", "--logging_steps", "10",
     ]  # fmt: skip
-    figures: dict = {"tasks": tasks, "seeds": args.seeds, "epochs": round(epochs, 3)}
+    figures: dict = {"tasks": tasks, "variants": variants, "seeds": args.seeds, "epochs": round(epochs, 3)}
     for task in tasks:
-        for variant, (changes, flags) in VARIANTS.items():
+        for variant in variants:
+            changes, flags = VARIANTS[variant]
             values = []
             for seed in range(args.seeds):
                 # The reproduction's own SAN and linear single-task runs, when it has them (no loss curve there).
@@ -121,7 +113,8 @@ def main(argv: list[str] | None = None) -> dict:
                 if variant == "linear":
                     task_file = linear_head_task_file(results_dir / "linear_heads.yaml")
                 else:
-                    task_file = variant_task_file(results_dir / "san_diagnosis" / f"{variant}.yaml", [task], changes)
+                    variant_file = results_dir / "san_diagnosis" / f"{variant}.yaml"
+                    task_file = redeclared_task_file(variant_file, [task], lambda spec: changes)
                 output_dir = results_dir / "runs" / f"san-{variant}-{task}-{seed}"
                 result = run_once(
                     path,
@@ -137,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict:
             figures[f"{task}_{variant}_seeds"] = [round(value, 4) for value in values]
     print(f"{'task':<6}{'variant':<22}{'dev score':>10}{'loss first':>12}{'loss last':>11}")
     for task in tasks:
-        for variant in VARIANTS:
+        for variant in variants:
             first = figures.get(f"{task}_{variant}_first_logged_loss", ["-"])[0]
             last = figures.get(f"{task}_{variant}_last_logged_loss", ["-"])[0]
             print(f"{task:<6}{variant:<22}{figures[f'{task}_{variant}_mean']:>10.4f}{first!s:>12}{last!s:>11}")

@@ -174,3 +174,47 @@ def test_regenerated_reproduction_report_keeps_the_hand_written_notes(tmp_path):
     assert "no task more than one spread worse: **missed on mnli**" in second
     assert second.endswith(NOTES_MARKER + "\n\n## What this shows\n\nWritten by hand.\n")
     assert second.count(NOTES_MARKER) == 1
+
+
+def _benchmark_module(name: str):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_ner_qa_glue_mix_trains_on_the_first_rows_and_keeps_the_rest_as_built_in(tmp_path):
+    from training.task_data import load_task_specs
+
+    bench = _benchmark_module("bench_ner_qa")
+    built_in = load_task_specs(bench.GLUE_MIX)
+    sliced = load_task_specs(bench.GLUE_MIX, [bench.glue_mix_task_file(tmp_path / "mix.yaml", 200)])
+    for name in bench.GLUE_MIX:
+        assert sliced[name].splits["train"] == f"{built_in[name].splits['train']}[:200]"
+        assert sliced[name].splits["validation"] == built_in[name].splits["validation"]
+        assert (sliced[name].head, sliced[name].dropout) == (built_in[name].head, built_in[name].dropout)
+    assert sliced["mnli"].extra_eval_splits == built_in["mnli"].extra_eval_splits
+    whole = load_task_specs(bench.GLUE_MIX, [bench.glue_mix_task_file(tmp_path / "whole.yaml", None)])
+    assert {name: spec.splits for name, spec in whole.items()} == {
+        name: spec.splits for name, spec in built_in.items()
+    }
+
+
+@pytest.mark.parametrize(
+    "script, flags, message",
+    [
+        ("bench_ner_qa.py", ["--tasks", "conll2003,pos"], "--tasks: unknown pos; choose from conll2003, squad"),
+        ("san_diagnosis.py", ["--variants", "san,two_heads"], "--variants: unknown two_heads; choose from san,"),
+    ],
+)
+def test_benchmarks_refuse_unknown_subsets_naming_the_choices(script, flags, message, tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--data_dir", str(tmp_path), *flags],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=300,
+    )
+    assert completed.returncode == 2
+    assert message in completed.stderr

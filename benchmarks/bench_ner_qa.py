@@ -20,11 +20,12 @@
   of epochs (so more steps in all).
 
     python benchmarks/bench_ner_qa.py --data_dir ../shared/data [--seeds 3] [--results_dir outputs/ner_qa]
-        [--tasks conll2003,squad] [--glue_train_samples 500]
+        [--tasks conll2003,squad] [--glue_train_samples 500] [--first_seed 0]
 
 `--glue_train_samples` caps the GLUE tasks of the `multi` arm (the first rows of each train split), so the mix stays
 affordable beside NER's and SQuAD's own rows; `--tasks` runs one task's cells, so two processes can share the work
-(one for each task; a last run with both prints the whole table from the saved results).
+(one for each task, or `--first_seed` for one seed range each; a last run with both tasks and every seed prints the
+whole table from the saved results).
 
 `--data_dir` holds the local copies `glue/`, `conll2003/` and `squad/` (SQuAD's train split there is a subset of
 44 of its 442 articles: say "a SQuAD train subset" when reporting). Every (arm, task, seed) result is a JSON file in
@@ -138,6 +139,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = benchmark_parser(__doc__, "A smoke run: tiny samples, one seed.", "Folder of local copies (glue, ...).")
     parser.add_argument("--results_dir", default="outputs/ner_qa")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--first_seed", type=int, default=0, help="Run seeds first_seed..seeds-1 only (split seeds across processes)."
+    )
     parser.add_argument("--max_train_samples", type=int, default=2000, help="Per task (SQuAD: questions).")
     parser.add_argument("--max_eval_samples", type=int, default=1000)
     parser.add_argument("--max_seq_length", type=int, default=128, help="NER and the GLUE tasks.")
@@ -180,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--report_to", "none", "--disable_tqdm", "true", "--pooling", "mean",
     ]  # fmt: skip
     scores: dict[str, dict[str, list[float]]] = {arm: {} for arm in ARMS}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.seeds):
         for task in tasks:
             path = results_dir / "stock" / task / f"seed{seed}.json"
             if not path.is_file():
@@ -205,7 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
                     scores[arm].setdefault(f"{task}_{name}", []).append(value)
                 scores[arm].setdefault(task, []).append(task_score(metrics))
     figures: dict = {
-        "seeds": args.seeds,
+        "seeds": args.seeds - args.first_seed,
         "max_train_samples": args.max_train_samples,
         "glue_train_samples": args.glue_train_samples,
         "epochs": args.epochs,

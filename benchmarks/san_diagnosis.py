@@ -14,7 +14,7 @@
 """Why a SAN head learns more slowly than a linear one: the single-task pair runs of the reproduction
 (`reproduce_paper.py`, same rows, epochs, recipe and seeds), with one factor of the SAN head changed at a time.
 
-    python benchmarks/san_diagnosis.py --data_dir ../shared/data/glue [--tasks mnli,rte] [--seeds 1]
+    python benchmarks/san_diagnosis.py --data_dir ../shared/data/glue [--tasks mnli,rte] [--seeds 1] [--first_seed 0]
         [--results_dir outputs/reproduction2]
 
 Variants, each against the reproduction's own SAN and linear runs (read from `--results_dir` when there, else run):
@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--tasks", default="mnli,rte")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument(
+        "--first_seed", type=int, default=0, help="Run seeds first_seed..seeds-1 only (split seeds across processes)."
+    )
+    parser.add_argument(
         "--variants", default=",".join(VARIANTS), help=f"Comma-separated subset of {', '.join(VARIANTS)}."
     )
     parser.add_argument("--max_train_samples", type=int, default=1500)
@@ -101,12 +104,13 @@ def main(argv: list[str] | None = None) -> dict:
         "--max_train_samples", str(samples), "--max_eval_samples", "32" if args.quick else str(args.max_eval_samples),
         "--data_dir", args.data_dir, "--num_train_epochs", f"{epochs:.4f}", "--logging_steps", "10",
     ]  # fmt: skip
-    figures: dict = {"tasks": tasks, "variants": variants, "seeds": args.seeds, "epochs": round(epochs, 3)}
+    seeds = args.seeds - args.first_seed
+    figures: dict = {"tasks": tasks, "variants": variants, "seeds": seeds, "epochs": round(epochs, 3)}
     for task in tasks:
         for variant in variants:
             changes, flags = VARIANTS[variant]
             values = []
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.seeds):
                 # The reproduction's own SAN and linear single-task runs, when it has them (no loss curve there).
                 reused = {"san": results_dir / "single", "linear": results_dir / "single_linear"}.get(variant)
                 path = (reused or results_dir / "san_diagnosis" / variant) / task / f"seed{seed}.json"

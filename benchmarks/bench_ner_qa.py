@@ -192,11 +192,11 @@ def main(argv: list[str] | None = None) -> dict:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with atomic_file(path) as temporary:
                     temporary.write_text(json.dumps(result, indent=2))
-            for arm, tasks in (("stock", None), ("single", [task]), ("multi", [task, *GLUE_MIX])):
-                if tasks is not None:
+            for arm, run_tasks in (("stock", None), ("single", [task]), ("multi", [task, *GLUE_MIX])):
+                if run_tasks is not None:
                     path = results_dir / arm / task / f"seed{seed}.json"
                     output = results_dir / "runs" / f"{arm}-{task}-{seed}"
-                    flags = ["--tasks", ",".join(tasks), "--seed", str(42 + seed), "--output_dir", str(output)]
+                    flags = ["--tasks", ",".join(run_tasks), "--seed", str(42 + seed), "--output_dir", str(output)]
                     run_once(path, [*common, *flags])
                 result = json.loads((results_dir / arm / task / f"seed{seed}.json").read_text())
                 prefix = f"eval_{task}_"

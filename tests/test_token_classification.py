@@ -219,6 +219,14 @@ def test_ner_trains_beside_a_sentence_task_in_one_run(encoder_dir, tmp_path):  #
     predict = ["--init_from", str(tmp_path / "out"), "--tasks", "conll2003", "--do_predict", "--output_dir", str(tmp_path / "pred")]  # fmt: skip
     main(common_flags(encoder_dir, tmp_path / "pred", data)[2:] + predict)
     rows = (tmp_path / "pred" / "predictions" / "conll2003.tsv").read_text().splitlines()
+    # Batches grouped by length tag every row alike (rows are put back in dataset order).
+    grouped = ["--train_sampling_strategy", "group_by_length", "--per_device_eval_batch_size", "2"]
+    main(
+        common_flags(encoder_dir, tmp_path / "grouped", data)[2:]
+        + predict[:-1]
+        + [str(tmp_path / "grouped"), *grouped]
+    )
+    assert (tmp_path / "grouped" / "predictions" / "conll2003.tsv").read_text().splitlines() == rows
     assert rows[0] == "index\tprediction" and [row.split("\t")[0] for row in rows[1:]] == ["s1", "s2", "s3"]
     for row, words in zip(rows[1:], sentences()["tokens"]):
         tags = row.split("\t")[1].split(" ")

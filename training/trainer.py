@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader
 from transformers import Trainer, TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint, seed_worker
+from transformers.trainer_utils import PredictionOutput, get_last_checkpoint, seed_worker
 from transformers.utils import logging
 
 from model_cards import MTDNNModelCardData, write_model_card
@@ -103,6 +103,17 @@ def end_distributed_run(trainer: Trainer | None = None, wait: bool = True) -> No
         torch.distributed.barrier()
     torch.distributed.destroy_process_group()
     gc.collect()
+
+
+def _rows_in_order(outputs, order: np.ndarray):
+    """`outputs` (an array, or tuples, lists or dicts of them, as `predict` returns) with rows taken in `order`."""
+    if outputs is None:
+        return None
+    if isinstance(outputs, Mapping):
+        return {key: _rows_in_order(value, order) for key, value in outputs.items()}
+    if isinstance(outputs, (tuple, list)):
+        return type(outputs)(_rows_in_order(value, order) for value in outputs)
+    return np.asarray(outputs)[order]
 
 
 class TrainingDivergedError(RuntimeError):
@@ -253,11 +264,31 @@ class MTDNNTrainer(Trainer):
         self.resumed_from = checkpoint
         return super().train(checkpoint, *args, **kwargs)
 
+    def predict(self, test_dataset, ignore_keys=None, metric_key_prefix: str = "test") -> PredictionOutput:
+        """
+        Under `group_by_length`, predicts in batches of similar lengths too (longest first, so a batch too large for
+        memory fails at once), which pads far less, and returns predictions and labels in the dataset's own order.
+        """
+        grouped = str(self.args.train_sampling_strategy) == "group_by_length"
+        if not grouped or not hasattr(test_dataset, "select") or len(test_dataset) < 2:
+            return super().predict(test_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
+        lengths = self._task_lengths({"predict": test_dataset})["predict"]
+        order = np.argsort(-np.asarray(lengths), kind="stable")
+        output = super().predict(
+            test_dataset.select(order), ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix
+        )
+        restore = np.argsort(order)
+        return PredictionOutput(
+            predictions=_rows_in_order(output.predictions, restore),
+            label_ids=_rows_in_order(output.label_ids, restore),
+            metrics=output.metrics,
+        )
+
     @contextmanager
     def _dataset_order(self):
         """
-        The Trainer groups evaluation batches by length too under `group_by_length`, which reorders predictions;
-        scoring, ranking groups and prediction files read the dataset's own order, so evaluation keeps it.
+        The Trainer groups evaluation batches by length too under `group_by_length`, with a sampler that reorders
+        predictions; `predict` sorts the rows itself and puts them back, so the dataloader reads sequentially.
         """
         strategy = self.args.train_sampling_strategy
         if str(strategy) != "group_by_length":

@@ -1,0 +1,135 @@
+# Copyright 2026 The mt-dnn Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Does MNLI, trained well above chance, carry over to RTE? The reproduction's MNLI saw too few examples to learn
+much (its stage left MNLI-m at 0.38), so its RTE result cannot tell. This run gives MNLI the larger part of a stage.
+
+    python benchmarks/mnli_transfer.py --data_dir ../shared/data/glue [--seeds 3] [--first_seed 0]
+        [--arms rte_only,mnli_then_rte] [--mnli_rows 6000] [--results_dir outputs/mnli_transfer]
+
+Per seed, with the reproduction's recipe (lr 1e-4, batch 32, 128 tokens, mean pooling, RTE and MNLI with SAN heads)
+and the heads at `--head_learning_rate` (1e-3: the setting `san_diagnosis.py` found to train MNLI's SAN head fastest):
+
+- `rte_only`: RTE alone (its first `--rte_rows` rows), two epochs.
+- `mnli_then_rte`: one multi-task epoch over MNLI (`--mnli_rows` sampled rows) and the same RTE rows, scored on
+  MNLI-m/mm and RTE (`stage`), then that checkpoint fine-tuned on RTE for one epoch.
+
+Both arms see every RTE row twice; the second adds MNLI. Each (arm, seed) result is a JSON file in `--results_dir`, so
+an interrupted run resumes. It prints a table and, last, one JSON object of the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchmark_args import benchmark_parser, parse_benchmark_args, parse_subset  # noqa: E402
+from reproduce_paper import _metrics_of, redeclared_task_file, run_once, summarize  # noqa: E402
+
+from training.metrics import task_score  # noqa: E402
+
+ARMS = {"rte_only": "RTE alone, 2 epochs", "mnli_then_rte": "MNLI + RTE stage, then 1 RTE epoch"}
+SCORED = ["rte", "mnli", "mnli_mm"]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = benchmark_parser(__doc__, "A smoke run: tiny samples, one seed.", "Local GLUE copy.")
+    parser.add_argument("--results_dir", default="outputs/mnli_transfer", help="Where results and checkpoints go.")
+    parser.add_argument("--seeds", type=int, default=3, help="Seeds first_seed..seeds-1 are run.")
+    parser.add_argument("--first_seed", type=int, default=0, help="Split seeds across processes.")
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"Comma-separated subset of {', '.join(ARMS)}.")
+    parser.add_argument("--mnli_rows", type=int, default=6000, help="MNLI training rows of the stage (sampled).")
+    parser.add_argument("--rte_rows", type=int, default=1500, help="RTE training rows of both arms (its first).")
+    parser.add_argument("--max_eval_samples", type=int, default=3000, help="MNLI-m/mm: their first rows.")
+    parser.add_argument("--learning_rate", type=float, default=1e-4)
+    parser.add_argument("--head_learning_rate", type=float, default=1e-3)
+    args = parse_benchmark_args(parser, argv)
+    if args.data_dir is None:
+        parser.error("--data_dir (or MTDNN_DATA_DIR) must name the local GLUE copy.")
+    arms = parse_subset(parser, "--arms", args.arms, ARMS)
+    mnli_rows, rte_rows = (64, 32) if args.quick else (args.mnli_rows, args.rte_rows)
+    results_dir, seeds = Path(args.results_dir), range(args.first_seed, 1 if args.quick else args.seeds)
+    common = [
+        "--model_name_or_path", args.model, "--pooling", "mean", "--max_seq_length", "128", "--recipe", "paper",
+        "--learning_rate", str(args.learning_rate), "--head_learning_rate", str(args.head_learning_rate),
+        "--per_device_train_batch_size", "8" if args.quick else "32", "--per_device_eval_batch_size", "64",
+        "--do_train", "--do_eval", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
+        "--train_sampling_strategy", "group_by_length", "--data_dir", args.data_dir,
+        "--max_eval_samples", "32" if args.quick else str(args.max_eval_samples),
+    ]  # fmt: skip
+    # Each task's first rows (MNLI's local train split is already a random sample, so its first rows are one too).
+    first_rows = {"mnli": mnli_rows, "rte": rte_rows}
+    sliced = lambda spec: {"splits": {**spec.splits, "train": f"{spec.splits['train']}[:{first_rows[spec.name]}]"}}  # noqa: E731
+    rows = ["--task_files", str(redeclared_task_file(results_dir / "tasks.yaml", list(first_rows), sliced))]
+    scores: dict[str, dict[str, list[float]]] = {}
+    for seed in seeds:
+        seed_flags = ["--seed", str(42 + seed)]
+        if "rte_only" in arms:
+            result = run_once(
+                results_dir / "rte_only" / f"seed{seed}.json",
+                [*common, *rows, "--tasks", "rte", "--num_train_epochs", "2", *seed_flags,
+                 "--output_dir", str(results_dir / "runs" / f"rte-only-{seed}")],
+            )  # fmt: skip
+            _collect(scores.setdefault("rte_only", {}), result, ["rte"])
+        if "mnli_then_rte" in arms:
+            stage = results_dir / "runs" / f"stage-{seed}"
+            stage_path, tuned_path = (results_dir / name / f"seed{seed}.json" for name in ("stage", "mnli_then_rte"))
+            if stage_path.is_file() and not stage.is_dir() and not tuned_path.is_file():
+                stage_path.unlink()  # the stage's figures are saved but its checkpoint is gone: train it again
+            stage_result = run_once(
+                stage_path,
+                [*common, *rows, "--tasks", "mnli,rte", "--num_train_epochs", "1", *seed_flags,
+                 "--output_dir", str(stage)],
+                keep_output=not tuned_path.is_file(),
+            )  # fmt: skip
+            _collect(scores.setdefault("stage", {}), stage_result, SCORED)
+            result = run_once(
+                tuned_path,
+                [*common, *rows, "--init_from", str(stage), "--tasks", "rte", "--num_train_epochs", "1",
+                 *seed_flags, "--output_dir", str(results_dir / "runs" / f"mnli-then-rte-{seed}")],
+            )  # fmt: skip
+            shutil.rmtree(stage, ignore_errors=True)
+            _collect(scores.setdefault("mnli_then_rte", {}), result, ["rte"])
+
+    figures: dict = {"seeds": list(seeds), "arms": arms, "mnli_rows": mnli_rows, "rte_rows": rte_rows}
+    figures |= {"learning_rate": args.learning_rate, "head_learning_rate": args.head_learning_rate}
+    for arm, per_key in scores.items():
+        for key, values in per_key.items():
+            mean, spread = summarize(values)
+            figures[f"{arm}_{key}_mean"], figures[f"{arm}_{key}_sd"] = round(mean, 4), round(spread, 4)
+            figures[f"{arm}_{key}_seeds"] = [round(value, 4) for value in values]
+    if {"rte_only", "mnli_then_rte"} <= set(scores):
+        figures["rte_difference"] = round(figures["mnli_then_rte_rte_mean"] - figures["rte_only_rte_mean"], 4)
+    print(f"{'arm':<16}{'score':<9}{'mean ± sd':>18}  every seed")
+    for arm, per_key in scores.items():
+        for key in per_key:
+            print(
+                f"{arm:<16}{key:<9}{figures[f'{arm}_{key}_mean']:>10.4f} ± {figures[f'{arm}_{key}_sd']:.4f}  "
+                f"{figures[f'{arm}_{key}_seeds']}"
+            )
+    print(json.dumps(figures))
+    return figures
+
+
+def _collect(scores: dict[str, list[float]], result: dict, keys: list[str]) -> None:
+    """Appends each key's task score; MNLI-mismatched ("eval_mnli_mm_*") is kept apart from the matched score."""
+    for key in keys:
+        scores.setdefault(key, []).append(task_score(_metrics_of(result, key, SCORED)))
+
+
+if __name__ == "__main__":
+    main()

@@ -26,6 +26,8 @@ Length grouping (`train_sampling_strategy="group_by_length"`) changes which exam
 sees, so its arms each train one whole epoch over the same examples (all of them, 4 x the steps of the other arms):
 MTDNNTrainer with random batches, MTDNNTrainer grouped by length within each task, and the stock Trainer grouped by
 its `LengthGroupedSampler` over all the examples (free to mix tasks in a batch, which MT-DNN is not).
+The `eval` arm times `MTDNNTrainer.evaluate` over 500 dev rows per task, reading them in order and grouped by length
+(sorted, then put back in dataset order), alternating, and prints both average scores (equal up to rounding).
 `--dev_scores` adds 3 rounds of real training (1,000 examples per task, one epoch, the paper's heads) with random
 and with length-grouped batches, alternating in one process, and scores the dev sets (500 examples each).
 
@@ -33,7 +35,7 @@ Prints a table, then (last line) one JSON object: `ratio` (ours / stock examples
 `dynamic_padding_gain` (dynamic / padded-to-128 examples/s), `group_by_length_gain` (grouped / random batches,
 MTDNNTrainer, target >= 1.3), `group_by_length_ratio` (ours / stock, both grouped, target >= 0.97),
 `group_by_length_ratio_stock_mega_batches` (the same with each task grouped in the stock arm's mega-batch size,
-`--group_by_length_mega_batches`), the dev scores
+`--group_by_length_mega_batches`), `eval_group_by_length_gain` (evaluation rows/s, grouped / in order), the dev scores
 with `--dev_scores`, and the raw figures.
 """
 
@@ -60,7 +62,7 @@ from transformers import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
+from benchmark_args import benchmark_parser, parse_benchmark_args, parse_subset  # noqa: E402
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
 from training.arguments import MTDNNTrainingArguments  # noqa: E402
@@ -98,9 +100,12 @@ def main(argv: list[str] | None = None) -> dict:
         "--dev_scores", action="store_true", help="Also train 3 rounds per arm and score the dev sets."
     )
     parser.add_argument(
-        "--arms", default="steps,epoch", help="steps (fixed steps: ours, stock, padded), epoch (length grouping)."
+        "--arms",
+        default="steps,epoch,eval",
+        help="steps (fixed steps: ours, stock, padded), epoch (length grouping), eval (evaluation by length).",
     )
     args = parse_benchmark_args(parser, argv)
+    arms = parse_subset(parser, "--arms", args.arms, ["steps", "epoch", "eval"])
     steps, rounds, batch_size = (6, 1, 16) if args.quick else (30, 3, 32)
     per_task = steps * batch_size  # enough examples that no task runs out
     tokenizer = AutoTokenizer.from_pretrained(args.model)
@@ -177,7 +182,6 @@ def main(argv: list[str] | None = None) -> dict:
     # task by the same rule, so a task with fewer than 200 batches gets smaller groups (more padding). The last arm
     # gives each task the stock arm's mega-batch size, to measure how much of the gap that is.
     stock_mega_batches = max(1, min(len(quarter_rows) // (batch_size * 4), 50))
-    arms = set(args.arms.split(","))
     ours, stock, padded, ungrouped, grouped, stock_grouped, same_groups = [], [], [], [], [], [], []
     nothing = lambda *arguments, **keywords: float("nan")  # noqa: E731  (an arm left out)
     steps_mtdnn, steps_stock = (run_mtdnn, run_stock) if "steps" in arms else (nothing, nothing)
@@ -244,10 +248,66 @@ def main(argv: list[str] | None = None) -> dict:
         f"grouped ours/stock {figures['group_by_length_ratio']:.3f} (target >= 0.97), "
         f"with the stock mega-batch size {figures['group_by_length_ratio_stock_mega_batches']:.3f}"
     )
+    if "eval" in arms:
+        figures |= evaluation_speed(args, tokenizer, specs, rounds, eval_rows=32 if args.quick else 500)
     if args.dev_scores:
         figures |= dev_scores(args, tokenizer, specs)
     print(json.dumps(figures))
     return figures
+
+
+def evaluation_speed(args, tokenizer, specs, rounds: int, eval_rows: int) -> dict:
+    """
+    `MTDNNTrainer.evaluate` over the first `eval_rows` dev rows of every task (the paper's heads, batch 64), reading
+    the rows in order and in batches grouped by length (`group_by_length`), alternating; rows/s and both scores.
+    """
+    from training.trainer import EvalSpec
+
+    evaluation, eval_specs = {}, {}
+    for name, spec in specs.items():
+        dev = load_raw_split(spec, spec.splits["validation"], args.data_dir, role="validation")
+        evaluation[name] = prepare_split(spec, dev, tokenizer, 128, max_samples=eval_rows)
+        eval_specs[name] = EvalSpec(task_name=name, metric=spec.metric)
+    rows = sum(len(dataset) for dataset in evaluation.values())
+    model = MTDNNForMultiTask.from_encoder(args.model, tasks={name: spec.model_spec() for name, spec in specs.items()})
+    speeds: dict[str, list[float]] = {"random": [], "group_by_length": []}
+    averages: dict[str, float] = {}
+    for round_ in range(rounds + 1):  # round 0 warms up
+        for strategy in speeds:
+            with tempfile.TemporaryDirectory() as output:
+                trainer = MTDNNTrainer(
+                    model=model,
+                    args=MTDNNTrainingArguments(
+                        output_dir=output,
+                        train_sampling_strategy=strategy,
+                        per_device_eval_batch_size=64,
+                        report_to=[],
+                        disable_tqdm=True,
+                        use_cpu=True,
+                    ),  # fmt: skip
+                    eval_dataset=evaluation,
+                    eval_specs=eval_specs,
+                    data_collator=MultiTaskDataCollator(tokenizer),
+                )
+                start = time.perf_counter()
+                averages[strategy] = trainer.evaluate()["eval_average"]
+                seconds = time.perf_counter() - start
+            if round_ > 0:
+                speeds[strategy].append(rows / seconds)
+    sequential, grouped = (statistics.median(speeds[strategy]) for strategy in speeds)
+    print(
+        f"evaluation, {rows} dev rows of {', '.join(evaluation)}: rows/s in order {sequential:.1f}, "
+        f"grouped by length {grouped:.1f} ({grouped / sequential:.2f}x); average score "
+        f"{averages['random']:.6f} and {averages['group_by_length']:.6f}"
+    )
+    return {
+        "eval_rows": rows,
+        "eval_in_order_rows_per_s": round(sequential, 2),
+        "eval_grouped_rows_per_s": round(grouped, 2),
+        "eval_group_by_length_gain": round(grouped / sequential, 3),
+        "eval_average_in_order": averages["random"],
+        "eval_average_grouped": averages["group_by_length"],
+    }
 
 
 def dev_scores(args, tokenizer, specs, rounds: int = 3, per_task: int = 1000, eval_rows: int = 500) -> dict:

@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
                 "group_by_length_gain",
                 "group_by_length_ratio",
                 "group_by_length_ratio_stock_mega_batches",
+                "eval_group_by_length_gain",
             },
         ),
         ("bench_memory.py", {"training_peak_rss_mib", "inference_peak_rss_mib", "heads"}),
@@ -64,6 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ),
         ("nli_prior.py", {"plain_cosine_gap", "random_cosine_gap", "plain_probe_64", "random_probe_64"}),
         ("bench_ner_qa.py", {"stock_conll2003_f1_mean", "single_conll2003_f1_mean", "multi_squad_f1_mean"}),
+        ("mnli_transfer.py", {"rte_only_rte_mean", "stage_mnli_mean", "stage_mnli_mm_mean", "rte_difference"}),
         ("san_diagnosis.py", {"rte_san_mean", "rte_linear_mean", "rte_head_lr_10x_mean", "rte_one_step_mean"}),
         (
             "reproduce_paper.py",
@@ -94,7 +96,14 @@ def test_benchmark_quick_mode_prints_its_figures(script, keys, tmp_path):
     results = (
         ["--results_dir", str(tmp_path / "results")]
         if script
-        in ("reproduce_paper.py", "bench_adapters.py", "bench_smart_kd.py", "san_diagnosis.py", "bench_ner_qa.py")
+        in (
+            "reproduce_paper.py",
+            "bench_adapters.py",
+            "bench_smart_kd.py",
+            "san_diagnosis.py",
+            "bench_ner_qa.py",
+            "mnli_transfer.py",
+        )
         else []
     )
     completed = subprocess.run(

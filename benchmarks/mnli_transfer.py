@@ -15,17 +15,19 @@
 much (its stage left MNLI-m at 0.38), so its RTE result cannot tell. This run gives MNLI the larger part of a stage.
 
     python benchmarks/mnli_transfer.py --data_dir ../shared/data/glue [--seeds 3] [--first_seed 0]
-        [--arms rte_only,mnli_then_rte] [--mnli_rows 6000] [--results_dir outputs/mnli_transfer]
+        [--arms rte_only,mnli_then_rte] [--mnli_rows 6000,19739] [--results_dir outputs/mnli_transfer]
 
 Per seed, with the reproduction's recipe (lr 1e-4, batch 32, 128 tokens, mean pooling, RTE and MNLI with SAN heads)
 and the heads at `--head_learning_rate` (1e-3: the setting `san_diagnosis.py` found to train MNLI's SAN head fastest):
 
 - `rte_only`: RTE alone (its first `--rte_rows` rows), two epochs.
-- `mnli_then_rte`: one multi-task epoch over MNLI (`--mnli_rows` sampled rows) and the same RTE rows, scored on
+- `mnli_then_rte`: for each of `--mnli_rows` (MNLI's first rows: the local train split is itself a random sample, all
+  19,739 by default as the second size), one multi-task epoch over those MNLI rows and the same RTE rows, scored on
   MNLI-m/mm and RTE (`stage`), then that checkpoint fine-tuned on RTE for one epoch.
 
-Both arms see every RTE row twice; the second adds MNLI. Each (arm, seed) result is a JSON file in `--results_dir`, so
-an interrupted run resumes. It prints a table and, last, one JSON object of the figures.
+Both arms see every RTE row twice; the second adds MNLI. Each (arm, MNLI size, seed) result is a JSON file in
+`--results_dir`, so an interrupted run resumes. It prints a table and, last, one JSON object of the figures
+(`mnli<N>_stage_<score>_*`, `mnli<N>_then_rte_rte_*`, `rte_only_rte_*`, `mnli<N>_rte_difference`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from training.metrics import task_score  # noqa: E402
 
 ARMS = {"rte_only": "RTE alone, 2 epochs", "mnli_then_rte": "MNLI + RTE stage, then 1 RTE epoch"}
 SCORED = ["rte", "mnli", "mnli_mm"]
+ARM_FILES = ("stage", "then_rte")  # per MNLI size: the stage's scores, then its RTE fine-tuning
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -52,7 +55,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, default=3, help="Seeds first_seed..seeds-1 are run.")
     parser.add_argument("--first_seed", type=int, default=0, help="Split seeds across processes.")
     parser.add_argument("--arms", default=",".join(ARMS), help=f"Comma-separated subset of {', '.join(ARMS)}.")
-    parser.add_argument("--mnli_rows", type=int, default=6000, help="MNLI training rows of the stage (sampled).")
+    parser.add_argument(
+        "--mnli_rows", default="6000,19739", help="Comma-separated MNLI training rows of the stage, one stage each."
+    )
     parser.add_argument("--rte_rows", type=int, default=1500, help="RTE training rows of both arms (its first).")
     parser.add_argument("--max_eval_samples", type=int, default=3000, help="MNLI-m/mm: their first rows.")
     parser.add_argument("--learning_rate", type=float, default=1e-4)
@@ -61,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.data_dir is None:
         parser.error("--data_dir (or MTDNN_DATA_DIR) must name the local GLUE copy.")
     arms = parse_subset(parser, "--arms", args.arms, ARMS)
-    mnli_rows, rte_rows = (64, 32) if args.quick else (args.mnli_rows, args.rte_rows)
+    mnli_sizes, rte_rows = ([64], 32) if args.quick else (_sizes(parser, args.mnli_rows), args.rte_rows)
     results_dir, seeds = Path(args.results_dir), range(args.first_seed, 1 if args.quick else args.seeds)
     common = [
         "--model_name_or_path", args.model, "--pooling", "mean", "--max_seq_length", "128", "--recipe", "paper",
@@ -71,23 +76,22 @@ def main(argv: list[str] | None = None) -> dict:
         "--train_sampling_strategy", "group_by_length", "--data_dir", args.data_dir,
         "--max_eval_samples", "32" if args.quick else str(args.max_eval_samples),
     ]  # fmt: skip
-    # Each task's first rows (MNLI's local train split is already a random sample, so its first rows are one too).
-    first_rows = {"mnli": mnli_rows, "rte": rte_rows}
-    sliced = lambda spec: {"splits": {**spec.splits, "train": f"{spec.splits['train']}[:{first_rows[spec.name]}]"}}  # noqa: E731
-    rows = ["--task_files", str(redeclared_task_file(results_dir / "tasks.yaml", list(first_rows), sliced))]
     scores: dict[str, dict[str, list[float]]] = {}
     for seed in seeds:
         seed_flags = ["--seed", str(42 + seed)]
         if "rte_only" in arms:
             result = run_once(
                 results_dir / "rte_only" / f"seed{seed}.json",
-                [*common, *rows, "--tasks", "rte", "--num_train_epochs", "2", *seed_flags,
-                 "--output_dir", str(results_dir / "runs" / f"rte-only-{seed}")],
+                [*common, *_first_rows(results_dir, {"rte": rte_rows}), "--tasks", "rte", "--num_train_epochs", "2",
+                 *seed_flags, "--output_dir", str(results_dir / "runs" / f"rte-only-{seed}")],
             )  # fmt: skip
             _collect(scores.setdefault("rte_only", {}), result, ["rte"])
-        if "mnli_then_rte" in arms:
-            stage = results_dir / "runs" / f"stage-{seed}"
-            stage_path, tuned_path = (results_dir / name / f"seed{seed}.json" for name in ("stage", "mnli_then_rte"))
+        for size in mnli_sizes if "mnli_then_rte" in arms else []:
+            rows, stage = (
+                _first_rows(results_dir, {"mnli": size, "rte": rte_rows}),
+                results_dir / "runs" / f"stage-mnli{size}-{seed}",
+            )
+            stage_path, tuned_path = (results_dir / f"mnli{size}" / arm / f"seed{seed}.json" for arm in ARM_FILES)
             if stage_path.is_file() and not stage.is_dir() and not tuned_path.is_file():
                 stage_path.unlink()  # the stage's figures are saved but its checkpoint is gone: train it again
             stage_result = run_once(
@@ -96,33 +100,52 @@ def main(argv: list[str] | None = None) -> dict:
                  "--output_dir", str(stage)],
                 keep_output=not tuned_path.is_file(),
             )  # fmt: skip
-            _collect(scores.setdefault("stage", {}), stage_result, SCORED)
+            _collect(scores.setdefault(f"mnli{size}_stage", {}), stage_result, SCORED)
             result = run_once(
                 tuned_path,
                 [*common, *rows, "--init_from", str(stage), "--tasks", "rte", "--num_train_epochs", "1",
-                 *seed_flags, "--output_dir", str(results_dir / "runs" / f"mnli-then-rte-{seed}")],
+                 *seed_flags, "--output_dir", str(results_dir / "runs" / f"mnli{size}-then-rte-{seed}")],
             )  # fmt: skip
             shutil.rmtree(stage, ignore_errors=True)
-            _collect(scores.setdefault("mnli_then_rte", {}), result, ["rte"])
+            _collect(scores.setdefault(f"mnli{size}_then_rte", {}), result, ["rte"])
 
-    figures: dict = {"seeds": list(seeds), "arms": arms, "mnli_rows": mnli_rows, "rte_rows": rte_rows}
+    figures: dict = {"seeds": list(seeds), "arms": arms, "mnli_rows": mnli_sizes, "rte_rows": rte_rows}
     figures |= {"learning_rate": args.learning_rate, "head_learning_rate": args.head_learning_rate}
     for arm, per_key in scores.items():
         for key, values in per_key.items():
             mean, spread = summarize(values)
             figures[f"{arm}_{key}_mean"], figures[f"{arm}_{key}_sd"] = round(mean, 4), round(spread, 4)
             figures[f"{arm}_{key}_seeds"] = [round(value, 4) for value in values]
-    if {"rte_only", "mnli_then_rte"} <= set(scores):
-        figures["rte_difference"] = round(figures["mnli_then_rte_rte_mean"] - figures["rte_only_rte_mean"], 4)
-    print(f"{'arm':<16}{'score':<9}{'mean ± sd':>18}  every seed")
+    for size in mnli_sizes:
+        if {"rte_only", f"mnli{size}_then_rte"} <= set(scores):
+            tuned, alone = figures[f"mnli{size}_then_rte_rte_mean"], figures["rte_only_rte_mean"]
+            figures[f"mnli{size}_rte_difference"] = round(tuned - alone, 4)
+    print(f"{'arm':<22}{'score':<9}{'mean ± sd':>18}  every seed")
     for arm, per_key in scores.items():
         for key in per_key:
             print(
-                f"{arm:<16}{key:<9}{figures[f'{arm}_{key}_mean']:>10.4f} ± {figures[f'{arm}_{key}_sd']:.4f}  "
+                f"{arm:<22}{key:<9}{figures[f'{arm}_{key}_mean']:>10.4f} ± {figures[f'{arm}_{key}_sd']:.4f}  "
                 f"{figures[f'{arm}_{key}_seeds']}"
             )
     print(json.dumps(figures))
     return figures
+
+
+def _sizes(parser, value: str) -> list[int]:
+    try:
+        sizes = [int(size) for size in value.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        parser.error(f"--mnli_rows: {value!r} is not a comma-separated list of row counts >= 1 (e.g. 6000,19739).")
+    return sizes
+
+
+def _first_rows(results_dir: Path, rows: dict[str, int]) -> list[str]:
+    """A task file with each task trained on its first `rows` (MNLI's local train split is already a sample)."""
+    sliced = lambda spec: {"splits": {**spec.splits, "train": f"{spec.splits['train']}[:{rows[spec.name]}]"}}  # noqa: E731
+    path = results_dir / ("tasks_" + "_".join(f"{task}{count}" for task, count in rows.items()) + ".yaml")
+    return ["--task_files", str(redeclared_task_file(path, list(rows), sliced))]
 
 
 def _collect(scores: dict[str, list[float]], result: dict, keys: list[str]) -> None:

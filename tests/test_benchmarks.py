@@ -65,7 +65,10 @@ ROOT = Path(__file__).resolve().parents[1]
         ),
         ("nli_prior.py", {"plain_cosine_gap", "random_cosine_gap", "plain_probe_64", "random_probe_64"}),
         ("bench_ner_qa.py", {"stock_conll2003_f1_mean", "single_conll2003_f1_mean", "multi_squad_f1_mean"}),
-        ("mnli_transfer.py", {"rte_only_rte_mean", "stage_mnli_mean", "stage_mnli_mm_mean", "rte_difference"}),
+        (
+            "mnli_transfer.py",
+            {"rte_only_rte_mean", "mnli64_stage_mnli_mean", "mnli64_stage_mnli_mm_mean", "mnli64_rte_difference"},
+        ),
         ("san_diagnosis.py", {"rte_san_mean", "rte_linear_mean", "rte_head_lr_10x_mean", "rte_one_step_mean"}),
         (
             "reproduce_paper.py",

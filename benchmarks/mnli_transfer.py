@@ -62,6 +62,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max_eval_samples", type=int, default=3000, help="MNLI-m/mm: their first rows.")
     parser.add_argument("--learning_rate", type=float, default=1e-4)
     parser.add_argument("--head_learning_rate", type=float, default=1e-3)
+    parser.add_argument(
+        "--keep_stages",
+        action="store_true",
+        help="Keep each stage checkpoint (runs/stage-mnli<N>-<seed>), e.g. for `nli_prior.py --checkpoints`.",
+    )
     args = parse_benchmark_args(parser, argv)
     if args.data_dir is None:
         parser.error("--data_dir (or MTDNN_DATA_DIR) must name the local GLUE copy.")
@@ -92,13 +97,13 @@ def main(argv: list[str] | None = None) -> dict:
                 results_dir / "runs" / f"stage-mnli{size}-{seed}",
             )
             stage_path, tuned_path = (results_dir / f"mnli{size}" / arm / f"seed{seed}.json" for arm in ARM_FILES)
-            if stage_path.is_file() and not stage.is_dir() and not tuned_path.is_file():
+            if stage_path.is_file() and not stage.is_dir() and (args.keep_stages or not tuned_path.is_file()):
                 stage_path.unlink()  # the stage's figures are saved but its checkpoint is gone: train it again
             stage_result = run_once(
                 stage_path,
                 [*common, *rows, "--tasks", "mnli,rte", "--num_train_epochs", "1", *seed_flags,
                  "--output_dir", str(stage)],
-                keep_output=not tuned_path.is_file(),
+                keep_output=args.keep_stages or not tuned_path.is_file(),
             )  # fmt: skip
             _collect(scores.setdefault(f"mnli{size}_stage", {}), stage_result, SCORED)
             result = run_once(
@@ -106,7 +111,8 @@ def main(argv: list[str] | None = None) -> dict:
                 [*common, *rows, "--init_from", str(stage), "--tasks", "rte", "--num_train_epochs", "1",
                  *seed_flags, "--output_dir", str(results_dir / "runs" / f"mnli{size}-then-rte-{seed}")],
             )  # fmt: skip
-            shutil.rmtree(stage, ignore_errors=True)
+            if not args.keep_stages:
+                shutil.rmtree(stage, ignore_errors=True)
             _collect(scores.setdefault(f"mnli{size}_then_rte", {}), result, ["rte"])
 
     figures: dict = {"seeds": list(seeds), "arms": arms, "mnli_rows": mnli_sizes, "rte_rows": rte_rows}

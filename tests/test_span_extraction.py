@@ -301,7 +301,10 @@ def test_the_pipeline_picks_the_best_span_over_windows():
 
 
 def test_ner_and_qa_train_and_evaluate_under_ddp_as_in_one_process(encoder_dir, tmp_path):  # noqa: F811
-    """Two gloo processes: the gathered token and span logits (padded across ranks) score as one process does."""
+    """
+    Two gloo processes, batches grouped by length: the gathered token and span logits (padded across ranks, put back in
+    dataset order) score as one process reading in order does.
+    """
     import os
     import subprocess
 
@@ -313,7 +316,7 @@ def test_ner_and_qa_train_and_evaluate_under_ddp_as_in_one_process(encoder_dir, 
     write_local_copy(data / "conll2003", {"conll2003": {"train": sentences(), "validation": sentences()}})
     write_local_copy(data / "squad", {"plain_text": {"train": questions(), "validation": questions()}})
     task_file = short_squad_task_file(tmp_path)
-    flags = common_flags(encoder_dir, tmp_path / "ddp", data) + ["--tasks", "conll2003,squad,rte", "--task_files", str(task_file), "--do_train", "--do_eval", "--max_steps", "4", "--per_device_train_batch_size", "2", "--per_device_eval_batch_size", "2", "--save_strategy", "no", "--use_cpu", "true"]  # fmt: skip
+    flags = common_flags(encoder_dir, tmp_path / "ddp", data) + ["--tasks", "conll2003,squad,rte", "--task_files", str(task_file), "--do_train", "--do_eval", "--max_steps", "4", "--per_device_train_batch_size", "2", "--per_device_eval_batch_size", "2", "--save_strategy", "no", "--use_cpu", "true", "--train_sampling_strategy", "group_by_length"]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     script = REPO / "training" / "run_mtdnn.py"
     completed = subprocess.run(distributed_command(script, *flags), env=env, capture_output=True, text=True, timeout=600, cwd=REPO)  # fmt: skip

@@ -25,7 +25,10 @@ and the heads at `--head_learning_rate` (1e-3: the setting `san_diagnosis.py` fo
   19,739 by default as the second size), one multi-task epoch over those MNLI rows and the same RTE rows, scored on
   MNLI-m/mm and RTE (`stage`), then that checkpoint fine-tuned on RTE for one epoch.
 
-Both arms see every RTE row twice; the second adds MNLI. Each (arm, MNLI size, seed) result is a JSON file in
+- `rte_only_same_examples`: for each of `--mnli_rows`, RTE alone for as many training examples as that MNLI arm
+  processes (its stage plus its fine-tuning epoch): is a gain MNLI's, or that of more optimizer steps?
+
+The first two arms see every RTE row twice; the second adds MNLI. Each (arm, MNLI size, seed) result is a JSON file in
 `--results_dir`, so an interrupted run resumes. It prints a table and, last, one JSON object of the figures
 (`mnli<N>_stage_<score>_*`, `mnli<N>_then_rte_rte_*`, `rte_only_rte_*`, `mnli<N>_rte_difference`).
 """
@@ -44,7 +47,11 @@ from reproduce_paper import _metrics_of, redeclared_task_file, run_once, summari
 
 from training.metrics import task_score  # noqa: E402
 
-ARMS = {"rte_only": "RTE alone, 2 epochs", "mnli_then_rte": "MNLI + RTE stage, then 1 RTE epoch"}
+ARMS = {
+    "rte_only": "RTE alone, 2 epochs",
+    "mnli_then_rte": "MNLI + RTE stage, then 1 RTE epoch",
+    "rte_only_same_examples": "RTE alone, as many examples as the MNLI arm",
+}
 SCORED = ["rte", "mnli", "mnli_mm"]
 ARM_FILES = ("stage", "then_rte")  # per MNLI size: the stage's scores, then its RTE fine-tuning
 
@@ -114,6 +121,15 @@ def main(argv: list[str] | None = None) -> dict:
             if not args.keep_stages:
                 shutil.rmtree(stage, ignore_errors=True)
             _collect(scores.setdefault(f"mnli{size}_then_rte", {}), result, ["rte"])
+        for size in mnli_sizes if "rte_only_same_examples" in arms else []:
+            epochs = (size + 2 * rte_rows) / rte_rows
+            result = run_once(
+                results_dir / f"mnli{size}" / "rte_only_same_examples" / f"seed{seed}.json",
+                [*common, *_first_rows(results_dir, {"rte": rte_rows}), "--tasks", "rte",
+                 "--num_train_epochs", f"{epochs:.4f}", *seed_flags,
+                 "--output_dir", str(results_dir / "runs" / f"rte-only-mnli{size}-examples-{seed}")],
+            )  # fmt: skip
+            _collect(scores.setdefault(f"mnli{size}_rte_only_same_examples", {}), result, ["rte"])
 
     figures: dict = {"seeds": list(seeds), "arms": arms, "mnli_rows": mnli_sizes, "rte_rows": rte_rows}
     figures |= {"learning_rate": args.learning_rate, "head_learning_rate": args.head_learning_rate}
@@ -126,6 +142,12 @@ def main(argv: list[str] | None = None) -> dict:
         if {"rte_only", f"mnli{size}_then_rte"} <= set(scores):
             tuned, alone = figures[f"mnli{size}_then_rte_rte_mean"], figures["rte_only_rte_mean"]
             figures[f"mnli{size}_rte_difference"] = round(tuned - alone, 4)
+        if {f"mnli{size}_then_rte", f"mnli{size}_rte_only_same_examples"} <= set(scores):
+            tuned, alone = (
+                figures[f"mnli{size}_then_rte_rte_mean"],
+                figures[f"mnli{size}_rte_only_same_examples_rte_mean"],
+            )
+            figures[f"mnli{size}_rte_difference_same_examples"] = round(tuned - alone, 4)
     print(f"{'arm':<22}{'score':<9}{'mean ± sd':>18}  every seed")
     for arm, per_key in scores.items():
         for key in per_key:

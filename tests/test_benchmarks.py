@@ -67,7 +67,13 @@ ROOT = Path(__file__).resolve().parents[1]
         ("bench_ner_qa.py", {"stock_conll2003_f1_mean", "single_conll2003_f1_mean", "multi_squad_f1_mean"}),
         (
             "mnli_transfer.py",
-            {"rte_only_rte_mean", "mnli64_stage_mnli_mean", "mnli64_stage_mnli_mm_mean", "mnli64_rte_difference"},
+            {
+                "rte_only_rte_mean",
+                "mnli64_stage_mnli_mean",
+                "mnli64_stage_mnli_mm_mean",
+                "mnli64_rte_difference",
+                "mnli64_rte_difference_same_examples",
+            },
         ),
         ("san_diagnosis.py", {"rte_san_mean", "rte_linear_mean", "rte_head_lr_10x_mean", "rte_one_step_mean"}),
         (

@@ -148,11 +148,12 @@ def main(argv: list[str] | None = None) -> dict:
                 figures[f"mnli{size}_rte_only_same_examples_rte_mean"],
             )
             figures[f"mnli{size}_rte_difference_same_examples"] = round(tuned - alone, 4)
-    print(f"{'arm':<22}{'score':<9}{'mean ± sd':>18}  every seed")
+    width = max([len("arm"), *map(len, scores)]) + 2
+    print(f"{'arm':<{width}}{'score':<9}{'mean ± sd':>18}  every seed")
     for arm, per_key in scores.items():
         for key in per_key:
             print(
-                f"{arm:<22}{key:<9}{figures[f'{arm}_{key}_mean']:>10.4f} ± {figures[f'{arm}_{key}_sd']:.4f}  "
+                f"{arm:<{width}}{key:<9}{figures[f'{arm}_{key}_mean']:>10.4f} ± {figures[f'{arm}_{key}_sd']:.4f}  "
                 f"{figures[f'{arm}_{key}_seeds']}"
             )
     print(json.dumps(figures))

@@ -133,6 +133,27 @@ def plan_budget(
     return sizes, budget, budget / sum(sizes[task] for task in trained)
 
 
+def reproduction_flags(args, samples: int) -> tuple[list[str], list[str], list[str]]:
+    """
+    The `run_mtdnn.py` flags of the reproduction's runs, from its parsed `args` and the training rows per task:
+    `common` (recipe, batches, evaluation; SNLI adaptation adds its own data), `glue` (common, plus the local GLUE copy
+    with QNLI from validation and the row limits) and `fresh` (start from the plain encoder).
+    """
+    common = [
+        "--max_seq_length", str(args.max_seq_length), "--recipe", "paper", "--learning_rate", str(args.learning_rate),
+        "--per_device_train_batch_size", "8" if args.quick else "32", "--do_train", "--do_eval",
+        "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true", "--per_device_eval_batch_size", "64",
+        "--train_sampling_strategy", "group_by_length",
+    ]  # fmt: skip
+    if args.quick:
+        common += ["--max_eval_samples", "32"]
+    glue = [*common, "--max_train_samples", str(samples), "--data_dir", args.data_dir,
+            "--task_files", str(QNLI_TASK_FILE)]  # fmt: skip
+    if not args.quick:
+        glue += ["--max_eval_samples", str(args.max_eval_samples)]  # SNLI is scored on its whole test split
+    return common, glue, ["--model_name_or_path", args.model, "--pooling", args.pooling]
+
+
 def summarize(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for one value)."""
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
@@ -187,19 +208,7 @@ def main(argv: list[str] | None = None) -> dict:
     runs = results_dir / "runs"
     multitask_epochs = 1.0 if args.quick else args.multitask_epochs
     sizes, budget, single_epochs = plan_budget(samples, multitask_epochs, trained, mixed)
-    common = [
-        "--max_seq_length", str(args.max_seq_length), "--recipe", "paper", "--learning_rate", str(args.learning_rate),
-        "--per_device_train_batch_size", "8" if args.quick else "32", "--do_train", "--do_eval",
-        "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true", "--per_device_eval_batch_size", "64",
-        "--train_sampling_strategy", "group_by_length",
-    ]  # fmt: skip
-    if args.quick:
-        common += ["--max_eval_samples", "32"]
-    glue = [*common, "--max_train_samples", str(samples), "--data_dir", args.data_dir,
-            "--task_files", str(QNLI_TASK_FILE)]  # fmt: skip
-    if not args.quick:
-        glue += ["--max_eval_samples", str(args.max_eval_samples)]  # SNLI is scored on its whole test split
-    fresh = ["--model_name_or_path", args.model, "--pooling", args.pooling]
+    common, glue, fresh = reproduction_flags(args, samples)
     linear_file = linear_head_task_file(results_dir / "linear_heads.yaml")
 
     started = time.perf_counter()

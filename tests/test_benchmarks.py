@@ -75,6 +75,18 @@ ROOT = Path(__file__).resolve().parents[1]
                 "mnli64_rte_difference_same_examples",
             },
         ),
+        (
+            "finetune_budget.py",
+            {
+                "single_mean",
+                "single_one_epoch_mean",
+                "stage_mean",
+                "mtdnn_mean",
+                "mtdnn_single_epochs_mean",
+                "stage_gain_one_epoch",
+                "stage_gain_single_epochs",
+            },
+        ),
         ("san_diagnosis.py", {"rte_san_mean", "rte_linear_mean", "rte_head_lr_10x_mean", "rte_one_step_mean"}),
         (
             "reproduce_paper.py",
@@ -112,6 +124,7 @@ def test_benchmark_quick_mode_prints_its_figures(script, keys, tmp_path):
             "san_diagnosis.py",
             "bench_ner_qa.py",
             "mnli_transfer.py",
+            "finetune_budget.py",
         )
         else []
     )

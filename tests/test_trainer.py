@@ -282,7 +282,7 @@ def test_the_trainer_overrides_only_public_trainer_methods():
         if callable(value) and hasattr(transformers.Trainer, name) and name != "__init__"
     ]
     assert overridden and all(not name.startswith("_") for name in overridden), overridden
-    assert sorted(overridden) == ["compute_loss", "create_model_card", "create_optimizer", "evaluate", "get_eval_dataloader", "get_test_dataloader", "get_train_dataloader", "log", "save_model", "train"]  # fmt: skip
+    assert sorted(overridden) == ["compute_loss", "create_model_card", "create_optimizer", "evaluate", "get_eval_dataloader", "get_test_dataloader", "get_train_dataloader", "log", "predict", "save_model", "train"]  # fmt: skip
 
 
 @pytest.mark.parametrize(

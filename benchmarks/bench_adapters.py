@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
-from reproduce_paper import _metrics_of, run_once  # noqa: E402
+from reproduce_paper import _metrics_of, run_once, run_stage  # noqa: E402
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
 from training.metrics import task_score  # noqa: E402
@@ -84,14 +84,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     started = time.perf_counter()
     stage = results_dir / "runs" / "stage"
-    stage_result = results_dir / "stage.json"
-    if stage_result.is_file() and not stage.is_dir():  # the checkpoint is gone: train it again
-        stage_result.unlink()
-    run_once(
-        stage_result,
+    run_stage(
+        results_dir / "stage.json",
         ["--model_name_or_path", args.model, "--tasks", ",".join(tasks), "--pooling", "mean", "--num_train_epochs",
          "1", "--learning_rate", str(args.learning_rate), "--output_dir", str(stage), "--seed", "42", *common],
-        keep_output=True,
     )  # fmt: skip
 
     def sizes(output_dir: Path) -> dict:

@@ -47,14 +47,15 @@ from benchmark_args import benchmark_parser, parse_benchmark_args, parse_subset 
 from reproduce_paper import (  # noqa: E402
     MIXED_IN,
     TRAINED,
-    _metrics_of,
     plan_budget,
     reproduction_flags,
     run_once,
+    run_stage,
     summarize,
+    task_score_of,
 )
 
-from training.metrics import task_score  # noqa: E402
+from modeling_mtdnn import POOLING_MODES  # noqa: E402
 
 ARMS = {
     "single": "alone, single-task epochs",
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max_eval_samples", type=int, default=3000)
     parser.add_argument("--max_seq_length", type=int, default=128)
     parser.add_argument("--learning_rate", type=float, default=1e-4)
-    parser.add_argument("--pooling", default="mean")
+    parser.add_argument("--pooling", default="mean", choices=POOLING_MODES, help="As in the reproduction.")
     args = parse_benchmark_args(parser, argv)
     if args.data_dir is None:
         parser.error("--data_dir (or MTDNN_DATA_DIR) must name the local GLUE copy.")
@@ -99,22 +100,19 @@ def main(argv: list[str] | None = None) -> dict:
                     [*fresh, "--tasks", task, "--num_train_epochs", f"{epochs:.4f}", *glue, *seed_flags,
                      "--output_dir", str(results_dir / "runs" / f"{arm}-{task}-{seed}")],
                 )  # fmt: skip
-                scores.setdefault(arm, []).append(_score(result, task))
+                scores.setdefault(arm, []).append(task_score_of(result, task))
         if not any(arm in arms for arm in FROM_STAGE):
             continue
         stage = results_dir / "runs" / f"stage-{seed}"
-        stage_path = results_dir / "stage" / f"seed{seed}.json"
         tuned = [paths[arm] for arm in ("mtdnn", "mtdnn_single_epochs") if arm in arms]
-        if stage_path.is_file() and not stage.is_dir() and not all(path.is_file() for path in tuned):
-            stage_path.unlink()  # the stage's figures are saved but its checkpoint is gone: train it again
-        stage_result = run_once(
-            stage_path,
+        stage_result = run_stage(
+            results_dir / "stage" / f"seed{seed}.json",
             [*fresh, "--tasks", ",".join(trained + mixed), "--num_train_epochs", "1.0",
              "--output_dir", str(stage), *glue, *seed_flags],
-            keep_output=True,
+            needed=not all(path.is_file() for path in tuned),
         )  # fmt: skip
         if "stage" in arms:
-            scores.setdefault("stage", []).append(_score(stage_result, task))
+            scores.setdefault("stage", []).append(task_score_of(stage_result, task))
         for arm, epochs in (("mtdnn", 1.0), ("mtdnn_single_epochs", single_epochs)):
             if arm in arms:
                 result = run_once(
@@ -122,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
                     ["--init_from", str(stage), "--tasks", task, "--num_train_epochs", f"{epochs:.4f}", *glue,
                      *seed_flags, "--output_dir", str(results_dir / "runs" / f"{arm}-{task}-{seed}")],
                 )  # fmt: skip
-                scores.setdefault(arm, []).append(_score(result, task))
+                scores.setdefault(arm, []).append(task_score_of(result, task))
         shutil.rmtree(stage, ignore_errors=True)  # every run from this seed's stage is saved
 
     figures: dict = {"task": task, "seeds": list(seeds), "arms": arms, "single_task_epochs": round(single_epochs, 3)}
@@ -143,11 +141,6 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{ARMS[arm]:<{width}}{mean:>10.4f} ± {spread:.4f}  {values}")
     print(json.dumps(figures))
     return figures
-
-
-def _score(result: dict, task: str) -> float:
-    """The task's GLUE score in a run's result (MNLI: the matched accuracy, its mismatched key kept apart)."""
-    return task_score(_metrics_of(result, task, [task, f"{task}_mm"]))
 
 
 if __name__ == "__main__":

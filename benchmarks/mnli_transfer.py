@@ -43,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchmark_args import benchmark_parser, parse_benchmark_args, parse_subset  # noqa: E402
-from reproduce_paper import _metrics_of, redeclared_task_file, run_once, summarize  # noqa: E402
+from reproduce_paper import _metrics_of, redeclared_task_file, run_once, run_stage, summarize  # noqa: E402
 
 from training.metrics import task_score  # noqa: E402
 
@@ -104,13 +104,11 @@ def main(argv: list[str] | None = None) -> dict:
                 results_dir / "runs" / f"stage-mnli{size}-{seed}",
             )
             stage_path, tuned_path = (results_dir / f"mnli{size}" / arm / f"seed{seed}.json" for arm in ARM_FILES)
-            if stage_path.is_file() and not stage.is_dir() and (args.keep_stages or not tuned_path.is_file()):
-                stage_path.unlink()  # the stage's figures are saved but its checkpoint is gone: train it again
-            stage_result = run_once(
+            stage_result = run_stage(
                 stage_path,
                 [*common, *rows, "--tasks", "mnli,rte", "--num_train_epochs", "1", *seed_flags,
                  "--output_dir", str(stage)],
-                keep_output=args.keep_stages or not tuned_path.is_file(),
+                needed=args.keep_stages or not tuned_path.is_file(),
             )  # fmt: skip
             _collect(scores.setdefault(f"mnli{size}_stage", {}), stage_result, SCORED)
             result = run_once(

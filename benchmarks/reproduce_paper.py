@@ -101,6 +101,17 @@ def run_once(path: Path, flags: list[str], keep_output: bool = False, inspect=No
     return result
 
 
+def run_stage(path: Path, flags: list[str], needed: bool = True) -> dict:
+    """
+    `run_once` for a multi-task stage whose checkpoint (its `--output_dir`) later runs start from: the checkpoint is
+    kept while `needed`, and a saved result whose checkpoint is gone is trained again when it is needed.
+    """
+    output_dir = Path(flags[flags.index("--output_dir") + 1])
+    if needed and path.is_file() and not output_dir.is_dir():
+        path.unlink()  # the stage's figures are saved but its checkpoint is gone: train it again
+    return run_once(path, flags, keep_output=needed)
+
+
 def redeclared_task_file(path: Path, tasks: list[str], change) -> Path:
     """
     A task file that redeclares the built-in `tasks`, each with the fields `change(spec)` returns replaced (all else
@@ -231,13 +242,11 @@ def main(argv: list[str] | None = None) -> dict:
             for size, _ in seed_sizes
             for head in _heads(size, seed, seed_sizes)
         ]
-        if stage_result.is_file() and not stage.is_dir() and not all(path.is_file() for path in needs_stage):
-            stage_result.unlink()  # work on the stage's checkpoint remains but the checkpoint is gone: redo it
-        stage_metrics = run_once(
+        stage_metrics = run_stage(
             stage_result,
             [*fresh, "--tasks", ",".join(trained + mixed), "--num_train_epochs", str(multitask_epochs),
              "--output_dir", str(stage), *glue, *seed_flags],
-            keep_output=True,
+            needed=not all(path.is_file() for path in needs_stage),
         )  # fmt: skip
         for task in trained:
             _collect(scores["stage"], stage_metrics, scored, task)
@@ -327,6 +336,11 @@ def _collect(scores: dict[str, list[float]], result: dict, scored: list[str], ta
     for key in scored:
         if SCORED[key] == task:
             scores.setdefault(key, []).append(task_score(_metrics_of(result, key, scored)))
+
+
+def task_score_of(result: dict, task: str) -> float:
+    """A task's GLUE score in a run's result (MNLI: the matched accuracy, its mismatched key kept apart)."""
+    return task_score(_metrics_of(result, task, [task, f"{task}_mm"]))
 
 
 def _metrics_of(result: dict, key: str, scored: list[str]) -> dict[str, float]:

@@ -45,14 +45,12 @@ from reproduce_paper import (  # noqa: E402
     MIXED_IN,
     QNLI_TASK_FILE,
     TRAINED,
-    _metrics_of,
     linear_head_task_file,
     plan_budget,
     redeclared_task_file,
     run_once,
+    task_score_of,
 )
-
-from training.metrics import task_score  # noqa: E402
 
 VARIANTS = {
     "san": ({}, []),
@@ -124,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
                     inspect=loss_curve,
                 )  # fmt: skip
                 # MNLI-mismatched ("eval_mnli_mm_*") is a task of its own, not part of the matched score.
-                values.append(task_score(_metrics_of(result, task, [task, f"{task}_mm"])))
+                values.append(task_score_of(result, task))
                 for key in ("first_logged_loss", "last_logged_loss"):
                     if key in result:
                         figures.setdefault(f"{task}_{variant}_{key}", []).append(round(result[key], 4))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -300,3 +301,33 @@ def test_ner_qa_runs_every_arm_of_the_asked_tasks_for_every_seed(tmp_path, monke
     calls.clear()
     assert bench.main([*argv, "--tasks", "conll2003", "--seeds", "3"])["stock_conll2003_f1_mean"] == 0.41
     assert calls == []
+
+
+def test_a_stage_is_trained_again_only_when_its_checkpoint_is_gone_and_still_needed(tmp_path, monkeypatch):
+    bench = _benchmark_module("reproduce_paper")
+    runs = []
+
+    def fake_run_mtdnn(flags):
+        output_dir = Path(flags[flags.index("--output_dir") + 1])
+        output_dir.mkdir(parents=True)
+        runs.append(output_dir)
+        return {"eval_rte_accuracy": 0.6, "train_runtime": 1.0}
+
+    monkeypatch.setattr(bench, "run_mtdnn", fake_run_mtdnn)
+    path, stage = tmp_path / "stage.json", tmp_path / "runs" / "stage"
+    flags = ["--tasks", "rte", "--output_dir", str(stage)]
+
+    assert bench.run_stage(path, flags)["eval_rte_accuracy"] == 0.6
+    assert runs == [stage] and stage.is_dir() and path.is_file()  # kept for the runs that start from it
+    assert bench.run_stage(path, flags)["eval_rte_accuracy"] == 0.6 and len(runs) == 1  # saved: not run again
+
+    shutil.rmtree(stage)
+    bench.run_stage(path, flags, needed=False)
+    assert len(runs) == 1 and not stage.is_dir()  # nothing starts from it any more: the saved figures are enough
+    bench.run_stage(path, flags)
+    assert len(runs) == 2 and stage.is_dir()  # needed, and its checkpoint was gone: trained again
+
+    shutil.rmtree(stage)
+    path.unlink()
+    bench.run_stage(path, flags, needed=False)
+    assert len(runs) == 3 and path.is_file() and not stage.is_dir()  # trained for its figures, checkpoint dropped

@@ -38,10 +38,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
-from reproduce_paper import _metrics_of, run_once, run_stage  # noqa: E402
+from reproduce_paper import run_once, run_stage, task_score_of  # noqa: E402
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
-from training.metrics import task_score  # noqa: E402
 
 TASKS = ["rte", "stsb", "cola"]
 ARMS = {"full": "full fine-tuning", "lora": "LoRA adapter + head"}
@@ -143,7 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
     for task in tasks:
         row = {}
         for arm in ARMS:
-            scores = [task_score(_metrics_of(result, task)) for result in results[arm][task]]
+            scores = [task_score_of(result, task) for result in results[arm][task]]
             speed = [result["train_samples_per_second"] for result in results[arm][task]]
             row[arm] = (statistics.mean(scores), statistics.stdev(scores) if len(scores) > 1 else 0.0)
             figures[f"{arm}_{task}_scores"] = [round(score, 4) for score in scores]

@@ -23,22 +23,23 @@ from .configuration_mtdnn import (
     HEADS,
     INPUT_KINDS,
     POOLING_MODES,
-    TASK_TYPES,
+    TASK_SPEC_FIELDS,
     MTDNNConfig,
     check_task_name,
     normalize_task_spec,
 )
 from .heads import HEAD_TYPES, LinearHead, SANHead
-from .losses import LOSS_FUNCTIONS, compute_task_loss
 from .modeling_mtdnn import MTDNNForMultiTask, MTDNNPreTrainedModel
 from .outputs import MTDNNMultiTaskOutput, MTDNNOutput
 from .pipeline_mtdnn import PIPELINE_TASK, MTDNNPipeline
+from .task_types import LOSS_FUNCTIONS, TASK_TYPES, TaskType, compute_task_loss, get_task_type
 
 __all__ = [
     "HEADS",
     "HEAD_TYPES",
     "INPUT_KINDS",
     "LOSS_FUNCTIONS",
+    "TASK_SPEC_FIELDS",
     "TASK_TYPES",
     "LinearHead",
     "MTDNNConfig",
@@ -50,9 +51,11 @@ __all__ = [
     "PIPELINE_TASK",
     "POOLING_MODES",
     "SANHead",
+    "TaskType",
     "check_task_name",
     "compute_task_loss",
     "default_lora_target_modules",
+    "get_task_type",
     "normalize_task_spec",
     "register_auto_classes",
 ]

@@ -33,12 +33,19 @@ from huggingface_hub import snapshot_download
 from safetensors.torch import save_file
 from torch import nn
 
-from .saving import atomic_directory, check_local_path, read_json, read_safetensors
+from .saving import (
+    ADAPTER_CONFIG_FILE,
+    ADAPTER_WEIGHTS_FILE,
+    HEAD_CONFIG_FILE,
+    HEAD_WEIGHTS_FILE,
+    atomic_directory,
+    check_local_path,
+    read_json,
+    read_safetensors,
+)
 
 __all__ = ["ADAPTER_CONFIG_FILE", "ADAPTER_WEIGHTS_FILE", "TaskAdapterMixin", "default_lora_target_modules"]
 
-ADAPTER_CONFIG_FILE = "adapter_config.json"
-ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
 # `PeftModel.save_pretrained` prefixes every key with this; peft strips it again when loading.
 _PEFT_PREFIX = "base_model.model."
 # The LoRA settings a task adapter takes; the rest of peft's `LoraConfig` keeps its defaults.
@@ -369,7 +376,6 @@ class TaskAdapterMixin:
             `ValueError`: for another encoder or hidden size, another task type or labels, a task that already has
             an adapter, a target module the encoder lacks, or weights that do not fit; the model is left unchanged.
         """
-        from .hub_mixin import HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE
 
         files = [HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE]
         folder = Path(repo_id_or_path)

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import re
 from typing import Any
 
@@ -26,75 +25,41 @@ from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
 from .saving import is_local_path, public_name
+from .task_types import TASK_TYPE_CLASSES, TASK_TYPES, check_fraction, check_positive, fail, get_task_type
 
 __all__ = [
-    "CLASS_TASK_TYPES",
     "HEADS",
     "INPUT_KINDS",
     "POOLING_MODES",
+    "TASK_SPEC_FIELDS",
     "TASK_TYPES",
     "MTDNNConfig",
     "check_task_name",
     "normalize_task_spec",
 ]
 
-TASK_TYPES = ("classification", "regression", "ranking", "token_classification", "span_extraction")
-# Task types whose head predicts classes: they carry `num_labels` >= 2 and `id2label`.
-CLASS_TASK_TYPES = ("classification", "token_classification")
 HEADS = ("linear", "san")
 POOLING_MODES = ("auto", "cls", "mean")
 INPUT_KINDS = ("single", "pair")
 
-# Fields every task spec has, with their defaults (None: derived from the other fields).
+# Fields every task spec has, with their defaults.
 _COMMON_DEFAULTS: dict[str, Any] = {"head": "linear", "dropout": 0.1, "loss_weight": 1.0}
-# Fields that only exist for some task types or heads, with their defaults.
+# Fields of SAN heads, with their defaults.
 _SAN_DEFAULTS: dict[str, Any] = {"san_steps": 5, "san_step_dropout": 0.1}
-_RANKING_DEFAULTS: dict[str, Any] = {"ranking_gamma": 1.0}
-_ALL_FIELDS = ("task_type", "num_labels", "id2label", "inputs", *_COMMON_DEFAULTS, *_SAN_DEFAULTS, *_RANKING_DEFAULTS)
+# Every field a task spec takes: the common ones, SAN's, and each task type's own (`TaskType.extra_fields`).
+TASK_SPEC_FIELDS = (
+    "task_type",
+    "num_labels",
+    "id2label",
+    "inputs",
+    *_COMMON_DEFAULTS,
+    *_SAN_DEFAULTS,
+    *(field for cls in TASK_TYPE_CLASSES.values() for field in cls.extra_fields),
+)
 _TASK_NAME_PATTERN = re.compile(r"[A-Za-z0-9_\-]+")
 # Heads live in an `nn.ModuleDict` keyed by task name: a name that is already an attribute of one (`train`,
 # `training`, `forward`, `to`, `keys`, ...) cannot be a key.
 _RESERVED_TASK_NAMES = frozenset(dir(nn.ModuleDict()))
-
-
-def _fail(task: str, field: str, value: Any, allowed: str) -> ValueError:
-    return ValueError(f"Task '{task}': field '{field}' must be {allowed}, got {value!r}.")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_fraction(task: str, field: str, value: Any) -> float:
-    if not _is_number(value) or not 0.0 <= value < 1.0:
-        raise _fail(task, field, value, "a number in [0, 1)")
-    return float(value)
-
-
-def _check_positive(task: str, field: str, value: Any) -> float:
-    if not _is_number(value) or value <= 0:
-        raise _fail(task, field, value, "a positive number")
-    return float(value)
-
-
-def _normalize_id2label(task: str, id2label: Any, num_labels: Any) -> dict[int, str]:
-    if not isinstance(id2label, dict) or not id2label:
-        raise _fail(task, "id2label", id2label, "a non-empty dict mapping 0..num_labels-1 to label names")
-    try:
-        normalized = {int(key): value for key, value in id2label.items()}
-    except (TypeError, ValueError):
-        raise _fail(task, "id2label", id2label, "a dict whose keys are integers (or their strings)") from None
-    if sorted(normalized) != list(range(len(normalized))):
-        raise _fail(task, "id2label", id2label, f"a dict with keys 0..{len(normalized) - 1} and no gaps")
-    names = [normalized[i] for i in range(len(normalized))]
-    if not all(isinstance(name, str) and name for name in names) or len(set(names)) != len(names):
-        raise _fail(task, "id2label", id2label, "a dict whose values are distinct non-empty strings")
-    if num_labels is not None and num_labels != len(normalized):
-        raise ValueError(
-            f"Task '{task}': field 'num_labels' is {num_labels!r} but 'id2label' names {len(normalized)} labels; "
-            "give one of them or make them agree."
-        )
-    return {i: names[i] for i in range(len(names))}
 
 
 def check_task_name(task: Any) -> str:
@@ -134,84 +99,57 @@ def normalize_task_spec(task: str, spec: Any) -> dict[str, Any]:
     check_task_name(task)
     if not isinstance(spec, dict):
         raise ValueError(f"Task '{task}': the spec must be a dict of fields, got {type(spec).__name__} {spec!r}.")
-    unknown = sorted(set(spec) - set(_ALL_FIELDS))
+    unknown = sorted(set(spec) - set(TASK_SPEC_FIELDS))
     if unknown:
         raise ValueError(
-            f"Task '{task}': unknown field(s) {unknown}; the fields a task spec takes are {list(_ALL_FIELDS)}."
+            f"Task '{task}': unknown field(s) {unknown}; the fields a task spec takes are {list(TASK_SPEC_FIELDS)}."
         )
 
-    task_type = spec.get("task_type")
-    if task_type not in TASK_TYPES:
-        raise _fail(task, "task_type", task_type, f"one of {list(TASK_TYPES)}")
+    if spec.get("task_type") not in TASK_TYPES:
+        raise fail(task, "task_type", spec.get("task_type"), f"one of {list(TASK_TYPES)}")
+    task_type = get_task_type(spec["task_type"])
     head = spec.get("head", _COMMON_DEFAULTS["head"])
     if head not in HEADS:
-        raise _fail(task, "head", head, f"one of {list(HEADS)}")
-    if head == "san" and task_type != "classification":
-        raise _fail(task, "head", head, f"'linear' for task_type '{task_type}' (the SAN head is for classification)")
+        raise fail(task, "head", head, f"one of {list(HEADS)}")
+    if head not in task_type.heads:
+        raise fail(
+            task, "head", head, f"'linear' for task_type '{task_type.name}' (the SAN head is for classification)"
+        )
 
-    out: dict[str, Any] = {"task_type": task_type}
+    out: dict[str, Any] = {"task_type": task_type.name}
     num_labels = spec.get("num_labels")
     if num_labels is not None and (isinstance(num_labels, bool) or not isinstance(num_labels, int)):
-        raise _fail(task, "num_labels", num_labels, "an integer")
-    if task_type in CLASS_TASK_TYPES:
-        if spec.get("id2label") is not None:
-            out["id2label"] = _normalize_id2label(task, spec["id2label"], num_labels)
-            num_labels = len(out["id2label"])
-        elif num_labels is None:
-            raise ValueError(f"Task '{task}': a {task_type} task needs 'num_labels' or 'id2label'; neither was given.")
-        else:
-            out["id2label"] = {i: f"LABEL_{i}" for i in range(num_labels)}
-        if num_labels < 2:
-            raise _fail(task, "num_labels", num_labels, f"at least 2 for {task_type} (use 2 for binary tasks)")
-        out["num_labels"] = num_labels
-    elif task_type == "span_extraction":
-        if num_labels not in (None, 2):
-            raise _fail(task, "num_labels", num_labels, "2 (or left out) for task_type 'span_extraction' (start, end)")
-        if spec.get("id2label") is not None:
-            raise _fail(
-                task, "id2label", spec["id2label"], "left out for task_type 'span_extraction' (it has no classes)"
-            )
-        out["num_labels"] = 2
-    else:
-        if num_labels not in (None, 1):
-            raise _fail(task, "num_labels", num_labels, f"1 (or left out) for task_type '{task_type}'")
-        if spec.get("id2label") is not None:
-            raise _fail(
-                task, "id2label", spec["id2label"], f"left out for task_type '{task_type}' (it has no classes)"
-            )
-        out["num_labels"] = 1
-
+        raise fail(task, "num_labels", num_labels, "an integer")
+    out |= task_type.complete_labels(task, spec, num_labels)
     out["head"] = head
-    # SAN heads and ranking read sentence pairs; other tasks declare theirs (the pipeline checks it) or leave it open.
-    inputs = spec.get("inputs", "pair" if head == "san" or task_type in ("ranking", "span_extraction") else None)
+    # SAN heads read sentence pairs, and so do the types whose inputs are fixed; the others declare theirs (the
+    # pipeline checks it) or leave it open.
+    inputs = spec.get("inputs", "pair" if head == "san" else task_type.forced_inputs)
     if inputs is not None and inputs not in INPUT_KINDS:
-        raise _fail(task, "inputs", inputs, f"one of {list(INPUT_KINDS)} or left out")
-    if inputs == "single" and task_type == "ranking":
-        raise _fail(task, "inputs", inputs, "'pair' for task_type 'ranking' (a query and a candidate)")
-    if inputs == "single" and task_type == "span_extraction":
-        raise _fail(task, "inputs", inputs, "'pair' for task_type 'span_extraction' (a question and a context)")
-    if inputs == "pair" and task_type == "token_classification":
-        raise _fail(task, "inputs", inputs, "'single' or left out for task_type 'token_classification' (one text)")
+        raise fail(task, "inputs", inputs, f"one of {list(INPUT_KINDS)} or left out")
+    task_type.check_inputs(task, inputs)
     out["inputs"] = inputs
-    out["dropout"] = _check_fraction(task, "dropout", spec.get("dropout", _COMMON_DEFAULTS["dropout"]))
-    out["loss_weight"] = _check_positive(task, "loss_weight", spec.get("loss_weight", _COMMON_DEFAULTS["loss_weight"]))
+    out["dropout"] = check_fraction(task, "dropout", spec.get("dropout", _COMMON_DEFAULTS["dropout"]))
+    out["loss_weight"] = check_positive(task, "loss_weight", spec.get("loss_weight", _COMMON_DEFAULTS["loss_weight"]))
 
     for field, default in _SAN_DEFAULTS.items():
         if head != "san":
             if field in spec:
-                raise _fail(task, field, spec[field], "left out unless head is 'san'")
+                raise fail(task, field, spec[field], "left out unless head is 'san'")
             continue
         value = spec.get(field, default)
         if field == "san_steps":
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise _fail(task, field, value, "an integer >= 1")
+                raise fail(task, field, value, "an integer >= 1")
             out[field] = value
         else:
-            out[field] = _check_fraction(task, field, value)
-    if task_type == "ranking":
-        out["ranking_gamma"] = _check_positive(task, "ranking_gamma", spec.get("ranking_gamma", 1.0))
-    elif "ranking_gamma" in spec:
-        raise _fail(task, "ranking_gamma", spec["ranking_gamma"], "left out unless task_type is 'ranking'")
+            out[field] = check_fraction(task, field, value)
+    for owner in TASK_TYPE_CLASSES.values():
+        for field, default in owner.extra_fields.items():
+            if owner.name == task_type.name:
+                out[field] = task_type.check_extra_field(task, field, spec.get(field, default))
+            elif field in spec:
+                raise fail(task, field, spec[field], f"left out unless task_type is '{owner.name}'")
     return out
 
 

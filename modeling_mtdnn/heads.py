@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .task_types import task_type_of
+
 __all__ = [
     "HEAD_TYPES",
     "LinearHead",
@@ -73,8 +75,9 @@ class LinearHead(nn.Module):
 
     def __init__(self, hidden_size: int, spec: dict[str, Any]):
         super().__init__()
-        self.per_token = spec["task_type"] in ("token_classification", "span_extraction")
-        self.squeeze = spec["task_type"] in ("regression", "ranking")
+        task_type = task_type_of(spec)
+        self.per_token = task_type.per_token
+        self.squeeze = task_type.single_score
         self.dropout = nn.Dropout(spec["dropout"])
         self.classifier = nn.Linear(hidden_size, spec["num_labels"])
 

@@ -27,22 +27,26 @@ from huggingface_hub import HfApi, ModelCard, ModelCardData, snapshot_download
 from safetensors.torch import save_file
 from torch import nn
 from transformers import (
-    AutoModelForMultipleChoice,
-    AutoModelForQuestionAnswering,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
     PreTrainedModel,
 )
 
-from .adapters import ADAPTER_CONFIG_FILE
 from .configuration_mtdnn import normalize_task_spec
 from .heads import build_head
-from .saving import atomic_directory, check_local_path, is_local_path, public_name, read_json, read_safetensors
+from .saving import (
+    ADAPTER_CONFIG_FILE,
+    HEAD_CONFIG_FILE,
+    HEAD_WEIGHTS_FILE,
+    atomic_directory,
+    check_local_path,
+    is_local_path,
+    public_name,
+    read_json,
+    read_safetensors,
+)
+from .task_types import task_type_of
 
 __all__ = ["HEAD_CONFIG_FILE", "HEAD_WEIGHTS_FILE", "TaskHeadHubMixin"]
 
-HEAD_CONFIG_FILE = "head_config.json"
-HEAD_WEIGHTS_FILE = "head.safetensors"
 
 _HEAD_CARD = """---
 {{ card_data }}
@@ -353,16 +357,11 @@ class TaskHeadHubMixin:
     # --------------------------------------------------------------------------------------------- export
     def _export_token_task(self, task_name: str, spec: dict[str, Any]) -> PreTrainedModel:
         """Token and span heads: one linear layer on every token's state, in transformers' own classes."""
+        task_type = task_type_of(spec)
         encoder_config = copy.deepcopy(self.config.encoder_config)
-        if spec["task_type"] == "token_classification":
-            encoder_config.id2label = dict(spec["id2label"])
-            encoder_config.label2id = {label: i for i, label in spec["id2label"].items()}
-            exported = AutoModelForTokenClassification.from_config(encoder_config)
-            classifier = getattr(exported, "classifier", None)
-        else:
-            encoder_config.num_labels = 2  # start, end
-            exported = AutoModelForQuestionAnswering.from_config(encoder_config)
-            classifier = getattr(exported, "qa_outputs", None)
+        task_type.configure_export(encoder_config, spec)
+        exported = task_type.export_auto_class().from_config(encoder_config)
+        classifier = getattr(exported, task_type.export_output_layer, None)
         base = getattr(exported, exported.base_model_prefix)
         if not isinstance(classifier, nn.Linear):
             raise ValueError(
@@ -397,7 +396,8 @@ class TaskHeadHubMixin:
                 f"Task '{task_name}' has a SAN head, which no plain transformers model class implements; only linear "
                 "classification, regression and ranking heads can be exported. Keep the MT-DNN model for this task."
             )
-        if spec["task_type"] in ("token_classification", "span_extraction"):
+        task_type = task_type_of(spec)
+        if task_type.per_token:
             return self._export_token_task(task_name, spec)
         if self.config.pooling != "auto":
             raise ValueError(
@@ -406,19 +406,8 @@ class TaskHeadHubMixin:
                 "pooling='auto' can be exported. Keep the MT-DNN model for this task."
             )
         encoder_config = copy.deepcopy(self.config.encoder_config)
-        if spec["task_type"] == "ranking":
-            auto_class, encoder_config.num_labels = AutoModelForMultipleChoice, 1
-            encoder_config.mtdnn_ranking_gamma = spec["ranking_gamma"]
-        else:
-            auto_class = AutoModelForSequenceClassification
-            if spec["task_type"] == "classification":
-                encoder_config.id2label = dict(spec["id2label"])
-                encoder_config.label2id = {label: i for i, label in spec["id2label"].items()}
-                encoder_config.problem_type = "single_label_classification"
-            else:
-                encoder_config.num_labels = 1
-                encoder_config.problem_type = "regression"
-        exported = auto_class.from_config(encoder_config)
+        task_type.configure_export(encoder_config, spec)
+        exported = task_type.export_auto_class().from_config(encoder_config)
         base = getattr(exported, exported.base_model_prefix)
         head = self.heads[task_name]
         encoder_state = self.encoder_state_dict(task_name)  # the task's LoRA adapter merged in, if it has one
@@ -440,11 +429,5 @@ class TaskHeadHubMixin:
                 f"linear head on the pooled [CLS] vector (BERT- or RoBERTa-style with a pooler); "
                 f"{type(exported).__name__} does not."
             )
-        if spec["task_type"] == "ranking":
-            # The ranking loss is a softmax over gamma * score: folded into the classifier, the exported model's
-            # logits, softmax and multiple-choice loss are those of MT-DNN's ranking loss (argmax unchanged).
-            output_layer = classifier if isinstance(classifier, nn.Linear) else classifier.out_proj
-            with torch.no_grad():
-                output_layer.weight.mul_(spec["ranking_gamma"])
-                output_layer.bias.mul_(spec["ranking_gamma"])
+        task_type.finish_export(classifier if isinstance(classifier, nn.Linear) else classifier.out_proj, spec)
         return exported.to(dtype=next(self.parameters()).dtype).eval()

@@ -11,23 +11,18 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Pure loss functions of MT-DNN, one per `task_type`: no modules, no state."""
+"""Pure loss functions of MT-DNN, one per kind of output: no modules, no state. The task types pick theirs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from .configuration_mtdnn import CLASS_TASK_TYPES
-
 __all__ = [
     "IGNORE_INDEX",
-    "LOSS_FUNCTIONS",
     "classification_loss",
-    "compute_task_loss",
     "ranking_loss",
     "regression_loss",
     "span_loss",
@@ -41,9 +36,13 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[s
     Cross-entropy of `logits` `(batch, num_labels)` against class ids `labels` `(batch,)`; -100 is ignored.
 
     The SAN head returns the log of its averaged step probabilities as logits, so this is then exactly the
-    negative log-likelihood of the averaged prediction, as in the paper.
+    negative log-likelihood of the averaged prediction, as in the paper. Token classification uses it too:
+    `(batch, seq_len, num_labels)` logits against `(batch, seq_len)` tag ids, cross-entropy over every labelled token
+    (sub-tokens after a word's first and special tokens carry -100), as `BertForTokenClassification` computes it.
     """
-    return F.cross_entropy(logits.float().view(-1, spec["num_labels"]), labels.view(-1).long(), ignore_index=-100)
+    return F.cross_entropy(
+        logits.float().view(-1, spec["num_labels"]), labels.view(-1).long(), ignore_index=IGNORE_INDEX
+    )
 
 
 def regression_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
@@ -71,7 +70,7 @@ def ranking_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[str, Any
             The task spec; `ranking_gamma` is the softmax scale gamma.
     """
     scores = logits.float() * spec["ranking_gamma"]
-    return F.cross_entropy(scores, labels.view(-1).long(), ignore_index=-100)
+    return F.cross_entropy(scores, labels.view(-1).long(), ignore_index=IGNORE_INDEX)
 
 
 def span_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
@@ -87,71 +86,3 @@ def span_loss(logits: torch.Tensor, labels: torch.Tensor, spec: dict[str, Any]) 
     """
     start, end = logits.float().unbind(dim=-1)
     return (F.cross_entropy(start, labels[:, 0].long()) + F.cross_entropy(end, labels[:, 1].long())) / 2
-
-
-LOSS_FUNCTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, dict[str, Any]], torch.Tensor]] = {
-    "classification": classification_loss,
-    # (batch, seq_len, num_labels) logits against (batch, seq_len) tag ids: cross-entropy over every labelled token
-    # (sub-tokens after a word's first and special tokens carry -100), as BertForTokenClassification computes it.
-    "token_classification": classification_loss,
-    "regression": regression_loss,
-    "ranking": ranking_loss,
-    "span_extraction": span_loss,
-}
-
-
-def compute_task_loss(
-    task_name: str, spec: dict[str, Any], logits: torch.Tensor, labels: torch.Tensor
-) -> torch.Tensor:
-    """
-    The loss of one task's batch, dispatched on `spec["task_type"]`, times the task's `loss_weight`.
-
-    Raises:
-        `ValueError`: when `labels` does not have one entry per example (or per group, for ranking).
-    """
-    task_type = spec["task_type"]
-    if task_type == "token_classification":
-        expected = tuple(logits.shape[:2])
-    elif task_type == "span_extraction":
-        expected = (logits.shape[0], 2)
-    else:
-        expected = (logits.shape[0],)
-    if tuple(labels.shape) != expected and not (len(expected) == 1 and labels.numel() == expected[0]):
-        unit = {
-            "ranking": "group of candidates",
-            "token_classification": "token (-100 for the unlabelled ones)",
-            "span_extraction": "example: its answer's (start, end) token positions, shape (batch, 2)",
-        }
-        raise ValueError(
-            f"Task '{task_name}' ({task_type}): labels of shape {tuple(labels.shape)} do not match logits of "
-            f"shape {tuple(logits.shape)}; give one label per {unit.get(task_type, 'example')}."
-        )
-    if task_type in CLASS_TASK_TYPES and labels.is_floating_point():
-        raise ValueError(
-            f"Task '{task_name}' ({task_type}): labels must be integer class ids, got dtype {labels.dtype}; "
-            "map label names to ids with the task's label2id first."
-        )
-    if task_type != "regression":
-        # One host sync; the Trainer's own NaN filter syncs on every step already.
-        limit = (
-            spec["num_labels"]
-            if task_type in CLASS_TASK_TYPES
-            else logits.shape[1]
-            if task_type == "span_extraction"
-            else logits.shape[-1]
-        )
-        bad = ((labels < 0) | (labels >= limit)) & (labels != IGNORE_INDEX)
-        if bad.any():
-            value = labels[bad][0].item()
-            allowed = (
-                f"class ids 0..{limit - 1} ({list(spec['id2label'].values())})"
-                if task_type in CLASS_TASK_TYPES
-                else f"token positions 0..{limit - 1}"
-                if task_type == "span_extraction"
-                else f"candidate indices 0..{limit - 1}"
-            )
-            raise ValueError(
-                f"Task '{task_name}' ({task_type}): label {value} is out of range; labels must be {allowed}, "
-                f"or {IGNORE_INDEX} to ignore an example."
-            )
-    return LOSS_FUNCTIONS[task_type](logits, labels, spec) * spec["loss_weight"]

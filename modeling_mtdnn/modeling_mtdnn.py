@@ -34,10 +34,10 @@ from .adapters import TaskAdapterMixin
 from .configuration_mtdnn import MTDNNConfig, normalize_task_spec
 from .heads import build_head, pool_sentence, stack_san_heads, stacked_san_forward
 from .hub_mixin import TaskHeadHubMixin
-from .losses import compute_task_loss
 from .outputs import MTDNNMultiTaskOutput, MTDNNOutput
 from .pipeline_mtdnn import MTDNNPipeline  # noqa: F401  (ships with checkpoints for `custom_pipelines`)
 from .saving import atomic_directory, check_local_path, is_local_path, public_name, saved_name
+from .task_types import compute_task_loss, task_type_of
 
 __all__ = ["MTDNNForMultiTask", "MTDNNPreTrainedModel", "fingerprint_weights"]
 
@@ -471,7 +471,10 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
                 first pass: the plain encoder's when any task has no adapter).
             labels (`torch.Tensor`, *optional*):
                 Class ids `(batch,)` for classification, floats `(batch,)` for regression, the positive candidate's
-                index `(groups,)` for ranking; -100 ignores an example (or group).
+                index `(groups,)` for ranking, tag ids `(batch, seq_len)` for token classification (-100 on the
+                tokens that carry no label: special tokens, padding, a word's later sub-tokens), and the answer's
+                first and last token `(batch, 2)` for span extraction; -100 ignores an example (or group). Each task
+                type ([`~task_types.TaskType`]) checks its labels and computes its loss.
 
         Returns:
             [`MTDNNOutput`] with `loss` (when `labels` is given) and `logits` for one task, or
@@ -491,13 +494,13 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
         sequence_dims = 1 if input_ids is not None else 2
         grouped = reference.dim() == 2 + sequence_dims
         if grouped:
-            not_ranking = [name for name in names if self.config.tasks[name]["task_type"] != "ranking"]
+            not_ranking = [name for name in names if not task_type_of(self.config.tasks[name]).groups_candidates]
             if not_ranking:
                 raise ValueError(
                     f"Inputs of shape {tuple(reference.shape)} (groups, candidates, ...) are only for ranking tasks, "
                     f"but {not_ranking} are not ranking tasks; give them (batch, seq_len) inputs."
                 )
-        elif single and self.config.tasks[names[0]]["task_type"] == "ranking" and labels is not None:
+        elif single and task_type_of(self.config.tasks[names[0]]).groups_candidates and labels is not None:
             raise ValueError(
                 f"Task '{names[0]}' (ranking): training needs inputs of shape (groups, candidates, seq_len), got "
                 f"{tuple(reference.shape)}; group each question's candidates as for multiple choice."
@@ -546,12 +549,9 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
                 if name in task_logits:
                     continue
                 logits = self.heads[name](sequence_output, attention_mask, token_type_ids, pooled_output)
-                if self.config.tasks[name]["task_type"] == "ranking":
-                    logits = logits.view(group_shape)
-                    if grouped:
-                        is_candidate = attention_mask.view(*group_shape, -1).any(dim=-1)
-                        logits = logits.masked_fill(~is_candidate, torch.finfo(logits.dtype).min)
-                task_logits[name] = logits
+                task_logits[name] = task_type_of(self.config.tasks[name]).shape_logits(
+                    logits, group_shape, attention_mask
+                )
         task_logits = {name: task_logits[name] for name in names}
         encoder_outputs = first_outputs
 

@@ -33,7 +33,9 @@ class MTDNNOutput(ModelOutput):
             The task's loss times its `loss_weight`.
         logits (`torch.FloatTensor`):
             `(batch, num_labels)` for classification (log-probabilities for the SAN head), `(batch,)` for
-            regression, `(groups, candidates)` for ranking (or `(batch,)` scores for flat pairs).
+            regression, `(groups, candidates)` for ranking (or `(batch,)` scores for flat pairs), `(batch, seq_len,
+            num_labels)` for token classification and `(batch, seq_len, 2)` (start and end logits per token) for span
+            extraction.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             The encoder's hidden states, when `output_hidden_states=True`.
         attentions (`tuple(torch.FloatTensor)`, *optional*):

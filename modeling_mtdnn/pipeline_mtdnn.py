@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from transformers import Pipeline
 
+from .task_types import task_type_of
+
 __all__ = ["PIPELINE_TASK", "MTDNNPipeline"]
 
 PIPELINE_TASK = "mtdnn"
@@ -44,8 +46,10 @@ class MTDNNPipeline(Pipeline):
     tag probabilities, and `start` / `end` are character offsets into the text (`word == text[start:end]`). A span
     extraction (question answering) result is `{"answer", "score", "start", "end"}`: the input is the question and
     its context (`{"question": ..., "context": ...}`, or `text` and `text_pair`); a context longer than `max_seq_len`
-    tokens (384) is read in windows sharing `doc_stride` tokens (128), and the best span over all windows, at most
-    `max_answer_len` tokens (30), wins; `score` is the product of its start and end probabilities (softmax over the
+    tokens (384) is read in windows sharing `doc_stride` tokens (128), and the answer is the one evaluation scores:
+    in each window the `n_best_size` (20) best starts and ends, at most `max_answer_len` tokens (30) apart, and the
+    span with the highest start + end logit over all windows wins (the n-best rule of transformers'
+    question-answering examples); `score` is the product of its start and end probabilities (softmax over its
     window's context tokens) and `start` / `end` index the context. Span tasks run one input at a time (`batch_size`
     1: the windows of one input are the batch); the other tasks of the call read the first window.
 
@@ -69,9 +73,13 @@ class MTDNNPipeline(Pipeline):
             )
         return super().__call__(inputs, *args, batch_size=batch_size, **kwargs)
 
-    def _span_tasks(self, task_name: Any) -> list[str]:
+    def _tasks_reading(self, task_name: Any, input_kind: str) -> list[str]:
+        """The tasks of a call whose task type reads `input_kind` inputs (`"spans"`, `"tokens"`)."""
         tasks = self.model.config.tasks
-        return [name for name in self._task_names(task_name) if tasks[name]["task_type"] == "span_extraction"]
+        return [name for name in self._task_names(task_name) if task_type_of(tasks[name]).input_kind == input_kind]
+
+    def _span_tasks(self, task_name: Any) -> list[str]:
+        return self._tasks_reading(task_name, "spans")
 
     def _sanitize_parameters(
         self,
@@ -80,10 +88,16 @@ class MTDNNPipeline(Pipeline):
         max_seq_len: int = 384,
         doc_stride: int = 128,
         max_answer_len: int = 30,
+        n_best_size: int = 20,
         **kwargs,
     ):
         names = self._task_names(task_name)
-        settings = {"max_seq_len": max_seq_len, "doc_stride": doc_stride, "max_answer_len": max_answer_len}
+        settings = {
+            "max_seq_len": max_seq_len,
+            "doc_stride": doc_stride,
+            "max_answer_len": max_answer_len,
+            "n_best_size": n_best_size,
+        }
         for flag, value in settings.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{flag} must be an int >= 1, got {value!r}.")
@@ -92,7 +106,8 @@ class MTDNNPipeline(Pipeline):
                 (
                     self.model.config.tasks[name]["num_labels"]
                     for name in names
-                    if self.model.config.tasks[name]["task_type"] == "classification"
+                    if task_type_of(self.model.config.tasks[name]).has_classes
+                    and not task_type_of(self.model.config.tasks[name]).per_token
                 ),
                 default=1,
             )
@@ -105,7 +120,7 @@ class MTDNNPipeline(Pipeline):
         return (
             {"task_name": task_name, **windows},
             {"task_name": task_name},
-            {"task_name": task_name, "top_k": top_k, "max_answer_len": max_answer_len},
+            {"task_name": task_name, "top_k": top_k, "max_answer_len": max_answer_len, "n_best_size": n_best_size},
         )
 
     def _task_names(self, task_name: Any) -> list[str]:
@@ -141,11 +156,7 @@ class MTDNNPipeline(Pipeline):
                     "{'question': ..., 'context': ...}."
                 )
             return self._windows(text, pair, max_seq_len, doc_stride)
-        token_tasks = [
-            name
-            for name in self._task_names(task_name)
-            if self.model.config.tasks[name]["task_type"] == "token_classification"
-        ]
+        token_tasks = self._tasks_reading(task_name, "tokens")
         if pair is not None and token_tasks:
             raise ValueError(
                 f"Task(s) {token_tasks} tag the words of one text, but a text_pair came with {text!r}; call them with "
@@ -198,86 +209,22 @@ class MTDNNPipeline(Pipeline):
         return dict(self.model(**model_inputs, task_name=self._task_names(task_name)).task_logits) | extras
 
     def postprocess(
-        self, model_outputs: dict[str, Any], task_name: Any = None, top_k: int | None = 1, max_answer_len: int = 30
+        self,
+        model_outputs: dict[str, Any],
+        task_name: Any = None,
+        top_k: int | None = 1,
+        max_answer_len: int = 30,
+        n_best_size: int = 20,
     ) -> Any:
         results = {}
         for name in self._task_names(task_name):
-            logits = model_outputs[name]
             spec = self.model.config.tasks[name]
-            if spec["task_type"] == "span_extraction":
-                results[name] = self._answer(logits.float(), model_outputs, max_answer_len)
-                continue
-            values = logits[0].float()
-            if spec["task_type"] == "token_classification":
-                results[name] = self._entities(values, model_outputs, spec["id2label"])
-                continue
-            if spec["task_type"] != "classification":
-                results[name] = {"score": values.reshape(-1)[0].item()}
-                continue
-            # SAN heads return log-probabilities, for which softmax is the identity on probabilities.
-            probabilities = torch.softmax(values, dim=-1)
-            order = torch.argsort(probabilities, descending=True).tolist()
-            ranked = [{"label": spec["id2label"][i], "score": probabilities[i].item()} for i in order]
-            results[name] = ranked[0] if top_k == 1 else ranked[:top_k]
+            results[name] = task_type_of(spec).pipeline_result(
+                model_outputs[name],
+                model_outputs,
+                spec,
+                top_k=top_k,
+                max_answer_len=max_answer_len,
+                n_best_size=n_best_size,
+            )
         return results[task_name] if isinstance(task_name, str) else results
-
-    @staticmethod
-    def _entities(logits: torch.Tensor, outputs: dict[str, Any], id2label: dict[int, str]) -> list[dict[str, Any]]:
-        """Entities from per-token logits `(seq_len, num_labels)`: one tag per word, read at its first sub-token."""
-        probabilities = torch.softmax(logits, dim=-1)
-        word_ids = outputs["word_ids"].reshape(-1).tolist()
-        offsets = outputs["offset_mapping"].reshape(-1, 2).tolist()
-        text = outputs["text"]
-        words: list[tuple[str, float, int, int]] = []  # (tag, score, start, end) per word
-        for position, word in enumerate(word_ids):
-            if word < 0:
-                continue
-            start, end = offsets[position]
-            if position > 0 and word_ids[position - 1] == word:  # a later sub-token widens its word
-                tag, score, first, _ = words[-1]
-                words[-1] = (tag, score, first, end)
-                continue
-            best = int(probabilities[position].argmax())
-            words.append((id2label[best], probabilities[position, best].item(), start, end))
-        entities: list[dict[str, Any]] = []
-        scores: list[float] = []
-        for tag, score, start, end in words:
-            prefix, _, kind = tag.partition("-")
-            if tag == "O" or not kind:
-                scores = []
-                continue
-            current = entities[-1] if entities and scores else None
-            if current is not None and prefix == "I" and current["entity_group"] == kind:
-                current["end"] = end
-                scores.append(score)
-            else:
-                current = {"entity_group": kind, "score": 0.0, "word": "", "start": start, "end": end}
-                entities.append(current)
-                scores = [score]
-            current["score"] = sum(scores) / len(scores)
-            current["word"] = text[current["start"] : current["end"]]
-        return entities
-
-    @staticmethod
-    def _answer(logits: torch.Tensor, outputs: dict[str, Any], max_answer_len: int) -> dict[str, Any]:
-        """The best span over all windows `(windows, seq_len, 2)`: start <= end, at most `max_answer_len` tokens."""
-        in_context = outputs["in_context"].bool()
-        offsets = outputs["offset_mapping"]
-        text = outputs["text"]
-        lowest = torch.finfo(logits.dtype).min
-        best = {"answer": "", "score": 0.0, "start": 0, "end": 0}
-        for window in range(logits.shape[0]):
-            mask = in_context[window]
-            if not mask.any():
-                continue
-            start = torch.softmax(logits[window, :, 0].masked_fill(~mask, lowest), dim=-1)
-            end = torch.softmax(logits[window, :, 1].masked_fill(~mask, lowest), dim=-1)
-            # every (start, end) pair's probability, keeping end >= start and at most max_answer_len tokens
-            scores = torch.triu(torch.outer(start, end)) - torch.triu(torch.outer(start, end), diagonal=max_answer_len)
-            flat = int(scores.argmax())
-            first, last = divmod(flat, scores.shape[1])
-            score = scores[first, last].item()
-            if score > best["score"]:
-                begin, finish = int(offsets[window, first, 0]), int(offsets[window, last, 1])
-                best = {"answer": text[begin:finish], "score": score, "start": begin, "end": finish}
-        return best

@@ -25,7 +25,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_directory", "check_local_path", "is_local_path", "public_name", "read_json", "saved_name"]
+__all__ = [
+    "ADAPTER_CONFIG_FILE",
+    "ADAPTER_WEIGHTS_FILE",
+    "HEAD_CONFIG_FILE",
+    "HEAD_WEIGHTS_FILE",
+    "atomic_directory",
+    "check_local_path",
+    "is_local_path",
+    "public_name",
+    "read_json",
+    "saved_name",
+]
+
+# The files of one task's head saved alone (`save_head`) and of its LoRA adapter (`save_task_adapter`).
+HEAD_CONFIG_FILE = "head_config.json"
+HEAD_WEIGHTS_FILE = "head.safetensors"
+ADAPTER_CONFIG_FILE = "adapter_config.json"
+ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
 
 _STAGING = re.compile(r"^\.(?P<name>.+)\.saving-[^.]+$")
 

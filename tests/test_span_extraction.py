@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoTokenizer, pipeline
 
-from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
+from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask, get_task_type
 from training.collator import MultiTaskDataCollator
 from training.metrics import compute_task_metrics, span_answers, squad_metrics, task_score
 from training.run_mtdnn import main
@@ -281,23 +281,23 @@ def test_the_pipeline_answers_from_the_best_window(qa_model, tokenizer):
 
 
 def test_the_pipeline_picks_the_best_span_over_windows():
-    from modeling_mtdnn import MTDNNPipeline
-
     text = "abc def ghi jkl"
     offsets = torch.tensor([[[0, 0], [0, 3], [4, 7], [0, 0]], [[0, 0], [8, 11], [12, 15], [0, 0]]])
     in_context = torch.tensor([[False, True, True, False], [False, True, True, False]])
     logits = torch.zeros(2, 4, 2)
     logits[0, 0] = 20.0  # [CLS]: outside the context, never chosen
-    logits[0, 1], logits[0, 2, 1] = torch.tensor([2.0, 0.0]), 2.0  # window 1: "abc def", p = 0.88 * 0.88
-    logits[1, 2] = torch.tensor([6.0, 6.0])  # window 2: "jkl", p = 0.9975 ** 2
+    logits[0, 1], logits[0, 2, 1] = torch.tensor([2.0, 0.0]), 2.0  # window 1: "abc def", start + end = 4
+    logits[1, 2] = torch.tensor([6.0, 6.0])  # window 2: "jkl", start + end = 12, p = 0.9975 ** 2
     outputs = {"offset_mapping": offsets, "in_context": in_context, "text": text}
-    best = MTDNNPipeline._answer(logits, outputs, max_answer_len=30)
+    span = get_task_type("span_extraction")
+    best = span.pipeline_result(logits, outputs, {}, max_answer_len=30)
     assert (best["answer"], best["start"], best["end"]) == ("jkl", 12, 15)
     assert best["score"] == pytest.approx(torch.softmax(torch.tensor([0.0, 6.0]), 0)[1].item() ** 2)
     logits[1, 1, 0] = 9.0  # window 2 now prefers "ghi jkl" (start 1, end 2) unless answers are one token long
-    assert MTDNNPipeline._answer(logits, outputs, max_answer_len=30)["answer"] == "ghi jkl"
-    # one-token answers: window 1's "abc" (0.88 x 0.12) beats window 2's best one-token span
-    assert MTDNNPipeline._answer(logits, outputs, max_answer_len=1)["answer"] == "abc"
+    assert span.pipeline_result(logits, outputs, {}, max_answer_len=30)["answer"] == "ghi jkl"
+    # One-token answers: window 2's "jkl" (6 + 6) has the highest start + end logit, the rule evaluation scores by;
+    # window 1's "abc" would win on the product of probabilities (0.88 x 0.12), the rule the pipeline used before.
+    assert span.pipeline_result(logits, outputs, {}, max_answer_len=1)["answer"] == "jkl"
 
 
 def test_ner_and_qa_train_and_evaluate_under_ddp_as_in_one_process(encoder_dir, tmp_path):  # noqa: F811

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoTokenizer, pipeline
 
-from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask, MTDNNPipeline
+from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask, MTDNNPipeline, get_task_type
 from training.collator import MultiTaskDataCollator
 from training.metrics import compute_task_metrics, task_score, token_tag_sequences
 from training.run_mtdnn import main
@@ -270,7 +270,7 @@ def test_the_pipeline_groups_words_into_entities():
     for position, tag in enumerate(tags):
         logits[position, tag] = 4.0
     outputs = {"word_ids": word_ids, "offset_mapping": offsets, "text": text}
-    entities = MTDNNPipeline._entities(logits, outputs, id2label)
+    entities = get_task_type("token_classification").pipeline_result(logits[None], outputs, {"id2label": id2label})
     score = torch.softmax(logits[1], dim=-1)[1].item()
     assert entities == [
         {"entity_group": "PER", "score": pytest.approx(score), "word": "Peter Blackburnxyz", "start": 0, "end": 18},

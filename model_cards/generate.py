@@ -21,7 +21,6 @@ import os
 import platform
 import re
 from pathlib import Path
-from typing import Any
 
 import huggingface_hub
 import torch
@@ -31,6 +30,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 import modeling_mtdnn
 from modeling_mtdnn import MTDNNForMultiTask
 from modeling_mtdnn.saving import saved_name
+from modeling_mtdnn.task_types import task_type_of
 
 from .card_data import MTDNNModelCardData
 
@@ -53,20 +53,6 @@ def _base_model(model: MTDNNForMultiTask) -> str | None:
     if model.config.encoder_name_or_path or model.config.encoder_fingerprint:
         return model.config.encoder_name_or_path
     return _hub_id(model.config.encoder_config.name_or_path)
-
-
-def _labels(spec: dict[str, Any]) -> str:
-    if spec["task_type"] in ("classification", "token_classification"):
-        return ", ".join(spec["id2label"][i] for i in sorted(spec["id2label"]))
-    return {
-        "regression": "real-valued score",
-        "ranking": "relevance score per candidate",
-        "span_extraction": "answer span in the context (start and end token)",
-    }[spec["task_type"]]
-
-
-# The Hub's task type of each MT-DNN task type, for the model-index and the tags.
-HUB_TASK_TYPES = {"token_classification": "token-classification", "span_extraction": "question-answering"}
 
 
 def _task_of_key(model: MTDNNForMultiTask, key: str) -> str:
@@ -92,7 +78,7 @@ def _task_rows(model: MTDNNForMultiTask, card_data: MTDNNModelCardData) -> list[
                     "name": key,
                     "task_type": spec["task_type"],
                     "head": head,
-                    "labels": _labels(spec),
+                    "labels": task_type_of(spec).describe_labels(spec),
                     "metric": ", ".join(scores) or metric or "—",
                     "score": ", ".join(_format_score(value) for value in scores.values()) or "<!-- not evaluated -->",
                 }
@@ -116,8 +102,10 @@ def _metadata(model: MTDNNForMultiTask, card_data: MTDNNModelCardData, model_nam
                 continue
             eval_results.append(
                 EvalResult(
-                    task_type=HUB_TASK_TYPES.get(
-                        model.config.tasks.get(task, {}).get("task_type"), "text-classification"
+                    task_type=(
+                        task_type_of(model.config.tasks[task]).hub_task
+                        if task in model.config.tasks
+                        else "text-classification"
                     ),
                     dataset_type=source["dataset"],
                     dataset_name=f"{source['dataset']} {source.get('config') or ''}".strip(),
@@ -137,11 +125,7 @@ def _metadata(model: MTDNNForMultiTask, card_data: MTDNNModelCardData, model_nam
         tags=list(
             dict.fromkeys(
                 ["mt-dnn", "multi-task-learning", "text-classification"]
-                + [
-                    HUB_TASK_TYPES[s["task_type"]]
-                    for s in model.config.tasks.values()
-                    if s["task_type"] in HUB_TASK_TYPES
-                ]
+                + [task_type_of(spec).hub_task for spec in model.config.tasks.values()]
                 + list(card_data.tags)
             )
         ),
@@ -160,21 +144,22 @@ def _usage(model: MTDNNForMultiTask) -> str:
     """Python lines that run each task on an input of its kind: a sentence, a pair, or a question's candidates."""
     lines, prepared = [], None
     for name, spec in model.config.tasks.items():
-        if spec["task_type"] == "token_classification":
+        task_type = task_type_of(spec)
+        if task_type.input_kind == "tokens":
             lines += [
                 'words = tokenizer("EU rejects German call", return_tensors="pt")',
                 f'model(**words, task_name="{name}").logits  # (1, tokens, tags): each word tagged at its first token',
             ]
             prepared = None
             continue
-        if spec["task_type"] == "span_extraction":
+        if task_type.input_kind == "spans":
             lines += [
                 'qa = tokenizer("Who wrote Hamlet?", "Hamlet is a tragedy by Shakespeare.", return_tensors="pt")',
                 f'model(**qa, task_name="{name}").logits  # (1, tokens, 2): start and end logits per token',
             ]
             prepared = None
             continue
-        if spec["task_type"] == "ranking":
+        if task_type.groups_candidates:
             lines += [
                 'question = "Who wrote Hamlet?"',
                 'candidates = ["Shakespeare wrote Hamlet around 1600.", "Hamlet is a prince of Denmark."]',

@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from modeling_mtdnn.task_types import TaskType, get_task_type, task_type_of
+
 __all__ = ["MODEL_INPUT_COLUMNS", "MultiTaskDataCollator"]
 
 MODEL_INPUT_COLUMNS = ("input_ids", "attention_mask", "token_type_ids")
@@ -41,6 +43,9 @@ class MultiTaskDataCollator:
             The length of `padding="max_length"`.
         pad_to_multiple_of (`int`, *optional*):
             Rounds padded lengths up to a multiple (8 suits tensor cores).
+        tasks (`dict[str, dict]`, *optional*):
+            The model's task specs (`model.config.tasks`): each batch's labels are collated by its task's type
+            ([`~modeling_mtdnn.TaskType.collate_labels`]). Without them, the type is read off the form of the labels.
 
     Ranking rows (`input_ids` holding several candidates) become `(groups, candidates, seq_len)` tensors; groups
     with fewer candidates are filled with all-padding candidates (attention mask all zeros), which the model scores
@@ -57,12 +62,23 @@ class MultiTaskDataCollator:
     padding: str = "longest"
     max_length: int | None = None
     pad_to_multiple_of: int | None = None
+    tasks: dict[str, dict[str, Any]] | None = None
 
     def __post_init__(self):
         if self.padding not in ("longest", "max_length"):
             raise ValueError(f"padding must be 'longest' or 'max_length', got {self.padding!r}.")
         if self.padding == "max_length" and not self.max_length:
             raise ValueError("padding='max_length' needs max_length (for example 128).")
+
+    def _task_type(self, task_name: str, label: Any) -> TaskType:
+        """The task type that collates the batch's labels: from `tasks`, else read off the form of a label."""
+        if self.tasks is not None and task_name in self.tasks:
+            return task_type_of(self.tasks[task_name])
+        if isinstance(label, dict):  # the answer's first and last token
+            return get_task_type("span_extraction")
+        if isinstance(label, list):  # one tag per token
+            return get_task_type("token_classification")
+        return get_task_type("regression" if isinstance(label, float) else "classification")
 
     def _target_length(self, longest: int) -> int:
         length = max(longest, self.max_length or 0) if self.padding == "max_length" else longest
@@ -122,20 +138,7 @@ class MultiTaskDataCollator:
             )
         if "labels" in features[0]:
             labels = [feature["labels"] for feature in features]
-            if isinstance(labels[0], dict):  # span extraction: the answer's first and last token
-                batch["labels"] = torch.tensor([[label["start"], label["end"]] for label in labels], dtype=torch.long)
-            elif isinstance(labels[0], list):  # token classification: one tag per token, -100 on the padding
-                tags = torch.full((len(labels), length), -100, dtype=torch.long)
-                left = self.tokenizer.padding_side == "left"
-                for i, row in enumerate(labels):
-                    values = torch.as_tensor(row[:length], dtype=torch.long)
-                    if left:
-                        tags[i, length - len(values) :] = values
-                    else:
-                        tags[i, : len(values)] = values
-                batch["labels"] = tags
-            else:
-                dtype = torch.float32 if isinstance(labels[0], float) else torch.long
-                batch["labels"] = torch.tensor(labels, dtype=dtype)
+            task_type = self._task_type(task_name, labels[0])
+            batch["labels"] = task_type.collate_labels(labels, length, self.tokenizer.padding_side == "left")
         batch["task_name"] = task_name
         return batch

@@ -30,6 +30,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modeling_mtdnn.decoding import (
+    IGNORE_INDEX,
+    best_answers,
+    ranking_pair_predictions,
+    ranking_predictions,
+    tags_at,
+)
+from modeling_mtdnn.task_types import TASK_TYPES, get_task_type, task_type_of
+
 if TYPE_CHECKING:
     import evaluate
 
@@ -47,6 +56,7 @@ __all__ = [
     "predictions_from_logits",
     "ranking_pair_predictions",
     "ranking_predictions",
+    "score_task",
     "span_answers",
     "squad_metrics",
     "task_score",
@@ -75,7 +85,6 @@ METRIC_CONFIGS: dict[str, tuple[str, ...]] = {
     "wnli": ("accuracy",),
 }
 
-IGNORE_INDEX = -100
 _PUNCTUATION = frozenset(string.punctuation)
 # The metric configs that score real-valued predictions (regression); every other config scores class ids.
 REGRESSION_METRICS = frozenset(name for name, metrics in METRIC_CONFIGS.items() if "pearson" in metrics)
@@ -199,9 +208,9 @@ def token_tag_sequences(
             f"got {logits.shape}."
         )
     predicted, gold = [], []
-    for row, tags in zip(logits.argmax(axis=-1), labels):
-        kept = [position for position, tag in enumerate(tags) if tag != -100]
-        predicted.append([id2label[int(row[position])] for position in kept])
+    for row, tags in zip(logits, labels):
+        kept = [position for position, tag in enumerate(tags) if tag != IGNORE_INDEX]
+        predicted.append([id2label[tag] for tag in tags_at(row, kept)])
         gold.append([id2label[int(tags[position])] for position in kept])
     return predicted, gold
 
@@ -275,39 +284,8 @@ def squad_metrics(task_name: str, predictions: list[str], references: list[list[
     return {"exact_match": math.fsum(exact) / len(exact), "f1": math.fsum(f1) / len(f1)}
 
 
-def span_answers(logits: np.ndarray, features: Any, n_best_size: int = 20, max_answer_length: int = 30) -> dict:
-    """
-    The best answer of each example from the start and end logits of its windows, as transformers' question-answering
-    examples search it: in every window, the `n_best_size` best starts and ends inside the context, with the end not
-    before the start and at most `max_answer_length` tokens long; the span with the highest start + end logit wins.
-
-    Args:
-        logits (`np.ndarray` of shape `(windows, seq_len, 2)`): start and end logits (padding positions ignored).
-        features: the windows, with `example_id`, `offset_mapping` ([-1, -1] outside the context) and `context`.
-
-    Returns:
-        `dict`: example id -> `{"answer", "score", "start", "end"}` (character offsets into the context; the score
-        is the start + end logit). An example whose windows hold no valid span gets an empty answer.
-    """
-    logits = np.asarray(logits, dtype=np.float64)
-    best: dict[int, dict[str, Any]] = {}
-    for window, (example, offsets, context) in enumerate(
-        zip(features["example_id"], features["offset_mapping"], features["context"])
-    ):
-        start_logits, end_logits = logits[window, : len(offsets), 0], logits[window, : len(offsets), 1]
-        inside = np.array([offset[0] >= 0 for offset in offsets])
-        starts = [i for i in np.argsort(start_logits)[::-1] if inside[i]][:n_best_size]
-        ends = [i for i in np.argsort(end_logits)[::-1] if inside[i]][:n_best_size]
-        current = best.setdefault(example, {"answer": "", "score": -math.inf, "start": 0, "end": 0})
-        for start in starts:
-            for end in ends:
-                if end < start or end - start + 1 > max_answer_length:
-                    continue
-                score = float(start_logits[start] + end_logits[end])
-                if score > current["score"]:
-                    first, last = offsets[start][0], offsets[end][1]
-                    current.update(answer=context[first:last], score=score, start=first, end=last)
-    return best
+# Answers are picked by the n-best rule that the pipeline and prediction files use too (one decoding).
+span_answers = best_answers
 
 
 def _column(task_name: str, name: str, values: Any) -> np.ndarray:
@@ -324,7 +302,8 @@ def _column(task_name: str, name: str, values: Any) -> np.ndarray:
 
 def predictions_from_logits(task_type: str, logits: np.ndarray, *, task_name: str | None = None) -> np.ndarray:
     """
-    Turns a classification or regression head's outputs into the predictions its metric expects.
+    Turns a classification or regression head's outputs into the predictions its metric expects, by the task
+    type's own decoding ([`~modeling_mtdnn.TaskType.decode`]).
 
     Args:
         task_type (`str`):
@@ -351,137 +330,52 @@ def predictions_from_logits(task_type: str, logits: np.ndarray, *, task_name: st
 
     ```
     """
-    logits = np.asarray(logits)
-    if task_type == "classification":
-        if logits.ndim < 2:
-            raise ValueError(
-                f"{_task(task_name)} (classification): got logits of shape {logits.shape}; pass "
-                "`(n_examples, num_labels)` logits so the argmax runs over the labels."
-            )
-        return logits.argmax(axis=-1).astype(np.int64)
-    if task_type == "regression":
-        if logits.ndim == 2 and logits.shape[1] == 1:
-            logits = logits[:, 0]
-        if logits.ndim != 1:
-            raise ValueError(
-                f"{_task(task_name)} (regression): got scores of shape {logits.shape}; pass `(n_examples,)` or "
-                "`(n_examples, 1)` scores."
-            )
-        return logits.astype(np.float64)
-    if task_type == "ranking":
+    kind = get_task_type(task_type) if task_type in TASK_TYPES else None
+    if kind is not None and kind.groups_candidates:
         raise ValueError(
             f"{_task(task_name)} (ranking): per-pair predictions of a ranking task need the candidates of each "
             "query; use `ranking_pair_predictions(scores, candidate_labels, positive_label)` instead."
         )
-    raise ValueError(
-        f"{_task(task_name)}: task_type {task_type!r} is not known: use 'classification', 'regression' or "
-        "'ranking' (the last with `ranking_pair_predictions`)."
-    )
+    if kind is None or kind.input_kind != "sentences":
+        raise ValueError(
+            f"{_task(task_name)}: task_type {task_type!r} is not known: use 'classification', 'regression' or "
+            "'ranking' (the last with `ranking_pair_predictions`)."
+        )
+    return kind.decode(np.asarray(logits), task_name=task_name)
 
 
-def ranking_pair_predictions(
-    scores: np.ndarray, candidate_labels: np.ndarray, positive_label: int = 0, *, task_name: str | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def score_task(
+    task_name: str,
+    spec: dict[str, Any],
+    metric: str,
+    dataset: Any,
+    logits: np.ndarray,
+    **settings: Any,
+) -> dict[str, float]:
     """
-    Turns ranking scores over each query's candidates into per-pair predictions (how GLUE scores QNLI).
-
-    In each group the top-scoring real candidate is predicted `positive_label`, every other real candidate
-    `1 - positive_label`. Padded candidates (`candidate_labels == -100`) are never chosen and are left out.
+    Scores one evaluation set: its task type decodes the logits into predictions (class ids, scores, per-pair labels,
+    tags per word, answers) and reads the references from the prepared rows, and the task's metric compares them.
 
     Args:
-        scores (`np.ndarray`):
-            `(groups, candidates)` scores of the ranking head; padded candidates may hold any value (`-inf`).
-        candidate_labels (`np.ndarray`):
-            `(groups, candidates)` pair labels (`positive_label` or `1 - positive_label`), `-100` for padding.
-        positive_label (`int`, *optional*, defaults to 0):
-            The class id of a relevant candidate (GLUE QNLI: 0 = `entailment`).
-        task_name (`str`, *optional*, defaults to `None`):
-            The task, named in error messages.
-
-    Returns:
-        `tuple[np.ndarray, np.ndarray]`: flat int64 `(pair_predictions, pair_references)` over the real candidates,
-        group by group.
-
-    Raises:
-        `ValueError`: if `positive_label` is not 0 or 1, or `scores` and `candidate_labels` are not 2-D arrays of
-            the same shape.
-
-    Example:
-
-    ```python
-    >>> scores = np.array([[0.2, 1.5, -np.inf], [0.9, 0.1, 0.3]])
-    >>> labels = np.array([[1, 0, -100], [1, 0, 1]])
-    >>> ranking_pair_predictions(scores, labels, positive_label=0)
-    (array([1, 0, 0, 1, 1]), array([1, 0, 1, 0, 1]))
-
-    ```
+        task_name (`str`): the task, named in error messages.
+        spec (`dict`): the task's spec in the model config.
+        metric (`str`): the metric config (a key of `METRIC_NAMES`).
+        dataset: the prepared evaluation rows, in the order of `logits`.
+        logits (`np.ndarray`): the head's logits over `dataset`.
+        settings: what decoding takes: `positive_label` (ranking), `n_best_size` and `max_answer_length` (spans).
     """
-    if positive_label not in (0, 1):
-        raise ValueError(
-            f"{_task(task_name)} (ranking): got positive_label={positive_label!r}; per-pair labels are binary, so "
-            "pass 0 or 1 (GLUE QNLI: 0 = entailment)."
-        )
-    scores = np.asarray(scores, dtype=np.float64)
-    candidate_labels = np.asarray(candidate_labels)
-    if scores.ndim != 2 or scores.shape != candidate_labels.shape:
-        raise ValueError(
-            f"{_task(task_name)} (ranking): got scores of shape {scores.shape} and candidate_labels of shape "
-            f"{candidate_labels.shape}; pass two `(groups, candidates)` arrays, padded with label -100."
-        )
-    real = candidate_labels != IGNORE_INDEX
-    masked = np.where(real, scores, -np.inf)
-    # `argmax` of a row of -inf only (no real candidate) is 0; such rows contribute no pair below.
-    top = masked.argmax(axis=-1)
-    is_top = np.zeros_like(real)
-    is_top[np.arange(len(top)), top] = True
-    predictions = np.where(is_top, positive_label, 1 - positive_label).astype(np.int64)
-    return predictions[real], candidate_labels[real].astype(np.int64)
-
-
-def ranking_predictions(
-    scores: np.ndarray, group_ids: np.ndarray, positive_label: int = 0, *, task_name: str | None = None
-) -> np.ndarray:
-    """
-    Per-pair predictions of a ranking task, in the order of its pairs: the top-scoring pair of each group (the
-    question's candidates) is predicted `positive_label`, the others `1 - positive_label`.
-
-    Args:
-        scores (`np.ndarray`): `(n_pairs,)` scores of the ranking head, one per (query, candidate) pair.
-        group_ids (`np.ndarray`): `(n_pairs,)` the query each pair belongs to; a group's pairs need not be adjacent.
-        positive_label (`int`, *optional*, defaults to 0): the class id of a relevant candidate.
-        task_name (`str`, *optional*, defaults to `None`): the task, named in error messages.
-
-    Example:
-
-    ```python
-    >>> ranking_predictions(np.array([0.1, 2.0, 0.5, -1.0]), np.array([7, 7, 8, 7]))
-    array([1, 0, 0, 1])
-
-    ```
-    """
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    group_ids = np.asarray(group_ids).reshape(-1)
-    if scores.shape != group_ids.shape:
-        raise ValueError(
-            f"{_task(task_name)} (ranking): got {scores.shape[0]} scores for {group_ids.shape[0]} group ids; pass one "
-            "score and one group id per pair."
-        )
-    if scores.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    _, rows = np.unique(group_ids, return_inverse=True)
-    columns = np.zeros_like(rows)
-    seen: dict[int, int] = {}
-    for i, row in enumerate(rows.tolist()):
-        columns[i] = seen.get(row, 0)
-        seen[row] = columns[i] + 1
-    grid = np.full((len(seen), max(seen.values(), default=0)), -np.inf)
-    labels = np.full(grid.shape, IGNORE_INDEX)
-    grid[rows, columns] = scores
-    labels[rows, columns] = 0
-    flat, _ = ranking_pair_predictions(grid, labels, positive_label, task_name=task_name)
-    # `ranking_pair_predictions` returns the real cells row by row; map them back to the pairs' order.
-    real_cells = np.flatnonzero(labels.reshape(-1) != IGNORE_INDEX)
-    return flat[np.searchsorted(real_cells, rows * grid.shape[1] + columns)]
+    kind = task_type_of(spec)
+    predictions = kind.decode(logits, dataset, task_name=task_name, **settings)
+    references = kind.references(dataset)
+    if kind.input_kind == "tokens":  # seqeval reads tag names
+        names = spec["id2label"]
+        predictions = [[names[tag] for tag in row] for row in predictions]
+        references = [[names[tag] for tag in row] for row in references]
+    elif kind.input_kind == "spans":  # SQuAD reads each question's answer against its gold answers
+        examples = sorted(references)
+        predictions = [predictions[i]["answer"] for i in examples]
+        references = [references[i] for i in examples]
+    return compute_task_metrics(task_name, metric, predictions, references)
 
 
 def task_score(metrics: dict[str, float]) -> float:

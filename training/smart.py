@@ -41,6 +41,7 @@ from torch import nn
 from transformers import TrainerCallback
 
 from modeling_mtdnn.saving import atomic_file
+from modeling_mtdnn.task_types import get_task_type
 
 __all__ = ["PROXIMAL_FILE", "BregmanProximalCallback", "adversarial_loss", "symmetric_divergence"]
 
@@ -55,7 +56,7 @@ def symmetric_divergence(logits: torch.Tensor, other: torch.Tensor, task_type: s
     differentiates its second argument, the other side is held fixed, as in the authors' code), the squared error for
     regression. Batch mean.
     """
-    if task_type == "regression":
+    if get_task_type(task_type).predicts_value:
         return F.mse_loss(logits.float().view(-1), other.float().view(-1))
     log_p, log_q = torch.log_softmax(logits.float(), dim=-1), torch.log_softmax(other.float(), dim=-1)
     forward = F.kl_div(log_q, log_p.detach(), log_target=True, reduction="batchmean")
@@ -65,7 +66,7 @@ def symmetric_divergence(logits: torch.Tensor, other: torch.Tensor, task_type: s
 
 def _ascent_divergence(adversarial: torch.Tensor, clean: torch.Tensor, task_type: str) -> torch.Tensor:
     """The divergence the perturbation climbs: from the clean prediction (fixed) to the perturbed one."""
-    if task_type == "regression":
+    if get_task_type(task_type).predicts_value:
         return F.mse_loss(adversarial.float().view(-1), clean.float().view(-1))
     log_clean = torch.log_softmax(clean.float(), dim=-1)
     return F.kl_div(torch.log_softmax(adversarial.float(), dim=-1), log_clean, log_target=True, reduction="batchmean")

@@ -34,17 +34,11 @@ from transformers.utils import logging
 
 from model_cards import MTDNNModelCardData, write_model_card
 from modeling_mtdnn.saving import atomic_directory, atomic_file, read_json
+from modeling_mtdnn.task_types import task_type_of
 
 from .callbacks import ModelCardCallback
 from .distill import distillation_loss
-from .metrics import (
-    average_score,
-    compute_task_metrics,
-    predictions_from_logits,
-    ranking_predictions,
-    span_answers,
-    token_tag_sequences,
-)
+from .metrics import average_score, score_task
 from .samplers import MultiTaskBatchSampler
 from .smart import BregmanProximalCallback, adversarial_loss, symmetric_divergence
 
@@ -80,6 +74,15 @@ class EvalSpec:
     positive_label: int = 0
     max_answer_length: int = 30
     n_best_size: int = 20
+
+    @property
+    def settings(self) -> dict[str, int]:
+        """What the task type's decoding takes (see `MTDNNTrainer.predictions_of`)."""
+        return {
+            "positive_label": self.positive_label,
+            "max_answer_length": self.max_answer_length,
+            "n_best_size": self.n_best_size,
+        }
 
 
 def end_distributed_run(trainer: Trainer | None = None, wait: bool = True) -> None:
@@ -468,33 +471,22 @@ class MTDNNTrainer(Trainer):
         write_model_card(self.model, self.args.output_dir, card_data, model_id=self.hub_model_id or None)
 
     # ---------------------------------------------------------------------------------------------- evaluation
-    def predictions_of(self, task_name: str, dataset, logits: np.ndarray, positive_label: int = 0) -> np.ndarray:
+    def predictions_of(self, task_name: str, dataset, logits: np.ndarray, **settings) -> Any:
         """
-        A task's predictions from its head's logits over `dataset`, in dataset order: class ids (classification),
-        scores (regression), or per-pair class ids after ranking each question's candidates (ranking, which reads
-        the dataset's `group_id`; `positive_label` is the class of a top-ranked candidate).
+        A task's predictions from its head's logits over `dataset`, in dataset order, as its task type decodes them:
+        class ids (classification), scores (regression), per-pair class ids after ranking each question's candidates
+        (ranking, which reads the dataset's `group_id`; `positive_label` is the class of a top-ranked candidate), tag
+        ids per word (token classification) or each question's answer (span extraction: `n_best_size`,
+        `max_answer_length`).
         """
-        task_type = self.model.config.tasks[task_name]["task_type"]
-        if task_type == "ranking":
-            return ranking_predictions(logits, dataset["group_id"], positive_label, task_name=task_name)
-        return predictions_from_logits(task_type, logits, task_name=task_name)
+        spec = self.model.config.tasks[task_name]
+        return task_type_of(spec).decode(logits, dataset, task_name=task_name, **settings)
 
     def _score(self, key: str, dataset, logits: np.ndarray) -> dict[str, float]:
         spec = self.eval_specs[key]
-        task = self.model.config.tasks[spec.task_name]
-        if task["task_type"] == "token_classification":
-            predicted, gold = token_tag_sequences(logits, dataset["labels"], task["id2label"])
-            return compute_task_metrics(spec.task_name, spec.metric, predicted, gold)
-        if task["task_type"] == "span_extraction":
-            answers = span_answers(logits, dataset, spec.n_best_size, spec.max_answer_length)
-            gold = dict(zip(dataset["example_id"], dataset["answer_texts"]))
-            examples = sorted(gold)
-            return compute_task_metrics(
-                spec.task_name, spec.metric, [answers[i]["answer"] for i in examples], [gold[i] for i in examples]
-            )
-        predictions = self.predictions_of(spec.task_name, dataset, logits, spec.positive_label)
-        references = np.asarray(dataset["pair_labels" if "pair_labels" in dataset.column_names else "labels"])
-        return compute_task_metrics(spec.task_name, spec.metric, predictions, references)
+        return score_task(
+            spec.task_name, self.model.config.tasks[spec.task_name], spec.metric, dataset, logits, **spec.settings
+        )
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         """Evaluates every task's validation set; returns `<prefix>_<key>_<metric>` and `<prefix>_average`."""

@@ -110,24 +110,12 @@ def test_temperature_restarts_the_pass_of_an_exhausted_task():
     assert small[:10] != small[10:20]
 
 
-def test_temperature_weights_scale_the_probabilities():
-    sampler = MultiTaskBatchSampler(
-        {"a": 100, "b": 100}, 1, strategy="temperature", temperature=1.0, task_weights={"b": 3.0}
-    )
-    assert sampler.task_probabilities() == pytest.approx({"a": 0.25, "b": 0.75})
-
-
 def test_uniform_alternates_the_tasks_in_order():
     sampler = MultiTaskBatchSampler(SIZES, batch_size=4, strategy="uniform")
     assert sampler.batch_tasks() == ["mnli", "rte", "cola"] * 4
     replicated = MultiTaskBatchSampler(SIZES, batch_size=4, strategy="uniform", num_replicas=2)
     assert replicated.batch_tasks() == ["mnli", "mnli", "rte", "rte", "cola", "cola"] * 2 + ["mnli", "mnli"]
     assert sampler.task_probabilities() == pytest.approx({"mnli": 1 / 3, "rte": 1 / 3, "cola": 1 / 3})
-
-
-def test_uniform_with_weights_is_a_smooth_weighted_round_robin():
-    sampler = MultiTaskBatchSampler({"a": 6, "b": 3}, batch_size=1, strategy="uniform", task_weights={"a": 2.0})
-    assert sampler.batch_tasks() == ["a", "b", "a"] * 3
 
 
 @pytest.mark.parametrize(
@@ -248,7 +236,7 @@ def test_task_of_index():
 
 
 def test_state_dict_is_json_and_round_trips():
-    kwargs = {"strategy": "annealed", "num_epochs": 4, "seed": 5, "num_replicas": 2, "task_weights": {"rte": 2.0}}
+    kwargs = {"strategy": "annealed", "num_epochs": 4, "seed": 5, "num_replicas": 2}
     sampler = MultiTaskBatchSampler(SIZES, batch_size=4, **kwargs)
     sampler.set_epoch(3)
     state = json.loads(json.dumps(sampler.state_dict()))
@@ -262,7 +250,6 @@ def test_state_dict_is_json_and_round_trips():
         "num_epochs": 4,
         "num_replicas": 2,
         "drop_last": False,
-        "task_weights": {"rte": 2.0},
         "lengths_digest": None,
         "mega_batch_mult": None,
     }
@@ -305,7 +292,7 @@ def test_load_state_dict_refuses_a_state_missing_fields():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "MultiTaskBatchSampler: the state to load lacks the field(s) ['epoch']; expected the fields ['strategy', 'seed', 'epoch', 'batch_size', 'task_sizes', 'temperature', 'num_epochs', 'num_replicas', 'drop_last', 'task_weights', 'lengths_digest', 'mega_batch_mult'] of MultiTaskBatchSampler.state_dict()."
+            "MultiTaskBatchSampler: the state to load lacks the field(s) ['epoch']; expected the fields ['strategy', 'seed', 'epoch', 'batch_size', 'task_sizes', 'temperature', 'num_epochs', 'num_replicas', 'drop_last', 'lengths_digest', 'mega_batch_mult'] of MultiTaskBatchSampler.state_dict()."
         ),
     ):
         sampler.load_state_dict({key: value for key, value in sampler.state_dict().items() if key != "epoch"})
@@ -352,22 +339,6 @@ def test_batch_size_attribute_tells_accelerate_whether_batches_vary():
         ({"num_epochs": 0}, "MultiTaskBatchSampler: argument 'num_epochs' must be an int >= 1, got 0."),
         ({"seed": "42"}, "MultiTaskBatchSampler: argument 'seed' must be an int, got '42'."),
         ({"drop_last": 1}, "MultiTaskBatchSampler: argument 'drop_last' must be a bool, got 1."),
-        (
-            {"strategy": "temperature", "task_weights": {"qnli": 2.0}},
-            "MultiTaskBatchSampler: argument 'task_weights' must be a dict over (some of) the tasks ['a', 'b'], got {'qnli': 2.0}.",
-        ),
-        (
-            {"strategy": "uniform", "task_weights": {"a": 0.0}},
-            "MultiTaskBatchSampler: argument 'task_weights' must be a dict mapping task names to finite numbers > 0, got 0.0 for task 'a'.",
-        ),
-        (
-            {"strategy": "annealed", "task_weights": {"b": -1}},
-            "MultiTaskBatchSampler: argument 'task_weights' must be a dict mapping task names to finite numbers > 0, got -1 for task 'b'.",
-        ),
-        (
-            {"task_weights": {"a": 2.0}},
-            "MultiTaskBatchSampler: argument 'task_weights' must be None with strategy='proportional' (it draws every batch exactly once per epoch); to weight tasks use strategy='temperature' (temperature=1.0 is proportional) or 'annealed' or 'uniform', got {'a': 2.0}.",
-        ),
         (
             {"batch_size": 4, "drop_last": True, "num_replicas": 2},
             "MultiTaskBatchSampler: argument 'task_sizes' must be at least batch_size * num_replicas = 8 examples per task with drop_last=True (else the task never gets a batch), got 5 for task 'b'.",

@@ -11,15 +11,23 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""`ModelCardCallback`: fills the model card's data while training runs."""
+"""The callbacks of `MTDNNTrainer`: the task sampler's state in step with training, and the model card's data."""
 
 from __future__ import annotations
+
+import json
+import math
+import os
 
 from transformers import TrainerCallback
 
 from model_cards import MTDNNModelCardData
+from modeling_mtdnn.saving import atomic_file, read_json
 
-__all__ = ["HYPERPARAMETERS", "ModelCardCallback"]
+__all__ = ["HYPERPARAMETERS", "SAMPLER_STATE_FILE", "ModelCardCallback", "TaskSamplerCallback"]
+
+# The task sampler's state, the last file of a complete checkpoint.
+SAMPLER_STATE_FILE = "task_sampler_state.json"
 
 # The training arguments a card reports, when set.
 HYPERPARAMETERS = (
@@ -78,3 +86,33 @@ class ModelCardCallback(TrainerCallback):
             self.card_data.eval_results.update(
                 {key: value for key, value in metrics.items() if isinstance(value, (int, float))}
             )
+
+
+class TaskSamplerCallback(TrainerCallback):
+    """
+    Keeps the task sampler in step with the Trainer: sets its epoch at each epoch's start (also when a resumed run
+    skips into the middle of an epoch), writes its state as JSON into every checkpoint, and checks that state when
+    training resumes from a checkpoint (`args.resume_from_checkpoint`).
+    """
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        checkpoint = self.trainer.resumed_from
+        if checkpoint and self.trainer.task_sampler is not None:
+            path = os.path.join(checkpoint, SAMPLER_STATE_FILE)
+            self.trainer.task_sampler.load_state_dict(read_json(path, "Task sampler state"))
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if self.trainer.task_sampler is not None:
+            self.trainer.task_sampler.set_epoch(math.floor(state.epoch + 1e-6))
+
+    def on_save(self, args, state, control, **kwargs):
+        sampler = self.trainer.task_sampler
+        if sampler is None or not state.is_world_process_zero:
+            return
+        folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        if os.path.isdir(folder):
+            with atomic_file(os.path.join(folder, SAMPLER_STATE_FILE)) as temporary:
+                temporary.write_text(json.dumps(sampler.state_dict(), indent=2))

@@ -39,7 +39,6 @@ _SETTINGS = (
     "num_epochs",
     "num_replicas",
     "drop_last",
-    "task_weights",
     "lengths_digest",
     "mega_batch_mult",
 )
@@ -117,10 +116,6 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
             block) instead of keeping (completing) it.
         num_replicas (`int`, *optional*, defaults to 1):
             The data-parallel world size, i.e. the number of consecutive batches of one task per step.
-        task_weights (`dict[str, float]`, *optional*):
-            An extra multiplier on the sampling probability of the named tasks (the others keep 1.0), for
-            `"temperature"` and `"annealed"`; for `"uniform"` the tasks take turns in proportion to their weights
-            (smooth weighted round-robin). Not allowed with `"proportional"`, which draws every batch exactly once.
         lengths (`dict[str, Sequence[int]]`, *optional*):
             Each task's example lengths (tokens), to form batches of similar lengths within each task, as the
             Trainer's `group_by_length` does (`transformers.trainer_pt_utils.get_length_grouped_indices`): a pass
@@ -161,7 +156,6 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
         seed: int = 42,
         drop_last: bool = False,
         num_replicas: int = 1,
-        task_weights: Mapping[str, float] | None = None,
         lengths: Mapping[str, Sequence[int]] | None = None,
         mega_batch_mult: int | None = None,
     ):
@@ -187,23 +181,6 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
             raise _fail("drop_last", drop_last, "a bool")
         if not _is_int(num_replicas) or num_replicas < 1:
             raise _fail("num_replicas", num_replicas, "an int >= 1 (the data-parallel world size)")
-        if task_weights is not None:
-            if strategy == "proportional":
-                raise _fail(
-                    "task_weights",
-                    task_weights,
-                    "None with strategy='proportional' (it draws every batch exactly once per epoch); to weight "
-                    "tasks use strategy='temperature' (temperature=1.0 is proportional) or 'annealed' or 'uniform'",
-                )
-            if not isinstance(task_weights, Mapping):
-                raise _fail("task_weights", task_weights, "None or a dict mapping task names to positive weights")
-            unknown = [name for name in task_weights if name not in task_sizes]
-            if unknown:
-                raise _fail("task_weights", dict(task_weights), f"a dict over (some of) the tasks {list(task_sizes)}")
-            for name, weight in task_weights.items():
-                if not _is_positive_number(weight):
-                    raise _fail("task_weights", weight, "a dict mapping task names to finite numbers > 0", name)
-
         if lengths is not None:
             if not isinstance(lengths, Mapping) or list(lengths) != list(task_sizes):
                 shown = list(lengths) if isinstance(lengths, Mapping) else lengths
@@ -230,15 +207,11 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
         self.seed = seed
         self.drop_last = drop_last
         self.num_replicas = num_replicas
-        self.task_weights: dict[str, float] | None = (
-            None if task_weights is None else {name: float(weight) for name, weight in task_weights.items()}
-        )
         self.epoch = 0
 
         sizes = list(self.task_sizes.values())
         self._offsets = [sum(sizes[:t]) for t in range(len(sizes))]
         self._total_examples = sum(sizes)
-        self._weights = [1.0 if task_weights is None else self.task_weights.get(name, 1.0) for name in self.task_names]
         # The number of blocks (steps) of one pass over each task.
         self._blocks_per_pass = []
         for name, size in self.task_sizes.items():
@@ -285,7 +258,7 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
     @property
     def size_exponent(self) -> float:
         """
-        The exponent `alpha` of the current epoch in P(task) ∝ weight * size ** alpha: 1.0 for `"proportional"` (in
+        The exponent `alpha` of the current epoch in P(task) ∝ size ** alpha: 1.0 for `"proportional"` (in
         expectation), `1 / temperature`, the annealed alpha, or 0.0 for `"uniform"`.
         """
         if self.strategy == "proportional":
@@ -305,7 +278,7 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
             scores = [float(blocks) for blocks in self._blocks_per_pass]
         else:
             alpha = self.size_exponent
-            scores = [w * size**alpha for w, size in zip(self._weights, self.task_sizes.values())]
+            scores = [size**alpha for size in self.task_sizes.values()]
         total = sum(scores)
         return {name: score / total for name, score in zip(self.task_names, scores)}
 
@@ -343,7 +316,6 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
             "num_epochs": self.num_epochs,
             "num_replicas": self.num_replicas,
             "drop_last": self.drop_last,
-            "task_weights": None if self.task_weights is None else dict(self.task_weights),
             "lengths_digest": self._lengths_digest(),
             "mega_batch_mult": self.mega_batch_mult,
         }
@@ -397,16 +369,7 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
             tasks = [t for t, blocks in enumerate(self._blocks_per_pass) for _ in range(blocks)]
             return [tasks[i] for i in torch.randperm(num_steps, generator=generator).tolist()]
         if self.strategy == "uniform":
-            if len(set(self._weights)) == 1:
-                return [k % num_tasks for k in range(num_steps)]
-            # Smooth weighted round-robin: deterministic, each task's share of the steps ∝ its weight.
-            total, credit, tasks = sum(self._weights), [0.0] * num_tasks, []
-            for _ in range(num_steps):
-                credit = [c + w for c, w in zip(credit, self._weights)]
-                best = max(range(num_tasks), key=credit.__getitem__)
-                credit[best] -= total
-                tasks.append(best)
-            return tasks
+            return [k % num_tasks for k in range(num_steps)]
         probabilities = torch.tensor(list(self.task_probabilities().values()), dtype=torch.float64)
         return torch.multinomial(probabilities, num_steps, replacement=True, generator=generator).tolist()
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -43,7 +44,7 @@ from transformers import TrainerCallback
 from modeling_mtdnn.saving import atomic_file
 from modeling_mtdnn.task_types import get_task_type
 
-__all__ = ["PROXIMAL_FILE", "BregmanProximalCallback", "adversarial_loss", "symmetric_divergence"]
+__all__ = ["PROXIMAL_FILE", "BregmanProximalCallback", "adversarial_loss", "smart_terms", "symmetric_divergence"]
 
 PROXIMAL_FILE = "bregman_proximal.safetensors"
 ADV_NORMS = ("inf", "l2")
@@ -161,3 +162,37 @@ class BregmanProximalCallback(TrainerCallback):
             }
             with atomic_file(os.path.join(folder, PROXIMAL_FILE)) as temporary:
                 save_file(weights, temporary, metadata={"format": "pt"})
+
+
+def smart_terms(trainer, model, inputs: dict[str, Any], outputs) -> torch.Tensor | float:
+    """
+    SMART's regularizers for one training batch of `trainer` (an `MTDNNTrainer`): the adversarial term (weighted per
+    task) and the Bregman proximal term.
+    """
+    args, task = trainer.args, inputs["task_name"]
+    module = trainer.accelerator.unwrap_model(model)
+    task_type = module.config.tasks[task]["task_type"]
+    logits = outputs["logits"] if isinstance(outputs, Mapping) else outputs[1]
+    model_inputs = {key: value for key, value in inputs.items() if key != "labels"}
+    total = 0.0
+    weight = trainer.adv_task_weights.get(task, args.adv_weight) if args.adv_train else 0.0
+    if weight > 0:
+        term = adversarial_loss(
+            module,
+            model_inputs,
+            logits,
+            task_type,
+            noise_scale=args.adv_noise_scale,
+            step_size=args.adv_step_size,
+            steps=args.adv_steps,
+            norm=args.adv_norm,
+        )
+        if term is None:
+            trainer._adv_skipped += 1
+        else:
+            total = total + weight * term
+    if trainer.proximal_model is not None:
+        with torch.no_grad():
+            proximal = trainer.proximal_model(**model_inputs).logits
+        total = total + args.bregman_weight * symmetric_divergence(logits, proximal, task_type)
+    return total

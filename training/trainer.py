@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import gc
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -28,19 +27,19 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader
-from transformers import Trainer, TrainerCallback
+from transformers import Trainer
 from transformers.trainer_utils import PredictionOutput, get_last_checkpoint, seed_worker
 from transformers.utils import logging
 
 from model_cards import MTDNNModelCardData, write_model_card
-from modeling_mtdnn.saving import atomic_directory, atomic_file, read_json
+from modeling_mtdnn.saving import atomic_directory
 from modeling_mtdnn.task_types import task_type_of
 
-from .callbacks import ModelCardCallback
+from .callbacks import SAMPLER_STATE_FILE, ModelCardCallback, TaskSamplerCallback
 from .distill import distillation_loss
 from .metrics import average_score, score_task
 from .samplers import MultiTaskBatchSampler
-from .smart import BregmanProximalCallback, adversarial_loss, symmetric_divergence
+from .smart import BregmanProximalCallback, smart_terms
 
 __all__ = [
     "SAMPLER_STATE_FILE",
@@ -52,8 +51,6 @@ __all__ = [
 ]
 
 logger = logging.get_logger(__name__)
-
-SAMPLER_STATE_FILE = "task_sampler_state.json"
 
 
 @dataclass
@@ -123,46 +120,23 @@ class TrainingDivergedError(RuntimeError):
     """Raised when a training loss is NaN or infinite: the run stops before that step updates any weight."""
 
 
-class TaskSamplerCallback(TrainerCallback):
-    """
-    Keeps the task sampler in step with the Trainer: sets its epoch at each epoch's start (also when a resumed run
-    skips into the middle of an epoch), writes its state as JSON into every checkpoint, and checks that state when
-    training resumes from a checkpoint (`args.resume_from_checkpoint`).
-    """
-
-    def __init__(self, trainer: MTDNNTrainer):
-        self.trainer = trainer
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        checkpoint = self.trainer.resumed_from
-        if checkpoint and self.trainer.task_sampler is not None:
-            path = os.path.join(checkpoint, SAMPLER_STATE_FILE)
-            self.trainer.task_sampler.load_state_dict(read_json(path, "Task sampler state"))
-
-    def on_epoch_begin(self, args, state, control, **kwargs):
-        if self.trainer.task_sampler is not None:
-            self.trainer.task_sampler.set_epoch(math.floor(state.epoch + 1e-6))
-
-    def on_save(self, args, state, control, **kwargs):
-        sampler = self.trainer.task_sampler
-        if sampler is None or not state.is_world_process_zero:
-            return
-        folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
-        if os.path.isdir(folder):
-            with atomic_file(os.path.join(folder, SAMPLER_STATE_FILE)) as temporary:
-                temporary.write_text(json.dumps(sampler.state_dict(), indent=2))
-
-
 class MTDNNTrainer(Trainer):
     r"""
     Multi-task training as in MT-DNN: every mini-batch comes from one task, batches of all tasks are mixed by a
     seeded [`MultiTaskBatchSampler`] (`args.sampling_strategy`), and each batch updates the shared encoder and its
-    task's head. Only public `Trainer` hooks are overridden: the data loaders, `compute_loss` (per-task loss logging),
-    `log`, `create_optimizer` (Adamax) and `evaluate` (every task, GLUE metrics and their average).
+    task's head. Only public `Trainer` methods are overridden:
+
+    - `get_train_dataloader` (the task sampler over a `ConcatDataset`), `get_eval_dataloader` and
+      `get_test_dataloader` (one task's rows, in batches grouped by length under `group_by_length`);
+    - `train` (restores the sampler's state on resume), `compute_loss` (per-task losses, SMART, MT-DNN-KD, the
+      non-finite check), `log` (per-task losses), `create_optimizer` (Adamax, the head learning rate);
+    - `predict` (puts rows evaluated in length order back in dataset order) and `evaluate` (every task, its metric,
+      and their GLUE-style average);
+    - `save_model` (atomic, with the model card) and `create_model_card` (MT-DNN's card instead of the Trainer's).
 
     Args:
         train_dataset (`dict[str, datasets.Dataset]`):
-            Task name to its prepared training split (see `training.task_data.prepare_split`).
+            Task name to its prepared training split (see `training.task_sets.build_task_sets`).
         eval_dataset (`dict[str, datasets.Dataset]`, *optional*):
             Evaluation key (`rte`, `mnli_mm`) to its prepared validation split.
         eval_specs (`dict[str, EvalSpec]`, *optional*):
@@ -198,7 +172,7 @@ class MTDNNTrainer(Trainer):
         self.adv_task_weights = dict(adv_task_weights or {})
         self._adv_skipped = 0
         self.proximal_model = None
-        if getattr(self.args, "bregman_weight", 0) > 0:
+        if self.args.bregman_weight > 0:
             self.add_callback(BregmanProximalCallback(self))
         self.add_callback(TaskSamplerCallback(self))
         self.add_callback(ModelCardCallback(self))
@@ -213,14 +187,14 @@ class MTDNNTrainer(Trainer):
         self.task_sampler = MultiTaskBatchSampler(
             {name: len(dataset) for name, dataset in tasks.items()},
             batch_size=self._train_batch_size,
-            strategy=getattr(args, "sampling_strategy", "proportional"),
-            temperature=getattr(args, "sampling_temperature", 2.0),
+            strategy=args.sampling_strategy,
+            temperature=args.sampling_temperature,
             num_epochs=max(1, math.ceil(args.num_train_epochs)),
             seed=args.seed,
             drop_last=args.dataloader_drop_last,
             num_replicas=args.world_size,
             lengths=self._task_lengths(tasks) if grouped else None,
-            mega_batch_mult=getattr(args, "group_by_length_mega_batches", None) if grouped else None,
+            mega_batch_mult=args.group_by_length_mega_batches if grouped else None,
         )
         workers = args.dataloader_num_workers
         dataloader = DataLoader(
@@ -335,11 +309,11 @@ class MTDNNTrainer(Trainer):
         if teacher_logits is not None:  # MT-DNN-KD: the soft targets' loss mixed with the hard labels'
             spec = self.accelerator.unwrap_model(model).config.tasks[inputs["task_name"]]
             logits = outputs["logits"] if isinstance(outputs, Mapping) else outputs[1]
-            weight, temperature = getattr(self.args, "kd_weight", 0.5), getattr(self.args, "kd_temperature", 1.0)
+            weight, temperature = self.args.kd_weight, self.args.kd_temperature
             soft = distillation_loss(logits, teacher_logits, spec, temperature) * spec["loss_weight"]
             loss = (1 - weight) * loss + weight * soft
-        if model.training and (getattr(self.args, "adv_train", False) or self.proximal_model is not None):
-            loss = loss + self._smart_terms(model, inputs, outputs)
+        if model.training and (self.args.adv_train or self.proximal_model is not None):
+            loss = loss + smart_terms(self, model, inputs, outputs)
         if model.training:
             self._check_finite(loss, inputs["task_name"])
         if model.training:  # summed as tensors: no host sync per step, one per log
@@ -347,36 +321,6 @@ class MTDNNTrainer(Trainer):
             record[0] = record[0] + loss.detach().float()
             record[1] += 1
         return (loss, outputs) if return_outputs else loss
-
-    def _smart_terms(self, model, inputs: dict[str, Any], outputs) -> torch.Tensor | float:
-        """SMART's regularizers for one training batch: the adversarial term and the Bregman proximal term."""
-        args, task = self.args, inputs["task_name"]
-        module = self.accelerator.unwrap_model(model)
-        task_type = module.config.tasks[task]["task_type"]
-        logits = outputs["logits"] if isinstance(outputs, Mapping) else outputs[1]
-        model_inputs = {key: value for key, value in inputs.items() if key != "labels"}
-        total = 0.0
-        weight = self.adv_task_weights.get(task, args.adv_weight) if args.adv_train else 0.0
-        if weight > 0:
-            term = adversarial_loss(
-                module,
-                model_inputs,
-                logits,
-                task_type,
-                noise_scale=args.adv_noise_scale,
-                step_size=args.adv_step_size,
-                steps=args.adv_steps,
-                norm=args.adv_norm,
-            )
-            if term is None:
-                self._adv_skipped += 1
-            else:
-                total = total + weight * term
-        if self.proximal_model is not None:
-            with torch.no_grad():
-                proximal = self.proximal_model(**model_inputs).logits
-            total = total + args.bregman_weight * symmetric_divergence(logits, proximal, task_type)
-        return total
 
     def _check_finite(self, loss: torch.Tensor, task_name: str) -> None:
         """
@@ -410,7 +354,7 @@ class MTDNNTrainer(Trainer):
                 if count:
                     logs[f"loss_{name}"] = round(total / count, 4)
             self._task_losses = {}
-            if getattr(self.args, "adv_train", False):
+            if self.args.adv_train:
                 skipped = torch.tensor([float(self._adv_skipped)], dtype=torch.float64)
                 if self.args.world_size > 1:
                     skipped = self.accelerator.reduce(skipped.to(self.accelerator.device), reduction="sum").cpu()

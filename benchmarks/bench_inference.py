@@ -48,7 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
-from training.task_data import load_raw_split, load_task_specs  # noqa: E402
+from training.data_loading import load_raw_split  # noqa: E402
+from training.task_files import load_task_specs  # noqa: E402
 
 GLUE_HEADS = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte"]
 SENTENCES = [

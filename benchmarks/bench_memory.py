@@ -49,7 +49,7 @@ def phase(name: str, model_path: str, steps: int) -> float:
     from transformers import AutoTokenizer
 
     from modeling_mtdnn import MTDNNForMultiTask
-    from training.task_data import load_task_specs
+    from training.task_files import load_task_specs
 
     torch.manual_seed(0)
     specs = load_task_specs(TASKS)

@@ -48,7 +48,8 @@ from reproduce_paper import redeclared_task_file, run_once  # noqa: E402
 
 from modeling_mtdnn.saving import atomic_file  # noqa: E402
 from training.metrics import compute_task_metrics, span_answers, task_score, token_tag_sequences  # noqa: E402
-from training.task_data import load_raw_split, load_task_specs, prepare_split  # noqa: E402
+from training.task_files import load_task_specs  # noqa: E402
+from training.task_sets import build_task_sets  # noqa: E402
 
 TASKS = {"conll2003": "seqeval", "squad": "squad"}
 GLUE_MIX = ["rte", "stsb", "mnli"]
@@ -74,10 +75,18 @@ def stock_run(task: str, args, seed: int, output_dir: Path) -> dict:
     length = args.max_seq_length if task == "conll2003" else args.qa_max_seq_length
     spec.max_seq_length, spec.doc_stride = length, (args.doc_stride if task == "squad" else None)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    splits = {}
-    for role, limit in (("train", args.max_train_samples), ("validation", args.max_eval_samples)):
-        raw = load_raw_split(spec, spec.splits[role], args.data_dir, role=role)
-        splits[role] = prepare_split(spec, raw, tokenizer, length, max_samples=limit, seed=seed, split=role)
+    sets = build_task_sets(
+        {task: spec},
+        tokenizer,
+        train=True,
+        evaluate=True,
+        data_dir=args.data_dir,
+        max_seq_length=length,
+        seed=seed,
+        max_train_samples=args.max_train_samples,
+        max_eval_samples=args.max_eval_samples,
+    )
+    splits = {"train": sets.train_sets[task], "validation": sets.eval_sets[task]}
     if task == "conll2003":
         model = AutoModelForTokenClassification.from_pretrained(
             args.model,

@@ -48,7 +48,8 @@ from training.collator import MultiTaskDataCollator  # noqa: E402
 from training.distill import main as write_soft_targets  # noqa: E402
 from training.distill import teacher_logits  # noqa: E402
 from training.metrics import compute_task_metrics, task_score  # noqa: E402
-from training.task_data import load_raw_split, load_task_specs, prepare_split  # noqa: E402
+from training.task_files import load_task_specs  # noqa: E402
+from training.task_sets import build_task_sets  # noqa: E402
 
 TASKS = ["rte", "stsb", "cola", "mnli"]
 ARMS = {"plain": "multi-task", "smart": "multi-task + SMART", "student": "MT-DNN-KD student"}
@@ -76,18 +77,18 @@ def ensemble_scores(teachers: list[Path], specs, tokenizer, data_dir, max_eval_s
     """The teachers' ensemble on the dev sets: mean class probabilities (mean score for regression)."""
     models = [MTDNNForMultiTask.from_pretrained(folder).eval() for folder in teachers]
     collator = MultiTaskDataCollator(tokenizer)
+    sets = build_task_sets(
+        specs, tokenizer, evaluate=True, data_dir=data_dir, max_seq_length=128, max_eval_samples=max_eval_samples
+    )
     scores = {}
-    for name, spec in specs.items():
-        for key, split in spec.eval_splits().items():
-            raw = load_raw_split(spec, split, data_dir)
-            rows = prepare_split(spec, raw, tokenizer, 128, max_samples=max_eval_samples)
-            logits = torch.stack([teacher_logits(model, name, rows, collator) for model in models])  # (k, n, c)
-            if spec.task_type == "regression":
-                predictions = logits.mean(dim=0).view(-1).numpy()
-            else:
-                predictions = torch.softmax(logits, dim=-1).mean(dim=0).argmax(dim=-1).numpy()
-            metric = spec.metric if key == name else f"{spec.metric}_{key[len(name) + 1 :]}"
-            scores[key] = task_score(compute_task_metrics(key, metric, predictions, np.asarray(rows["labels"])))
+    for key, rows in sets.eval_sets.items():
+        name, metric = sets.eval_specs[key].task_name, sets.eval_specs[key].metric
+        logits = torch.stack([teacher_logits(model, name, rows, collator) for model in models])  # (k, n, c)
+        if specs[name].kind.predicts_value:
+            predictions = logits.mean(dim=0).view(-1).numpy()
+        else:
+            predictions = torch.softmax(logits, dim=-1).mean(dim=0).argmax(dim=-1).numpy()
+        scores[key] = task_score(compute_task_metrics(key, metric, predictions, np.asarray(rows["labels"])))
     return scores
 
 

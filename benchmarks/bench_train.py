@@ -41,6 +41,7 @@ with `--dev_scores`, and the raw figures.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import resource
 import statistics
@@ -68,7 +69,8 @@ from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
 from training.arguments import MTDNNTrainingArguments  # noqa: E402
 from training.collator import MultiTaskDataCollator  # noqa: E402
 from training.samplers import MultiTaskBatchSampler  # noqa: E402
-from training.task_data import load_raw_split, load_task_specs, prepare_split  # noqa: E402
+from training.task_files import load_task_specs  # noqa: E402
+from training.task_sets import build_task_sets  # noqa: E402
 from training.trainer import MTDNNTrainer  # noqa: E402
 
 TASKS = ["rte", "stsb", "cola", "sst2"]
@@ -110,11 +112,10 @@ def main(argv: list[str] | None = None) -> dict:
     per_task = steps * batch_size  # enough examples that no task runs out
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     specs = load_task_specs(TASKS)
-    train = {}
-    for name, spec in specs.items():
-        raw = load_raw_split(spec, spec.splits["train"], args.data_dir, role="train")
-        train[name] = prepare_split(spec, raw, tokenizer, 128, max_samples=per_task, seed=0)
-    heads = {name: spec.model_spec() | {"head": "linear"} for name, spec in specs.items()}
+    train = build_task_sets(
+        specs, tokenizer, train=True, data_dir=args.data_dir, max_seq_length=128, seed=0, max_train_samples=per_task
+    ).train_sets
+    heads = {name: dataclasses.replace(spec, head="linear").model_spec() for name, spec in specs.items()}
     # The stock arm: the same examples in the same batches (the MT-DNN sampler's order, read sequentially), one
     # classification head, integer labels. Batches of one task are padded alike in both arms.
     sampler = MultiTaskBatchSampler({name: len(dataset) for name, dataset in train.items()}, batch_size, seed=0)
@@ -261,13 +262,10 @@ def evaluation_speed(args, tokenizer, specs, rounds: int, eval_rows: int) -> dic
     `MTDNNTrainer.evaluate` over the first `eval_rows` dev rows of every task (the paper's heads, batch 64), reading
     the rows in order and in batches grouped by length (`group_by_length`), alternating; rows/s and both scores.
     """
-    from training.trainer import EvalSpec
-
-    evaluation, eval_specs = {}, {}
-    for name, spec in specs.items():
-        dev = load_raw_split(spec, spec.splits["validation"], args.data_dir, role="validation")
-        evaluation[name] = prepare_split(spec, dev, tokenizer, 128, max_samples=eval_rows)
-        eval_specs[name] = EvalSpec(task_name=name, metric=spec.metric)
+    sets = build_task_sets(
+        specs, tokenizer, evaluate=True, data_dir=args.data_dir, max_seq_length=128, max_eval_samples=eval_rows
+    )
+    evaluation, eval_specs = sets.eval_sets, sets.eval_specs
     rows = sum(len(dataset) for dataset in evaluation.values())
     model = MTDNNForMultiTask.from_encoder(args.model, tasks={name: spec.model_spec() for name, spec in specs.items()})
     speeds: dict[str, list[float]] = {"random": [], "group_by_length": []}
@@ -312,15 +310,20 @@ def evaluation_speed(args, tokenizer, specs, rounds: int, eval_rows: int) -> dic
 
 def dev_scores(args, tokenizer, specs, rounds: int = 3, per_task: int = 1000, eval_rows: int = 500) -> dict:
     """Trains with random and with length-grouped batches in alternating rounds; the dev scores of each."""
-    from training.trainer import EvalSpec
-
-    train, evaluation, eval_specs = {}, {}, {}
-    for name, spec in specs.items():
-        raw = load_raw_split(spec, spec.splits["train"], args.data_dir, role="train").shuffle(seed=0)
-        train[name] = prepare_split(spec, raw, tokenizer, 128, max_samples=per_task, seed=0)
-        dev = load_raw_split(spec, spec.splits["validation"], args.data_dir, role="validation")
-        evaluation[name] = prepare_split(spec, dev, tokenizer, 128, max_samples=eval_rows)
-        eval_specs[name] = EvalSpec(task_name=name, metric=spec.metric)
+    # train_fraction 1.0: every train row, shuffled with seed 0, so the first per_task rows are a seeded sample
+    sets = build_task_sets(
+        specs,
+        tokenizer,
+        train=True,
+        evaluate=True,
+        data_dir=args.data_dir,
+        max_seq_length=128,
+        seed=0,
+        max_train_samples=per_task,
+        train_fraction=1.0,
+        max_eval_samples=eval_rows,
+    )
+    train, evaluation, eval_specs = sets.train_sets, sets.eval_sets, sets.eval_specs
     tasks = {name: spec.model_spec() for name, spec in specs.items()}
     scores: dict[str, list[dict[str, float]]] = {"random": [], "group_by_length": []}
     speeds: dict[str, list[float]] = {"random": [], "group_by_length": []}

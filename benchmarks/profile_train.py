@@ -39,9 +39,8 @@ from training import (  # noqa: E402
     MTDNNTrainer,
     MTDNNTrainingArguments,
     MultiTaskDataCollator,
-    load_raw_split,
+    build_task_sets,
     load_task_specs,
-    prepare_split,
 )
 
 OURS = (
@@ -62,10 +61,9 @@ def main(argv: list[str] | None = None) -> dict:
     steps = 6 if args.quick else args.steps
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     specs = load_task_specs(["rte", "stsb", "cola", "sst2"])
-    train = {
-        name: prepare_split(spec, load_raw_split(spec, "train", args.data_dir), tokenizer, 128, max_samples=320)
-        for name, spec in specs.items()
-    }
+    train = build_task_sets(
+        specs, tokenizer, train=True, data_dir=args.data_dir, max_seq_length=128, max_train_samples=320
+    ).train_sets
     model = MTDNNForMultiTask.from_encoder(args.model, tasks={n: s.model_spec() for n, s in specs.items()})
     profiler = cProfile.Profile()
     with tempfile.TemporaryDirectory() as output:

@@ -46,8 +46,6 @@ logger = logging.get_logger(__name__)
 _HEADS_PREFIX = "heads."
 # The entry-point group through which an installed package supplies the model card writer (mt-dnn's `model_cards`).
 MODEL_CARD_ENTRY_POINT = "mtdnn.model_card_writer"
-# Task fields that change how a head trains but not its weights: `update_task` may change them on a trained head.
-_UPDATABLE_FIELDS = ("dropout", "loss_weight", "san_step_dropout", "ranking_gamma")
 
 
 def fingerprint_weights(state_dict: dict[str, torch.Tensor], skip: Sequence[str] = ()) -> str:
@@ -136,6 +134,8 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
     # the installed entry points of `MODEL_CARD_ENTRY_POINT` (mt-dnn's own `model_cards` when the package is
     # installed); this folder ships to the Hub alone, so it never imports that package by name.
     model_card_writer: ClassVar[Callable[..., Any] | None] = None
+    # Task fields that change how a head trains but not its weights: `update_task` may change them on a trained head.
+    UPDATABLE_TASK_FIELDS: ClassVar[tuple[str, ...]] = ("dropout", "loss_weight", "san_step_dropout", "ranking_gamma")
 
     _card_writer_looked_up: ClassVar[bool] = False
 
@@ -350,11 +350,11 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
             `ValueError`: for an unknown task, a field that would change the head's weights, or a bad value.
         """
         spec = self.config.get_task(name)
-        fixed = sorted(set(changes) - set(_UPDATABLE_FIELDS))
+        fixed = sorted(set(changes) - set(self.UPDATABLE_TASK_FIELDS))
         if fixed:
             raise ValueError(
-                f"Task '{name}': update_task changes only {list(_UPDATABLE_FIELDS)}, not {fixed} (they shape the "
-                "head's weights); remove_task and add_task to start a new head."
+                f"Task '{name}': update_task changes only {list(self.UPDATABLE_TASK_FIELDS)}, not {fixed} (they shape "
+                "the head's weights); remove_task and add_task to start a new head."
             )
         updated = normalize_task_spec(name, {**spec, **changes})
         self.heads[name].apply_spec(updated)

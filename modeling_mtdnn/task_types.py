@@ -117,6 +117,10 @@ class TaskType:
         single_score (`bool`): the head gives one score per sequence (`(batch,)` logits).
         predicts_value (`bool`): the output is a real value (MSE, not a distribution).
         hub_task (`str`): the Hub's task tag (`text-classification`, ...).
+        metric_kind (`str`): what its metrics compare: `classes` (class ids, ranking's per-pair labels too),
+            `regression` (real values), `tokens` (tags per word) or `spans` (answers).
+        prediction_file (`str`): the format of its prediction file: `tsv` (a row per example) or `json` (SQuAD's
+            `{question id: answer}`).
         export_output_layer (`str`): the attribute of the exported transformers model that holds the head's linear
             layer (`classifier`, `qa_outputs`).
         extra_fields (`dict[str, Any]`): spec fields only this type has, with their defaults.
@@ -136,6 +140,8 @@ class TaskType:
     extra_fields: ClassVar[dict[str, Any]] = {}
     label_unit: ClassVar[str] = "example"
     export_output_layer: ClassVar[str] = "classifier"
+    prediction_file: ClassVar[str] = "tsv"
+    metric_kind: ClassVar[str] = "classes"
     loss_function: ClassVar[Callable[[torch.Tensor, torch.Tensor, dict[str, Any]], torch.Tensor]]
 
     def __repr__(self) -> str:
@@ -223,6 +229,10 @@ class TaskType:
         column = "pair_labels" if "pair_labels" in features.column_names else "labels"
         return np.asarray(features[column])
 
+    def metric_inputs(self, predictions: Any, references: Any, spec: dict[str, Any]) -> tuple[Any, Any]:
+        """`decode`'s predictions and `references` in the form the task's metric reads them."""
+        return predictions, references
+
     def format_prediction(self, value: Any, spec: dict[str, Any]) -> str:
         """One prediction as a prediction file writes it."""
         return spec["id2label"][int(value)] if spec.get("id2label") else str(value)
@@ -305,6 +315,7 @@ class RegressionTaskType(TaskType):
     name = "regression"
     single_score = True
     predicts_value = True
+    metric_kind = "regression"
     loss_function = staticmethod(regression_loss)
 
     def decode(self, logits: Any, features: Any = None, *, task_name: str | None = None, **settings) -> np.ndarray:
@@ -393,6 +404,7 @@ class TokenClassificationTaskType(ClassificationTaskType):
     heads = ("linear",)
     per_token = True
     hub_task = "token-classification"
+    metric_kind = "tokens"
     label_unit = "token (-100 for the unlabelled ones)"
 
     def check_inputs(self, task: str, inputs: Any) -> None:
@@ -420,6 +432,12 @@ class TokenClassificationTaskType(ClassificationTaskType):
 
     def references(self, features: Any) -> list[list[int]]:
         return [[tag for tag in row if tag != IGNORE_INDEX] for row in features["labels"]]
+
+    def metric_inputs(self, predictions: Any, references: Any, spec: dict[str, Any]) -> tuple[Any, Any]:
+        names = spec["id2label"]  # seqeval reads tag names
+        return [[names[tag] for tag in row] for row in predictions], [
+            [names[tag] for tag in row] for row in references
+        ]
 
     def format_prediction(self, value: Any, spec: dict[str, Any]) -> str:
         return " ".join(spec["id2label"][int(tag)] for tag in value)
@@ -464,6 +482,8 @@ class SpanExtractionTaskType(TaskType):
     per_token = True
     hub_task = "question-answering"
     export_output_layer = "qa_outputs"
+    prediction_file = "json"
+    metric_kind = "spans"
     label_unit = "example: its answer's (start, end) token positions, shape (batch, 2)"
     loss_function = staticmethod(span_loss)
 
@@ -507,6 +527,10 @@ class SpanExtractionTaskType(TaskType):
 
     def references(self, features: Any) -> dict:
         return dict(zip(features["example_id"], features["answer_texts"]))
+
+    def metric_inputs(self, predictions: Any, references: Any, spec: dict[str, Any]) -> tuple[Any, Any]:
+        examples = sorted(references)  # SQuAD reads each question's answer against its gold answers
+        return [predictions[i]["answer"] for i in examples], [references[i] for i in examples]
 
     def format_prediction(self, value: Any, spec: dict[str, Any]) -> str:
         return value["answer"]

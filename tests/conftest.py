@@ -154,7 +154,7 @@ def write_local_copy(folder: Path, configs: dict[str, dict[str, datasets.Dataset
             path = folder / config / f"{split}-00000-of-00001.parquet"
             dataset.to_parquet(str(path))
             # Distinct file times, so a copy rewritten in place always looks changed to the cache key of local copies
-            # (training.task_data._local_copy_cache: path, names, sizes and times), however coarse the file system's clock.
+            # (training.data_loading._local_copy_cache: path, names, sizes and times), however coarse the file system's clock.
             stamp = _MTIME_BASE + next(_MTIME_COUNTER)
             os.utime(path, (stamp, stamp))
         entries.append(

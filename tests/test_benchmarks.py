@@ -230,7 +230,7 @@ def test_benchmark_help_prints_every_option(script, capsys):
 
 
 def test_ner_qa_glue_mix_trains_on_the_first_rows_and_keeps_the_rest_as_built_in(tmp_path):
-    from training.task_data import load_task_specs
+    from training.task_files import load_task_specs
 
     bench = _benchmark_module("bench_ner_qa")
     built_in = load_task_specs(bench.GLUE_MIX)

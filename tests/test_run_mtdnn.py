@@ -29,13 +29,14 @@ from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, HfArgu
 
 from modeling_mtdnn import MTDNNForMultiTask
 from training.arguments import ModelArguments
+from training.data_loading import load_raw_split
 from training.run_mtdnn import build_model, format_score_table, main, parse_args
-from training.task_data import load_raw_split, load_task_specs
+from training.task_files import load_task_specs
 from training.trainer import EvalSpec
 
 from .conftest import minilm_folder, shared_glue_dir, write_local_copy
 from .test_hub import RecordedHub
-from .test_task_data import pairs
+from .test_task_files import pairs
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -30,7 +30,7 @@ import training.smart as smart
 from training.arguments import MTDNNTrainingArguments
 from training.collator import MultiTaskDataCollator
 from training.smart import PROXIMAL_FILE, adversarial_loss, embedding_layer, symmetric_divergence
-from training.task_data import TaskDataSpec
+from training.task_files import TaskDataSpec
 from training.trainer import SAMPLER_STATE_FILE
 
 from .conftest import minilm_folder

@@ -29,12 +29,13 @@ from transformers import AutoTokenizer, pipeline
 from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask, get_task_type
 from training.collator import MultiTaskDataCollator
 from training.metrics import compute_task_metrics, span_answers, squad_metrics, task_score
+from training.preparation import prepare_split
 from training.run_mtdnn import main
-from training.task_data import TaskDataSpec, load_task_specs, prepare_split
+from training.task_files import TaskDataSpec, load_task_specs
 
 from .conftest import minilm_folder, tiny_bert_config, write_local_copy
 from .test_run_mtdnn import common_flags, encoder_dir  # noqa: F401 (a fixture)
-from .test_task_data import pairs
+from .test_task_files import pairs
 
 SPAN = {"task_type": "span_extraction"}
 CONTEXT = (
@@ -354,3 +355,55 @@ def test_a_run_of_ner_and_qa_resumes_to_the_same_weights(encoder_dir, tmp_path):
     main(resumed)
     shifted = MTDNNForMultiTask.from_pretrained(tmp_path / "full").state_dict()["heads.squad.classifier.bias"]
     assert ((shifted - full_weights["heads.squad.classifier.bias"]) - 1.0).abs().max() < 0.01
+
+
+def test_the_pipeline_returns_the_answer_that_evaluation_scores(qa_model, tokenizer, monkeypatch):
+    """
+    A context read in several windows where the two rules disagree: "apple" twice in the first window (start and end
+    logits 10 each: the highest start + end logit, but each holds only half of its window's probability) and "river"
+    once in the last (logits 8: nearly all of its window's probability). Evaluation's n-best rule picks "apple"; the
+    product of probabilities, the pipeline's rule before, picked "river". The pipeline must return the scored answer.
+    """
+    context = "apple apple " + "the " * 50 + "river"
+    question = "What is it?"
+    apple, river = tokenizer.convert_tokens_to_ids(["apple", "river"])
+
+    def crafted(input_ids: torch.Tensor) -> torch.Tensor:
+        scores = torch.where(input_ids == apple, 10.0, torch.where(input_ids == river, 8.0, 0.0))
+        return torch.stack([scores, scores], dim=-1)
+
+    forward = qa_model.forward
+
+    def crafted_forward(*args, **kwargs):
+        output = forward(*args, **kwargs)
+        output.task_logits["squad"] = crafted(kwargs["input_ids"])
+        return output
+
+    monkeypatch.setattr(qa_model, "forward", crafted_forward)
+    answerer = pipeline("mtdnn", model=qa_model, tokenizer=tokenizer)
+    served = answerer({"question": question, "context": context}, task_name="squad", max_seq_len=32, doc_stride=8, max_answer_len=1)  # fmt: skip
+
+    # Evaluation: the same windows prepared as for the dev set, decoded by the task type as `score_task` does.
+    spec = squad_spec(doc_stride=8, max_answer_length=1)
+    rows = datasets.Dataset.from_dict({"id": ["q"], "question": [question], "context": [context], "answers": [{"text": ["apple"], "answer_start": [0]}]})  # fmt: skip
+    features = prepare_split(spec, rows, tokenizer, max_seq_length=32, split="validation")
+    assert len(features) > 2  # the context spans several windows
+    input_ids = torch.zeros(len(features), 32, dtype=torch.long)
+    for i, ids in enumerate(features["input_ids"]):
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+    scored = get_task_type("span_extraction").decode(crafted(input_ids).numpy(), features, max_answer_length=1)[0]
+
+    # The rule the pipeline used before: the best product of start and end probabilities over the windows.
+    windows = tokenizer(question, context, truncation="only_second", max_length=32, stride=8, return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest", return_tensors="pt")  # fmt: skip
+    logits, product_rule = crafted(windows["input_ids"]), (0.0, "")
+    for w in range(len(windows["input_ids"])):
+        inside = torch.tensor([index == 1 for index in windows.sequence_ids(w)])
+        start = torch.softmax(logits[w, :, 0].masked_fill(~inside, -1e9), dim=-1)
+        end = torch.softmax(logits[w, :, 1].masked_fill(~inside, -1e9), dim=-1)
+        best = int((start * end).argmax())  # one-token answers: start == end
+        first, last = windows["offset_mapping"][w, best].tolist()
+        product_rule = max(product_rule, ((start[best] * end[best]).item(), context[first:last]))
+
+    assert product_rule[1] == "river" and scored["answer"] == "apple"
+    assert (served["answer"], served["start"], served["end"]) == (scored["answer"], scored["start"], scored["end"])
+    assert 0 < served["score"] < product_rule[0]

@@ -24,15 +24,17 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoTokenizer, pipeline
 
-from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask, MTDNNPipeline, get_task_type
+from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask, get_task_type
 from training.collator import MultiTaskDataCollator
+from training.data_loading import local_dataset_folder
 from training.metrics import compute_task_metrics, task_score, token_tag_sequences
+from training.preparation import prepare_split
 from training.run_mtdnn import main
-from training.task_data import TaskDataSpec, load_task_specs, local_dataset_folder, prepare_split
+from training.task_files import TaskDataSpec, load_task_specs
 
 from .conftest import minilm_folder, tiny_bert_config, write_local_copy
 from .test_run_mtdnn import common_flags, encoder_dir  # noqa: F401 (a fixture)
-from .test_task_data import pairs
+from .test_task_files import pairs
 
 TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 NER = {"task_type": "token_classification", "id2label": dict(enumerate(TAGS))}

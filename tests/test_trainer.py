@@ -30,7 +30,8 @@ from transformers import AutoTokenizer, BertConfig
 from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
 from training.arguments import PAPER_RECIPE, MTDNNTrainingArguments
 from training.collator import MultiTaskDataCollator
-from training.task_data import TaskDataSpec, load_task_specs, prepare_split
+from training.preparation import prepare_split
+from training.task_files import TaskDataSpec, load_task_specs
 from training.trainer import SAMPLER_STATE_FILE, EvalSpec, MTDNNTrainer, TrainingDivergedError
 
 from .conftest import minilm_folder

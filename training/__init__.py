@@ -17,8 +17,11 @@ from __future__ import annotations
 
 from .arguments import DataArguments, ModelArguments, MTDNNTrainingArguments
 from .collator import MultiTaskDataCollator
+from .data_loading import load_raw_split
+from .preparation import prepare_split
 from .samplers import SAMPLING_STRATEGIES, MultiTaskBatchSampler
-from .task_data import TaskDataSpec, load_raw_split, load_task_specs, prepare_split
+from .task_files import TaskDataSpec, load_task_specs
+from .task_sets import TaskSets, build_task_sets
 from .trainer import EvalSpec, MTDNNTrainer, TrainingDivergedError, end_distributed_run
 
 __all__ = [
@@ -31,7 +34,9 @@ __all__ = [
     "MultiTaskBatchSampler",
     "MultiTaskDataCollator",
     "TaskDataSpec",
+    "TaskSets",
     "TrainingDivergedError",
+    "build_task_sets",
     "end_distributed_run",
     "load_raw_split",
     "load_task_specs",

@@ -106,7 +106,7 @@ class MultiTaskDataCollator:
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
         names = {feature.get("task_name") for feature in features}
         if None in names:
-            raise ValueError("Every example needs a 'task_name' (prepare the data with training.task_data).")
+            raise ValueError("Every example needs a 'task_name' (prepare the data with training.build_task_sets).")
         if len(names) != 1:
             raise ValueError(
                 f"A batch mixes the tasks {sorted(names)}; each batch must come from one task (use "

@@ -51,6 +51,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from modeling_mtdnn.saving import atomic_file
+from modeling_mtdnn.task_types import task_type_of
 
 __all__ = ["attach_soft_targets", "distillation_loss", "input_digest", "teacher_logits", "write_soft_targets"]
 
@@ -90,7 +91,7 @@ def teacher_logits(model, task_name: str, dataset: datasets.Dataset, collator, b
         logits = model(**inputs, task_name=task_name).logits.float().cpu()
         if logits.dim() == 1:
             logits = logits.unsqueeze(-1)
-        if model.config.tasks[task_name]["task_type"] == "ranking":
+        if task_type_of(model.config.tasks[task_name]).groups_candidates:  # padding candidates: absent
             logits = logits.masked_fill(logits <= torch.finfo(torch.float32).min / 2, float("-inf"))
         chunks.append(logits)
     width = max(chunk.shape[-1] for chunk in chunks)
@@ -173,15 +174,12 @@ def attach_soft_targets(
             "same number, other tokens: another tokenizer, max_seq_length, sample or order); " + fix + "."
         )
     logits = load_file(weights_path)["teacher_logits"]
-    width = 1 if spec["task_type"] == "regression" else spec["num_labels"]
-    if (
-        logits.dim() != 3
-        or logits.shape[0] != len(dataset)
-        or (spec["task_type"] != "ranking" and logits.shape[-1] != width)
-    ):
+    kind = task_type_of(spec)
+    width = "candidates" if kind.groups_candidates else 1 if kind.predicts_value else spec["num_labels"]
+    if logits.dim() != 3 or logits.shape[0] != len(dataset) or (width != "candidates" and logits.shape[-1] != width):
         raise ValueError(
             f"Task '{task_name}': {str(weights_path)!r} holds logits of shape {tuple(logits.shape)}, but this run "
-            f"needs ({len(dataset)}, teachers, {width if spec['task_type'] != 'ranking' else 'candidates'}); {fix}."
+            f"needs ({len(dataset)}, teachers, {width}); {fix}."
         )
     if SOFT_TARGETS_COLUMN in dataset.column_names:
         dataset = dataset.remove_columns(SOFT_TARGETS_COLUMN)
@@ -198,7 +196,7 @@ def distillation_loss(
     """
     teacher_logits = teacher_logits.to(student_logits.device, torch.float32)
     student = student_logits.float()
-    if spec["task_type"] == "regression":
+    if task_type_of(spec).predicts_value:
         return F.mse_loss(student.view(-1), teacher_logits.mean(dim=1).view(-1))
     target = torch.softmax(teacher_logits / temperature, dim=-1).mean(dim=1)  # (batch, classes)
     width = min(student.shape[-1], target.shape[-1])  # ranking: the batch's padded candidates
@@ -226,7 +224,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
     from modeling_mtdnn import MTDNNForMultiTask
     from training.arguments import DataArguments
     from training.collator import MultiTaskDataCollator
-    from training.task_data import load_raw_split, load_task_specs, prepare_split
+    from training.task_files import load_task_specs
+    from training.task_sets import build_task_sets
 
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
     distill_args, data_args = HfArgumentParser((DistillArguments, DataArguments)).parse_args_into_dataclasses(argv)
@@ -246,21 +245,22 @@ def main(argv: list[str] | None = None) -> list[Path]:
             )
     tokenizer = AutoTokenizer.from_pretrained(distill_args.tokenizer_name or names[0])
     collator = MultiTaskDataCollator(tokenizer)
-    written = []
     for task, spec in specs.items():
         if "train" not in spec.splits:
             raise ValueError(f"Task '{task}' has no train split in its task file; soft targets are for training.")
-        raw = load_raw_split(spec, spec.splits["train"], data_args.data_dir, role="train")
-        dataset = prepare_split(
-            spec,
-            raw,
-            tokenizer,
-            data_args.max_seq_length,
-            group_candidates=True,
-            max_samples=data_args.max_train_samples,
-            fraction=data_args.train_fraction,
-            seed=distill_args.seed,
-        )
+    # The student's training rows, as run_mtdnn.py builds them from the same data arguments and seed.
+    train_sets = build_task_sets(
+        specs,
+        tokenizer,
+        train=True,
+        data_dir=data_args.data_dir,
+        max_seq_length=data_args.max_seq_length,
+        seed=distill_args.seed,
+        max_train_samples=data_args.max_train_samples,
+        train_fraction=data_args.train_fraction,
+    ).train_sets
+    written = []
+    for task, dataset in train_sets.items():
         model_spec = next(iter(teachers.values())).config.tasks[task]
         for name, teacher in teachers.items():
             theirs = _manifest_spec(teacher.config.tasks[task])

@@ -366,15 +366,7 @@ def score_task(
     """
     kind = task_type_of(spec)
     predictions = kind.decode(logits, dataset, task_name=task_name, **settings)
-    references = kind.references(dataset)
-    if kind.input_kind == "tokens":  # seqeval reads tag names
-        names = spec["id2label"]
-        predictions = [[names[tag] for tag in row] for row in predictions]
-        references = [[names[tag] for tag in row] for row in references]
-    elif kind.input_kind == "spans":  # SQuAD reads each question's answer against its gold answers
-        examples = sorted(references)
-        predictions = [predictions[i]["answer"] for i in examples]
-        references = [references[i] for i in examples]
+    predictions, references = kind.metric_inputs(predictions, kind.references(dataset), spec)
     return compute_task_metrics(task_name, metric, predictions, references)
 
 

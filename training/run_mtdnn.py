@@ -36,13 +36,14 @@ if __package__ in (None, ""):  # `python training/run_mtdnn.py` and `accelerate 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model_cards import MTDNNModelCardData, write_model_card  # noqa: E402
-from modeling_mtdnn import MTDNNForMultiTask, normalize_task_spec  # noqa: E402
+from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
 from modeling_mtdnn.saving import atomic_file, check_local_path  # noqa: E402
 from training.arguments import DataArguments, ModelArguments, MTDNNTrainingArguments  # noqa: E402
 from training.collator import MultiTaskDataCollator  # noqa: E402
 from training.distill import MANIFEST_SUFFIX, attach_soft_targets  # noqa: E402
-from training.metrics import METRIC_NAMES, span_answers  # noqa: E402
-from training.task_data import FILE_BUILDERS, TaskDataSpec, load_raw_split, load_task_specs, prepare_split  # noqa: E402
+from training.metrics import METRIC_NAMES  # noqa: E402
+from training.task_files import FILE_BUILDERS, TaskDataSpec, load_task_specs  # noqa: E402
+from training.task_sets import build_task_sets  # noqa: E402
 from training.trainer import EvalSpec, MTDNNTrainer, end_distributed_run  # noqa: E402
 
 __all__ = ["build_model", "format_score_table", "main", "parse_args", "write_predictions"]
@@ -107,7 +108,7 @@ def build_model(model_args: ModelArguments, specs: dict[str, TaskDataSpec]) -> M
             logger.info("Task %s is new to %s: adding a fresh head.", name, model_args.init_from)
             model.add_task(name, spec)
             continue
-        kept, wanted_spec = model.config.tasks[name], normalize_task_spec(name, spec)
+        kept, wanted_spec = model.config.tasks[name], spec
         # What shapes the head's weights or the meaning of its outputs must agree; label names in another order
         # would silently swap the classes.
         for field in ("task_type", "head", "num_labels", "id2label"):
@@ -120,8 +121,8 @@ def build_model(model_args: ModelArguments, specs: dict[str, TaskDataSpec]) -> M
         # Training settings of the task file apply to the trained head.
         changes = {
             field: wanted_spec[field]
-            for field in ("dropout", "loss_weight", "san_step_dropout")
-            if field in wanted_spec and kept[field] != wanted_spec[field]
+            for field in model.UPDATABLE_TASK_FIELDS
+            if field in wanted_spec and kept.get(field) != wanted_spec[field]
         }
         if changes:
             logger.info("Task %s: the task file's %s replace the checkpoint's.", name, changes)
@@ -243,50 +244,28 @@ def _run(argv: list[str] | None) -> dict[str, float]:
         add_task_adapters(model, list(specs), lora)
 
     # All data is loaded, checked and tokenized before training starts, so bad input fails fast.
-    train_sets, eval_sets, eval_specs, test_sets = {}, {}, {}, {}
     with training_args.main_process_first(desc="loading and tokenizing the tasks"):
-        for name, spec in specs.items():
-
-            def prepare(split: str, role: str | None = None, **kwargs):
-                """The raw split and its prepared form (`role`: the split's use, for tasks with group_split)."""
-                raw = load_raw_split(spec, split, data_args.data_dir, model_args.cache_dir, role=role)
-                prepared = prepare_split(
-                    spec, raw, tokenizer, data_args.max_seq_length, seed=training_args.seed, split=split, **kwargs
-                )
-                return raw, prepared
-
-            if training_args.do_train:
-                if "train" not in spec.splits:
-                    raise ValueError(f"Task '{name}' has no train split in its task file; drop it from --tasks.")
-                _, train_sets[name] = prepare(
-                    spec.splits["train"],
-                    "train",
-                    group_candidates=True,
-                    max_samples=data_args.max_train_samples,
-                    fraction=data_args.train_fraction,
-                )
-            if training_args.do_eval:
-                for key, split in spec.eval_splits().items():
-                    role = "validation" if key == name else None
-                    _, eval_sets[key] = prepare(split, role, max_samples=data_args.max_eval_samples)
-                    metric = spec.metric if key == name else f"{spec.metric}_{key[len(name) + 1 :]}"
-                    eval_specs[key] = EvalSpec(
-                        task_name=name,
-                        metric=metric,
-                        positive_label=spec.positive_label_id,
-                        max_answer_length=spec.max_answer_length,
-                        n_best_size=spec.n_best_size,
-                    )
-            if training_args.do_predict:
-                if not spec.test_splits():
-                    raise ValueError(f"Task '{name}' has no test split in its task file; drop --do_predict or it.")
-                for key, split in spec.test_splits().items():
-                    raw, prepared = prepare(split, with_labels=False, max_samples=data_args.max_predict_samples)
-                    # Each row's id (GLUE's idx, SQuAD's and CoNLL's id), or its index; span tasks hold windows.
-                    rows = len(raw) if spec.task_type == "span_extraction" else len(prepared)
-                    column = next((c for c in ("idx", "id") if c in raw.column_names), None)
-                    indices = list(raw[column][:rows]) if column else list(range(rows))
-                    test_sets[key] = (spec, prepared, indices)
+        task_sets = build_task_sets(
+            specs,
+            tokenizer,
+            train=training_args.do_train,
+            evaluate=training_args.do_eval,
+            predict=training_args.do_predict,
+            data_dir=data_args.data_dir,
+            cache_dir=model_args.cache_dir,
+            max_seq_length=data_args.max_seq_length,
+            seed=training_args.seed,
+            max_train_samples=data_args.max_train_samples,
+            train_fraction=data_args.train_fraction,
+            max_eval_samples=data_args.max_eval_samples,
+            max_predict_samples=data_args.max_predict_samples,
+        )
+    train_sets, eval_sets, eval_specs, test_sets = (
+        task_sets.train_sets,
+        task_sets.eval_sets,
+        task_sets.eval_specs,
+        task_sets.test_sets,
+    )
 
     if data_args.soft_targets is not None and train_sets:
         check_local_path(data_args.soft_targets, "--soft_targets")
@@ -391,11 +370,6 @@ def _write_tsv(path: Path, rows: list[tuple[Any, Any]]) -> None:
         file.writelines(f"{index}\t{value}\n" for index, value in rows)
 
 
-def _word_start(word_ids: list[int], position: int) -> bool:
-    """Whether the token at `position` is a word's first sub-token (`word_ids`: -1 for special tokens)."""
-    return word_ids[position] >= 0 and (position == 0 or word_ids[position - 1] != word_ids[position])
-
-
 def write_predictions(
     trainer: MTDNNTrainer, test_sets: dict[str, tuple[TaskDataSpec, Any, list[int]]], output_dir: str
 ) -> list[str]:
@@ -410,33 +384,27 @@ def write_predictions(
         logits = trainer.predict(dataset, metric_key_prefix=f"test_{key}").predictions
         if not trainer.is_world_process_zero():
             continue
-        if spec.task_type == "span_extraction":  # SQuAD's prediction file: {question id: answer}
-            answers = span_answers(logits, dataset, spec.n_best_size, spec.max_answer_length)
-            path = Path(output_dir) / "predictions" / f"{key}.json"
+        kind = spec.kind
+        settings = {"positive_label": spec.positive_label_id, "n_best_size": spec.n_best_size}
+        predictions = trainer.predictions_of(
+            spec.name, dataset, logits, max_answer_length=spec.max_answer_length, **settings
+        )
+        # Label names as the task file gives them (a ranking task's pair labels too).
+        names = {**trainer.model.config.tasks[spec.name], "id2label": dict(enumerate(spec.label_names or []))}
+        path = Path(output_dir) / "predictions" / f"{key}.{kind.prediction_file}"
+        if kind.prediction_file == "json":  # SQuAD's prediction file: {question id: answer}
             path.parent.mkdir(parents=True, exist_ok=True)
+            answers = {str(indices[i]): kind.format_prediction(predictions[i], names) for i in sorted(predictions)}
             with atomic_file(path) as temporary:
-                temporary.write_text(json.dumps({str(indices[i]): answers[i]["answer"] for i in sorted(answers)}))
+                temporary.write_text(json.dumps(answers))
             written.append(str(path))
             continue
-        if spec.task_type == "token_classification":  # one tag per word (read at its first sub-token)
-            tags = [
-                " ".join(spec.label_names[int(row[j])] for j in range(len(words)) if _word_start(words, j))
-                for row, words in zip(logits.argmax(axis=-1), dataset["word_ids"])
-            ]
-            path = Path(output_dir) / "predictions" / f"{key}.tsv"
-            _write_tsv(path, list(zip(indices, tags)))
-            written.append(str(path))
-            continue
-        predictions = trainer.predictions_of(spec.name, dataset, logits, spec.positive_label_id).tolist()
-        if spec.task_type == "regression":
-            named = submitted = [f"{value:.4f}" for value in predictions]
-        else:
-            named = [spec.label_names[i] for i in predictions]
-            submitted = named if spec.submission_labels == "names" else predictions
-        path = Path(output_dir) / "predictions" / f"{key}.tsv"
+        named = [kind.format_prediction(value, names) for value in predictions]
         _write_tsv(path, list(zip(indices, named)))
         written.append(str(path))
         if key in spec.submission_files():
+            as_written = kind.predicts_value or spec.submission_labels == "names"
+            submitted = named if as_written else [int(value) for value in predictions]
             path = Path(output_dir) / "glue_submission" / spec.submission_files()[key]
             _write_tsv(path, list(zip(indices, submitted)))
             written.append(str(path))

@@ -20,7 +20,6 @@ import math
 import os
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -40,6 +39,7 @@ from .distill import distillation_loss
 from .metrics import average_score, score_task
 from .samplers import MultiTaskBatchSampler
 from .smart import BregmanProximalCallback, smart_terms
+from .task_sets import EvalSpec
 
 __all__ = [
     "SAMPLER_STATE_FILE",
@@ -51,35 +51,6 @@ __all__ = [
 ]
 
 logger = logging.get_logger(__name__)
-
-
-@dataclass
-class EvalSpec:
-    """
-    How to score one evaluation set.
-
-    Args:
-        task_name (`str`): the model task whose head predicts it.
-        metric (`str`): the config of the metric module (`rte`, `mnli_mm`, ...).
-        positive_label (`int`, *optional*, defaults to 0): for ranking, the class id of a relevant candidate.
-        max_answer_length (`int`, *optional*, defaults to 30): for span extraction, the longest answer in tokens.
-        n_best_size (`int`, *optional*, defaults to 20): for span extraction, the start and end candidates per window.
-    """
-
-    task_name: str
-    metric: str
-    positive_label: int = 0
-    max_answer_length: int = 30
-    n_best_size: int = 20
-
-    @property
-    def settings(self) -> dict[str, int]:
-        """What the task type's decoding takes (see `MTDNNTrainer.predictions_of`)."""
-        return {
-            "positive_label": self.positive_label,
-            "max_answer_length": self.max_answer_length,
-            "n_best_size": self.n_best_size,
-        }
 
 
 def end_distributed_run(trainer: Trainer | None = None, wait: bool = True) -> None:

@@ -566,7 +566,9 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
         logits = task_logits[names[0]]
         loss = None
         if labels is not None:
-            loss = compute_task_loss(names[0], self.config.tasks[names[0]], logits, labels.to(logits.device))
+            # In training the label values were checked when the data was prepared: no host-device sync per step.
+            spec = self.config.tasks[names[0]]
+            loss = compute_task_loss(names[0], spec, logits, labels.to(logits.device), check_values=not self.training)
         output = MTDNNOutput(
             loss=loss,
             logits=logits,

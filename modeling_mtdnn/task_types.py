@@ -181,8 +181,19 @@ class TaskType:
     def allowed_labels(self, spec: dict[str, Any], limit: int) -> str:
         return f"class ids 0..{limit - 1}"
 
-    def check_labels(self, task_name: str, spec: dict[str, Any], logits: torch.Tensor, labels: torch.Tensor) -> None:
-        """Refuses labels of the wrong shape, dtype or range, naming the task and the fix."""
+    def check_labels(
+        self,
+        task_name: str,
+        spec: dict[str, Any],
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        check_values: bool = True,
+    ) -> None:
+        """
+        Refuses labels of the wrong shape, dtype or range, naming the task and the fix. The range check reads a flag
+        from the device (a host-device sync); `check_values=False` leaves it to the loss function (a training step
+        of the model skips it: its labels were checked when the data was prepared).
+        """
         expected = self.label_shape(logits)
         if tuple(labels.shape) != expected and not (len(expected) == 1 and labels.numel() == expected[0]):
             raise ValueError(
@@ -195,9 +206,8 @@ class TaskType:
                 "map label names to ids with the task's label2id first."
             )
         limit = self.label_limit(spec, logits)
-        if limit is None:
+        if limit is None or not check_values:
             return
-        # One host sync; the Trainer's own NaN filter syncs on every step already.
         bad = ((labels < 0) | (labels >= limit)) & (labels != IGNORE_INDEX)
         if bad.any():
             value = labels[bad][0].item()
@@ -206,9 +216,16 @@ class TaskType:
                 f"{self.allowed_labels(spec, limit)}, or {IGNORE_INDEX} to ignore an example."
             )
 
-    def loss(self, task_name: str, spec: dict[str, Any], logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The task's loss on one batch, its labels checked, times its `loss_weight`."""
-        self.check_labels(task_name, spec, logits, labels)
+    def loss(
+        self,
+        task_name: str,
+        spec: dict[str, Any],
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        check_values: bool = True,
+    ) -> torch.Tensor:
+        """The task's loss on one batch, its labels checked (see `check_labels`), times its `loss_weight`."""
+        self.check_labels(task_name, spec, logits, labels, check_values)
         return type(self).loss_function(logits, labels, spec) * spec["loss_weight"]
 
     def collate_labels(self, labels: list[Any], length: int, left_padding: bool) -> torch.Tensor:
@@ -612,13 +629,14 @@ def task_type_of(spec: dict[str, Any]) -> TaskType:
 
 
 def compute_task_loss(
-    task_name: str, spec: dict[str, Any], logits: torch.Tensor, labels: torch.Tensor
+    task_name: str, spec: dict[str, Any], logits: torch.Tensor, labels: torch.Tensor, check_values: bool = True
 ) -> torch.Tensor:
     """
-    The loss of one task's batch, computed by its task type, times the task's `loss_weight`.
+    The loss of one task's batch, computed by its task type, times the task's `loss_weight`. `check_values=False`
+    skips the range check of the labels, the one check that reads from the device.
 
     Raises:
         `ValueError`: when `labels` does not have one entry per example (or per group, for ranking), or lies out of
             range.
     """
-    return task_type_of(spec).loss(task_name, spec, logits, labels)
+    return task_type_of(spec).loss(task_name, spec, logits, labels, check_values)

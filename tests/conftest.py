@@ -177,6 +177,16 @@ def _is_local(address) -> bool:
         return False  # a host name to resolve: the network
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` need CUDA: skipped where there is none (CI, the developers' machines)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     """Every test fails if anything (evaluate, datasets, the Hub client) opens a connection beyond this machine."""

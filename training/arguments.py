@@ -27,10 +27,13 @@ from modeling_mtdnn import POOLING_MODES
 from .samplers import SAMPLING_STRATEGIES
 from .smart import ADV_NORMS
 
-__all__ = ["PAPER_RECIPE", "DataArguments", "MTDNNTrainingArguments", "ModelArguments"]
+__all__ = ["FINITE_LOSS_CHECKS", "PAPER_RECIPE", "DataArguments", "MTDNNTrainingArguments", "ModelArguments"]
 
 # The MT-DNN paper's recipe (section 4.2): Adamax, lr 5e-5, batch 32, 5 epochs, linear decay with 10% warm-up,
 # gradient norm clipped at 1. Per-task dropout lives in the task files.
+# When a non-finite training loss stops the run (see `MTDNNTrainingArguments.finite_loss_check`).
+FINITE_LOSS_CHECKS = ("step", "log")
+
 PAPER_RECIPE = {
     "optim": "adamax",
     "learning_rate": 5e-5,
@@ -267,6 +270,22 @@ class MTDNNTrainingArguments(TrainingArguments):
             "for every one of these arguments not given."
         },
     )
+    finite_loss_check: str = field(
+        default="step",
+        metadata={
+            "help": "When a non-finite training loss stops the run: 'step' (at once, before its backward pass: no "
+            "weight ever takes it, for one host-device sync per step) or 'log' (a flag kept on the device, read at "
+            "each logging step and at the end: no sync per step, but the weights may have moved since; a model "
+            "with non-finite weights is still never saved)."
+        },
+    )
+    logging_nan_inf_filter: bool = field(
+        default=False,
+        metadata={
+            "help": "The Trainer's filter of non-finite losses out of the logged loss. Off by default: a non-finite "
+            "loss stops an MT-DNN run (--finite_loss_check), so the filter would only cost a sync per step."
+        },
+    )
     overwrite_output_dir: bool = field(
         default=False,
         metadata={
@@ -316,6 +335,10 @@ class MTDNNTrainingArguments(TrainingArguments):
             raise ValueError(
                 f"--sampling_temperature must be a finite number > 0 (1 is proportional, larger is flatter), got "
                 f"{temperature!r}."
+            )
+        if self.finite_loss_check not in FINITE_LOSS_CHECKS:
+            raise ValueError(
+                f"--finite_loss_check must be one of {list(FINITE_LOSS_CHECKS)}, got {self.finite_loss_check!r}."
             )
         self._check_smart_settings()
         self._check_number("kd_weight", "in [0, 1] (the soft loss's share)", lambda v: 0 <= v <= 1)

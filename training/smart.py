@@ -44,7 +44,14 @@ from transformers import TrainerCallback
 from modeling_mtdnn.saving import atomic_file
 from modeling_mtdnn.task_types import get_task_type
 
-__all__ = ["PROXIMAL_FILE", "BregmanProximalCallback", "adversarial_loss", "smart_terms", "symmetric_divergence"]
+__all__ = [
+    "PROXIMAL_FILE",
+    "BregmanProximalCallback",
+    "adversarial_loss",
+    "adversarial_term",
+    "smart_terms",
+    "symmetric_divergence",
+]
 
 PROXIMAL_FILE = "bregman_proximal.safetensors"
 ADV_NORMS = ("inf", "l2")
@@ -85,6 +92,46 @@ def embedding_layer(model: nn.Module) -> nn.Module:
     return getattr(encoder, "embeddings", None) or encoder.get_input_embeddings()
 
 
+def adversarial_term(
+    model: nn.Module,
+    inputs: dict[str, Any],
+    clean_logits: torch.Tensor,
+    task_type: str,
+    noise_scale: float = 1e-5,
+    step_size: float = 1e-5,
+    steps: int = 1,
+    norm: str = "inf",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    SMART's adversarial term `l_s(f(x + delta), f(x))` for one batch (`inputs` without labels; `clean_logits` the
+    model's output on them, with its graph), computed without a host-device sync: returns `(term, finite)`, where
+    `finite` is a 0-dim bool tensor that is False when an ascent gradient was not finite, and `term` is then 0 (the
+    perturbation keeps its last finite value, so no NaN reaches the backward pass).
+    """
+    state: dict[str, torch.Tensor | None] = {"delta": None}
+
+    def perturb(module, arguments, output):
+        if state["delta"] is None:
+            state["delta"] = (torch.randn_like(output) * noise_scale).requires_grad_()
+        return output + state["delta"]
+
+    handle = embedding_layer(model).register_forward_hook(perturb)
+    try:
+        clean = clean_logits.detach()
+        finite = torch.ones((), dtype=torch.bool, device=clean.device)
+        for _ in range(steps):
+            adversarial = model(**inputs).logits
+            (gradient,) = torch.autograd.grad(_ascent_divergence(adversarial, clean, task_type), state["delta"])
+            finite = finite & torch.isfinite(gradient).all()
+            moved = _normalize(state["delta"].detach() + step_size * torch.nan_to_num(gradient), norm)
+            state["delta"] = torch.where(finite, moved, state["delta"].detach()).requires_grad_()
+        state["delta"] = torch.nan_to_num(state["delta"].detach())
+        term = symmetric_divergence(clean_logits, model(**inputs).logits, task_type)
+        return torch.where(finite, term, torch.zeros_like(term)), finite
+    finally:
+        handle.remove()
+
+
 def adversarial_loss(
     model: nn.Module,
     inputs: dict[str, Any],
@@ -97,28 +144,13 @@ def adversarial_loss(
 ) -> torch.Tensor | None:
     """
     SMART's adversarial term `l_s(f(x + delta), f(x))` for one batch (`inputs` without labels; `clean_logits` the
-    model's output on them, with its graph). Returns `None` when an ascent gradient is not finite.
+    model's output on them, with its graph). Returns `None` when an ascent gradient is not finite (which reads a
+    flag from the device: `MTDNNTrainer` calls [`adversarial_term`] instead, which does not).
     """
-    state: dict[str, torch.Tensor | None] = {"delta": None}
-
-    def perturb(module, arguments, output):
-        if state["delta"] is None:
-            state["delta"] = (torch.randn_like(output) * noise_scale).requires_grad_()
-        return output + state["delta"]
-
-    handle = embedding_layer(model).register_forward_hook(perturb)
-    try:
-        clean = clean_logits.detach()
-        for _ in range(steps):
-            adversarial = model(**inputs).logits
-            (gradient,) = torch.autograd.grad(_ascent_divergence(adversarial, clean, task_type), state["delta"])
-            if not torch.isfinite(gradient).all():
-                return None
-            state["delta"] = _normalize(state["delta"].detach() + step_size * gradient, norm).requires_grad_()
-        state["delta"] = state["delta"].detach()
-        return symmetric_divergence(clean_logits, model(**inputs).logits, task_type)
-    finally:
-        handle.remove()
+    term, finite = adversarial_term(
+        model, inputs, clean_logits, task_type, noise_scale=noise_scale, step_size=step_size, steps=steps, norm=norm
+    )
+    return term if bool(finite) else None
 
 
 class BregmanProximalCallback(TrainerCallback):
@@ -177,7 +209,7 @@ def smart_terms(trainer, model, inputs: dict[str, Any], outputs) -> torch.Tensor
     total = 0.0
     weight = trainer.adv_task_weights.get(task, args.adv_weight) if args.adv_train else 0.0
     if weight > 0:
-        term = adversarial_loss(
+        term, finite = adversarial_term(
             module,
             model_inputs,
             logits,
@@ -187,10 +219,8 @@ def smart_terms(trainer, model, inputs: dict[str, Any], outputs) -> torch.Tensor
             steps=args.adv_steps,
             norm=args.adv_norm,
         )
-        if term is None:
-            trainer._adv_skipped += 1
-        else:
-            total = total + weight * term
+        trainer._adv_skipped = trainer._adv_skipped + (~finite).to(torch.int64)  # read at logging steps only
+        total = total + weight * term
     if trainer.proximal_model is not None:
         with torch.no_grad():
             proximal = trainer.proximal_model(**model_inputs).logits

@@ -36,6 +36,7 @@ from modeling_mtdnn.task_types import task_type_of
 
 from .callbacks import SAMPLER_STATE_FILE, ModelCardCallback, TaskSamplerCallback
 from .distill import distillation_loss
+from .divergence import DivergenceGuard, TrainingDivergedError
 from .metrics import average_score, score_task
 from .samplers import MultiTaskBatchSampler
 from .smart import BregmanProximalCallback, smart_terms
@@ -85,10 +86,6 @@ def _rows_in_order(outputs, order: np.ndarray):
     if isinstance(outputs, (tuple, list)):
         return type(outputs)(_rows_in_order(value, order) for value in outputs)
     return np.asarray(outputs)[order]
-
-
-class TrainingDivergedError(RuntimeError):
-    """Raised when a training loss is NaN or infinite: the run stops before that step updates any weight."""
 
 
 class MTDNNTrainer(Trainer):
@@ -142,6 +139,7 @@ class MTDNNTrainer(Trainer):
         # state so that file still marks a complete checkpoint).
         self.adv_task_weights = dict(adv_task_weights or {})
         self._adv_skipped = 0
+        self.divergence = DivergenceGuard(self)  # stops the run at a non-finite loss (args.finite_loss_check)
         self.proximal_model = None
         if self.args.bregman_weight > 0:
             self.add_callback(BregmanProximalCallback(self))
@@ -210,7 +208,9 @@ class MTDNNTrainer(Trainer):
                 "to keep its weights."
             )
         self.resumed_from = checkpoint
-        return super().train(checkpoint, *args, **kwargs)
+        output = super().train(checkpoint, *args, **kwargs)
+        self.divergence.raise_if_diverged()
+        return output
 
     def predict(self, test_dataset, ignore_keys=None, metric_key_prefix: str = "test") -> PredictionOutput:
         """
@@ -286,34 +286,15 @@ class MTDNNTrainer(Trainer):
         if model.training and (self.args.adv_train or self.proximal_model is not None):
             loss = loss + smart_terms(self, model, inputs, outputs)
         if model.training:
-            self._check_finite(loss, inputs["task_name"])
-        if model.training:  # summed as tensors: no host sync per step, one per log
+            self.divergence.check(loss, inputs["task_name"])
+            # summed as tensors: no host sync per step, one per log
             record = self._task_losses.setdefault(inputs["task_name"], [0.0, 0])
             record[0] = record[0] + loss.detach().float()
             record[1] += 1
         return (loss, outputs) if return_outputs else loss
 
-    def _check_finite(self, loss: torch.Tensor, task_name: str) -> None:
-        """
-        Stops training at the first NaN or infinite loss, before its backward pass, so no weight takes it. (The
-        Trainer's `logging_nan_inf_filter` would otherwise hide it in the logged loss and train on.) Every rank
-        learns of a non-finite loss on any rank, so none is left waiting in an all-reduce.
-        """
-        finite = torch.isfinite(loss.detach()).all().to(torch.float32).reshape(1)
-        if self.args.world_size > 1:
-            finite = self.accelerator.reduce(finite, reduction="sum") / self.args.world_size
-        if finite.item() == 1.0:  # one host sync, as the Trainer's NaN filter already makes on every step
-            return
-        where = " on one of the ranks" if self.args.world_size > 1 else ""
-        raise TrainingDivergedError(
-            f"Task '{task_name}': the training loss is {loss.detach().float().item()}{where} at step "
-            f"{self.state.global_step + 1} (epoch {self.state.epoch or 0:.2f}): training diverged. This step "
-            "changed no weight and training stops here, so no diverged model is saved. Try a lower "
-            f"--learning_rate (now {self.args.learning_rate}), gradient clipping (--max_grad_norm 1.0), a "
-            "warm-up (--warmup_steps 0.1), or bf16 instead of fp16."
-        )
-
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        self.divergence.raise_if_diverged()
         if "loss" in logs:
             names = sorted(self.train_dataset) if isinstance(self.train_dataset, Mapping) else []
             records = [self._task_losses.get(name, [0.0, 0]) for name in names]
@@ -326,7 +307,7 @@ class MTDNNTrainer(Trainer):
                     logs[f"loss_{name}"] = round(total / count, 4)
             self._task_losses = {}
             if self.args.adv_train:
-                skipped = torch.tensor([float(self._adv_skipped)], dtype=torch.float64)
+                skipped = torch.tensor([float(self._adv_skipped)], dtype=torch.float64)  # a sync per log, not step
                 if self.args.world_size > 1:
                     skipped = self.accelerator.reduce(skipped.to(self.accelerator.device), reduction="sum").cpu()
                 logs["adv_skipped"] = int(skipped.item())
@@ -365,6 +346,7 @@ class MTDNNTrainer(Trainer):
         and moved in only once every file is there: a failed save leaves what `output_dir` held before unchanged.
         """
         output_dir = output_dir if output_dir is not None else self.args.output_dir
+        self.divergence.raise_if_diverged()
         broken = [name for name, parameter in self.model.named_parameters() if not torch.isfinite(parameter).all()]
         if broken:
             raise TrainingDivergedError(

@@ -316,6 +316,7 @@ def _run(argv: list[str] | None) -> dict[str, float]:
         tokenizer,
         padding="max_length" if data_args.pad_to_max_length else "longest",
         max_length=data_args.max_seq_length if data_args.pad_to_max_length else None,
+        tasks=model.config.tasks,
     )
     trainer = MTDNNTrainer(
         model=model,

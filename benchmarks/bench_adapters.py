@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
+from benchmark_args import benchmark_parser, cli_device_flags, device_figures, parse_benchmark_args  # noqa: E402
 from reproduce_paper import run_once, run_stage, task_score_of  # noqa: E402
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--max_train_samples", str(samples), "--max_eval_samples", str(16 if args.quick else args.max_eval_samples),
         "--max_seq_length", "128", "--recipe", "paper", "--per_device_train_batch_size", "8" if args.quick else "32",
         "--do_train", "--do_eval", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
-        "--train_sampling_strategy", "group_by_length",
+        "--train_sampling_strategy", "group_by_length", *cli_device_flags(args),
     ]  # fmt: skip
     if args.data_dir:
         common += ["--data_dir", args.data_dir]
@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     adapter_share = sum(p.numel() for n, p in model.named_parameters() if any(key in n for key in adapter)) / total
     figures = {
         "encoder": Path(args.model).name,
+        **device_figures(args),
         "seeds": seeds,
         "train_samples_per_task": samples,
         "epochs": args.epochs,

@@ -13,7 +13,7 @@
 # limitations under the License.
 """Serving K tasks: one MT-DNN encoder pass with K heads against K single-task models, on the same inputs.
 
-    python benchmarks/bench_inference.py [--quick] [--model PATH] [--data_dir DIR]
+    python benchmarks/bench_inference.py [--quick] [--model PATH] [--data_dir DIR] [--device cuda] [--bf16]
 
 Two input sets, each at batch 1 and 64: `sentences` (short single sentences built in here, about 15 tokens, where
 the encoder is cheapest and the heads weigh most) and, with `--data_dir` (or `$MTDNN_DATA_DIR`, the local GLUE copy),
@@ -29,7 +29,11 @@ timed alone. At batch 64 the bound is the ideal speedup computed from the parts 
 Prints a table, then (last line) one JSON object: `tasks` (K), `speedup_batch1` (the lower of `sentences` and
 `pairs` at batch 1; target >= 0.9 * K), `speedup_batch64` and `ideal_batch64` (for the set where their ratio is
 lowest; target ratio >= 0.95), `speedup` (the lowest over batch sizes on `sentences`), `speedup_<set>_batch<n>`,
-sentences/s of both ways, the parts' milliseconds and the cost of each extra head.
+sentences/s of both ways, the parts' milliseconds and the cost of each extra head, `device` and `dtype`.
+
+Models and inputs go to `--device` (on a GPU every timing sits between two `torch.cuda.synchronize()`); `--bf16`
+casts every model's weights to bfloat16, and the one pass and the K passes are then compared at bfloat16's
+tolerance instead of float32's.
 """
 
 from __future__ import annotations
@@ -45,7 +49,13 @@ from transformers import AutoTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
+from benchmark_args import (  # noqa: E402
+    benchmark_parser,
+    device_figures,
+    inference_device,
+    parse_benchmark_args,
+    synchronize,
+)
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
 from training.data_loading import load_raw_split  # noqa: E402
@@ -65,19 +75,26 @@ SENTENCES = [
 BATCH_SIZES = (1, 64)
 
 
-def timed(function, repeats: int) -> float:
-    """Median seconds of `repeats` calls after one warm-up."""
+def timed(function, repeats: int, device: torch.device | str = "cpu") -> float:
+    """Median seconds of `repeats` calls after one warm-up (on a GPU, from an idle device to the end of its work)."""
     function()
     samples = []
     for _ in range(repeats):
+        synchronize(device)
         start = time.perf_counter()
         function()
+        synchronize(device)
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
 
 
-def input_sets(tokenizer, data_dir: str | None) -> dict[str, dict[int, dict[str, torch.Tensor]]]:
-    """`{set name: {batch size: tokenized inputs}}`: the built-in sentences, and STS-B dev pairs given a data dir."""
+def input_sets(
+    tokenizer, data_dir: str | None, device: torch.device | str = "cpu"
+) -> dict[str, dict[int, dict[str, torch.Tensor]]]:
+    """
+    `{set name: {batch size: tokenized inputs on device}}`: the built-in sentences, and STS-B dev pairs given a data
+    dir.
+    """
     largest = max(BATCH_SIZES)
     texts = {"sentences": ((SENTENCES * (largest // len(SENTENCES) + 1))[:largest], None)}
     if data_dir:
@@ -92,7 +109,7 @@ def input_sets(tokenizer, data_dir: str | None) -> dict[str, dict[int, dict[str,
                 truncation=True,
                 max_length=128,
                 return_tensors="pt",
-            )
+            ).to(device)
             for size in BATCH_SIZES
         }
         for name, (first, second) in texts.items()
@@ -102,8 +119,14 @@ def input_sets(tokenizer, data_dir: str | None) -> dict[str, dict[int, dict[str,
 def main(argv: list[str] | None = None) -> dict:
     parser = benchmark_parser(__doc__, "Fewer repeats: under a minute on 2 cores.", "Local GLUE copy (pairs).")
     args = parse_benchmark_args(parser, argv)
+    with torch.no_grad():  # not torch.set_grad_enabled(False): a caller's later training keeps its gradients
+        return _run(args)
+
+
+def _run(args) -> dict:
     torch.manual_seed(0)
-    torch.set_grad_enabled(False)
+    device, dtype = inference_device(args), torch.bfloat16 if args.bf16 else torch.float32
+    tolerance = {"rtol": 5e-2, "atol": 5e-2} if args.bf16 else {"rtol": 1e-4, "atol": 1e-5}
     path = args.model
     specs = load_task_specs(GLUE_HEADS)
     tasks = {name: spec.model_spec() for name, spec in specs.items()}
@@ -114,21 +137,21 @@ def main(argv: list[str] | None = None) -> dict:
     for name in GLUE_HEADS:
         single = MTDNNForMultiTask.from_encoder(path, tasks={name: tasks[name]}).eval()
         single.heads[name].load_state_dict(mtdnn.heads[name].state_dict())
-        singles.append((name, single))
+        singles.append((name, single.to(device, dtype)))
+    mtdnn = mtdnn.to(device, dtype)
 
     repeats = {1: 5 if args.quick else 30, 64: 2 if args.quick else 8}
-    rows, figures = [], {"tasks": len(GLUE_HEADS), "encoder": Path(path).name, "threads": torch.get_num_threads()}
-    sets = input_sets(tokenizer, args.data_dir)
+    figures = {"tasks": len(GLUE_HEADS), "encoder": Path(path).name, **device_figures(args)}
+    rows, figures = [], figures | {"threads": torch.get_num_threads()}
+    sets = input_sets(tokenizer, args.data_dir, device)
     for set_name, batches in sets.items():
         for batch_size, inputs in batches.items():
             together = mtdnn(**inputs, task_name=None).task_logits
             for name, single in singles:  # same predictions both ways, or the comparison means nothing
-                torch.testing.assert_close(
-                    single(**inputs, task_name=name).logits, together[name], rtol=1e-4, atol=1e-5
-                )
-            one_pass = timed(lambda: mtdnn(**inputs, task_name=None), repeats[batch_size])
+                torch.testing.assert_close(single(**inputs, task_name=name).logits, together[name], **tolerance)
+            one_pass = timed(lambda: mtdnn(**inputs, task_name=None), repeats[batch_size], device)
             k_passes = timed(
-                lambda: [single(**inputs, task_name=name) for name, single in singles], repeats[batch_size]
+                lambda: [single(**inputs, task_name=name) for name, single in singles], repeats[batch_size], device
             )
             tokens = inputs["input_ids"].shape[1]
             rows.append((set_name, batch_size, tokens, one_pass, k_passes))
@@ -145,11 +168,11 @@ def main(argv: list[str] | None = None) -> dict:
     parts, ideal_ratios = [], {}
     for set_name, batches in sets.items():
         inputs = batches[max(BATCH_SIZES)]
-        encoder_ms = 1000 * timed(lambda: mtdnn.encoder(**inputs), repeats[64] + 1)
+        encoder_ms = 1000 * timed(lambda: mtdnn.encoder(**inputs), repeats[64] + 1, device)
         hidden = mtdnn.encoder(**inputs).last_hidden_state
         mask, types = inputs["attention_mask"], inputs.get("token_type_ids")
         head_ms = {
-            name: 1000 * timed(lambda head=mtdnn.heads[name]: head(hidden, mask, types, hidden[:, 0]), 20)
+            name: 1000 * timed(lambda head=mtdnn.heads[name]: head(hidden, mask, types, hidden[:, 0]), 20, device)
             for name in GLUE_HEADS
         }
         ideal = sum(encoder_ms + ms for ms in head_ms.values()) / (encoder_ms + sum(head_ms.values()))
@@ -172,7 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
         inputs = {key: value[:size] for key, value in sets["sentences"][max(BATCH_SIZES)].items()}
         hidden = mtdnn.encoder(**inputs).last_hidden_state
         mask, types = inputs["attention_mask"], inputs.get("token_type_ids")
-        together_ms[size] = 1000 * timed(lambda: mtdnn._stacked_san_logits(san_names, hidden, mask, types), 30)
+        together_ms[size] = 1000 * timed(lambda: mtdnn._stacked_san_logits(san_names, hidden, mask, types), 30, device)
     steps = mtdnn.config.tasks[san_names[0]]["san_steps"]
     gru_bytes = sum(
         2 * mtdnn.heads[name].gru.weight_ih.numel() * mtdnn.heads[name].gru.weight_ih.element_size() * steps
@@ -195,7 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
     san_heads = sum(spec["head"] == "san" for spec in mtdnn.config.tasks.values())
     print(
         f"{len(GLUE_HEADS)} GLUE heads ({', '.join(GLUE_HEADS)}; {san_heads} SAN) on {Path(path).name}, "
-        f"{torch.get_num_threads()} threads"
+        f"device {figures['device']} ({figures['dtype']}), {torch.get_num_threads()} threads"
     )
     print(
         f"{'inputs':<10}{'batch':>6}{'tokens':>7}  {'MT-DNN, 1 pass':>15}  {'K single-task':>14}  {'speedup':>7}"

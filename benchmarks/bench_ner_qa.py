@@ -20,7 +20,7 @@
   of epochs (so more steps in all).
 
     python benchmarks/bench_ner_qa.py --data_dir ../shared/data [--seeds 3] [--results_dir outputs/ner_qa]
-        [--tasks conll2003,squad] [--glue_train_samples 500] [--first_seed 0]
+        [--tasks conll2003,squad] [--glue_train_samples 500] [--first_seed 0] [--device cuda] [--bf16]
 
 `--glue_train_samples` caps the GLUE tasks of the `multi` arm (the first rows of each train split), so the mix stays
 affordable beside NER's and SQuAD's own rows; `--tasks` runs one task's cells, so two processes can share the work
@@ -30,7 +30,7 @@ whole table from the saved results).
 `--data_dir` holds the local copies `glue/`, `conll2003/` and `squad/` (SQuAD's train split there is a subset of
 44 of its 442 articles: say "a SQuAD train subset" when reporting). Every (arm, task, seed) result is a JSON file in
 `--results_dir`; a rerun resumes. It prints a table of mean and spread per task and arm and (last line) one JSON
-object of the figures.
+object of the figures (with `device` and `dtype`: every arm trains on `--device`, under `--bf16` if given).
 """
 
 from __future__ import annotations
@@ -43,7 +43,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args, parse_subset  # noqa: E402
+from benchmark_args import (  # noqa: E402
+    benchmark_parser,
+    cli_device_flags,
+    device_figures,
+    parse_benchmark_args,
+    parse_subset,
+    training_device_settings,
+)
 from reproduce_paper import redeclared_task_file, run_once  # noqa: E402
 
 from modeling_mtdnn.saving import atomic_file  # noqa: E402
@@ -107,7 +114,7 @@ def stock_run(task: str, args, seed: int, output_dir: Path) -> dict:
         output_dir=str(output_dir), seed=seed, learning_rate=args.learning_rate,
         per_device_train_batch_size=32, per_device_eval_batch_size=64, num_train_epochs=args.epochs,
         warmup_steps=0.1, max_grad_norm=1.0, lr_scheduler_type="linear", save_strategy="no", report_to=[],
-        disable_tqdm=True, use_cpu=True, remove_unused_columns=False,
+        disable_tqdm=True, remove_unused_columns=False, **training_device_settings(args),
     )  # fmt: skip
     columns = lambda features: features.select_columns([c for c in keep if c in features.column_names])  # noqa: E731
     trainer = Trainer(
@@ -188,7 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--max_eval_samples", str(args.max_eval_samples), "--num_train_epochs", str(args.epochs),
         "--recipe", "paper", "--learning_rate", str(args.learning_rate), "--per_device_train_batch_size", "32",
         "--per_device_eval_batch_size", "64", "--do_train", "--do_eval", "--save_strategy", "no",
-        "--report_to", "none", "--disable_tqdm", "true", "--pooling", "mean",
+        "--report_to", "none", "--disable_tqdm", "true", "--pooling", "mean", *cli_device_flags(args),
     ]  # fmt: skip
     scores: dict[str, dict[str, list[float]]] = {arm: {} for arm in ARMS}
     for seed in range(args.first_seed, args.seeds):
@@ -220,6 +227,7 @@ def main(argv: list[str] | None = None) -> dict:
         "max_train_samples": args.max_train_samples,
         "glue_train_samples": args.glue_train_samples,
         "epochs": args.epochs,
+        **device_figures(args),
     }
     print(f"{'task':<26}" + "".join(f"{label:>28}" for label in ARMS.values()))
     for key in sorted(scores["stock"]):

@@ -40,7 +40,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
+from benchmark_args import (  # noqa: E402
+    benchmark_parser,
+    cli_device_flags,
+    device_figures,
+    inference_device,
+    parse_benchmark_args,
+)
 from reproduce_paper import run_once  # noqa: E402
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
@@ -73,9 +79,11 @@ def scores_of(result: dict, keys: list[str]) -> dict[str, float]:
     return scores
 
 
-def ensemble_scores(teachers: list[Path], specs, tokenizer, data_dir, max_eval_samples) -> dict[str, float]:
-    """The teachers' ensemble on the dev sets: mean class probabilities (mean score for regression)."""
-    models = [MTDNNForMultiTask.from_pretrained(folder).eval() for folder in teachers]
+def ensemble_scores(
+    teachers: list[Path], specs, tokenizer, data_dir, max_eval_samples, device: torch.device | str = "cpu"
+) -> dict[str, float]:
+    """The teachers' ensemble on the dev sets, run on `device`: mean class probabilities (mean score, regression)."""
+    models = [MTDNNForMultiTask.from_pretrained(folder).to(device).eval() for folder in teachers]
     collator = MultiTaskDataCollator(tokenizer)
     sets = build_task_sets(
         specs, tokenizer, evaluate=True, data_dir=data_dir, max_seq_length=128, max_eval_samples=max_eval_samples
@@ -112,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--recipe", "paper", "--learning_rate", str(args.learning_rate), "--num_train_epochs", str(args.epochs),
         "--per_device_train_batch_size", "8" if args.quick else "32", "--do_train", "--do_eval",
         "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
-        "--train_sampling_strategy", "group_by_length",
+        "--train_sampling_strategy", "group_by_length", *cli_device_flags(args),
     ]  # fmt: skip
     if args.data_dir:
         common += ["--data_dir", args.data_dir]
@@ -159,11 +167,12 @@ def main(argv: list[str] | None = None) -> dict:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(teachers[0])
-        ensemble = ensemble_scores(teachers, specs, tokenizer, args.data_dir, eval_samples)
+        ensemble = ensemble_scores(teachers, specs, tokenizer, args.data_dir, eval_samples, inference_device(args))
         ensemble_file.write_text(json.dumps(ensemble, indent=2))
 
     figures = {
         "encoder": Path(args.model).name,
+        **device_figures(args),
         "seeds": seeds,
         "train_samples_per_task": samples,
         "epochs": args.epochs,

@@ -13,14 +13,19 @@
 # limitations under the License.
 """Training throughput: MTDNNTrainer on a mix of GLUE tasks against the stock Trainer on the same examples.
 
-    python benchmarks/bench_train.py [--quick] [--data_dir DIR] [--model PATH]
+    python benchmarks/bench_train.py [--quick] [--data_dir DIR] [--model PATH] [--device cuda] [--bf16]
+        [--batch_size 32] [--steps 30] [--rounds 3]
 
 Both arms train the same encoder on the same tokenized examples (RTE, STS-B, CoLA, SST-2 from the local GLUE copy)
 in the same single-task batches (the stock arm reads them in the MT-DNN sampler's order) with the same padding
 policy, alternating in one process. The stock arm is
 `AutoModelForSequenceClassification` under `transformers.Trainer` with `DataCollatorWithPadding`, its labels the
 examples' class ids (STS-B's rounded), so only the training machinery differs; MT-DNN uses linear heads here for
-the same reason. A third arm pads every batch to 128 tokens, as `run_glue.py` does by default.
+the same reason. A third arm pads every batch to 128 tokens, as `run_glue.py` does by default. Incomplete batches
+are dropped (`dataloader_drop_last`), so at any `--batch_size` both arms read the same full batches; each task gets
+`--steps` batches' worth of rows (fewer when its train split is smaller), and the arms run at most as many steps
+as one epoch holds. Tokens/s count the padded tokens of the timed batches, and model TFLOP/s are
+6 x encoder parameters x tokens/s (forward and backward of the encoder's matrix multiplications, attention left out).
 
 Length grouping (`train_sampling_strategy="group_by_length"`) changes which examples a fixed number of steps
 sees, so its arms each train one whole epoch over the same examples (all of them, 4 x the steps of the other arms):
@@ -36,7 +41,9 @@ Prints a table, then (last line) one JSON object: `ratio` (ours / stock examples
 MTDNNTrainer, target >= 1.3), `group_by_length_ratio` (ours / stock, both grouped, target >= 0.97),
 `group_by_length_ratio_stock_mega_batches` (the same with each task grouped in the stock arm's mega-batch size,
 `--group_by_length_mega_batches`), `eval_group_by_length_gain` (evaluation rows/s, grouped / in order), the dev scores
-with `--dev_scores`, and the raw figures.
+with `--dev_scores`, `device` and `dtype` (`--device`, `--bf16`; on a GPU every step is timed between two
+`torch.cuda.synchronize()`), `mtdnn_tokens_per_s` / `stock_tokens_per_s`, `encoder_parameters`,
+`mtdnn_model_tflops_per_s` / `stock_model_tflops_per_s`, and the raw figures.
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ from pathlib import Path
 import datasets
 import torch
 from transformers import (
+    AutoConfig,
+    AutoModel,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     DataCollatorWithPadding,
@@ -63,7 +72,15 @@ from transformers import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args, parse_subset  # noqa: E402
+from benchmark_args import (  # noqa: E402
+    benchmark_parser,
+    device_figures,
+    inference_device,
+    parse_benchmark_args,
+    parse_subset,
+    synchronize,
+    training_device_settings,
+)
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
 from training.arguments import MTDNNTrainingArguments  # noqa: E402
@@ -77,19 +94,29 @@ TASKS = ["rte", "stsb", "cola", "sst2"]
 
 
 class StepClock(TrainerCallback):
-    """Examples per second over the optimizer steps after the first (warm-up) one."""
+    """
+    Examples (and tokens) per second over the optimizer steps after the first (warm-up) one; on a GPU each step is
+    timed between two `torch.cuda.synchronize()`, so its queued work is in its time.
+    """
 
-    def __init__(self):
+    def __init__(self, device: torch.device | str = "cpu"):
         self.times = []
+        self.device = device
 
     def on_step_begin(self, args, state, control, **kwargs):
+        synchronize(self.device)
         self.start = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
+        synchronize(self.device)
         self.times.append(time.perf_counter() - self.start)
 
     def examples_per_second(self, batch_size: int) -> float:
         return batch_size * (len(self.times) - 1) / sum(self.times[1:])
+
+    def tokens_per_second(self, tokens: list[int]) -> float:
+        """`tokens[i]`: the (padded) tokens of step i's batch; the steps after the first over their time."""
+        return sum(tokens[1 : len(self.times)]) / sum(self.times[1:])
 
     def epoch_examples_per_second(self, examples: int) -> float:
         """A whole epoch's examples over the time of all its steps."""
@@ -106,10 +133,30 @@ def main(argv: list[str] | None = None) -> dict:
         default="steps,epoch,eval",
         help="steps (fixed steps: ours, stock, padded), epoch (length grouping), eval (evaluation by length).",
     )
+    parser.add_argument("--batch_size", type=int, default=None, help="Training batch size (default 32; quick 16).")
+    parser.add_argument("--steps", type=int, default=None, help="Optimizer steps per run (default 30; quick 6).")
+    parser.add_argument("--rounds", type=int, default=None, help="Timed rounds per arm, after one warm-up (3; 1).")
+    parser.add_argument(
+        "--optim",
+        default=None,
+        help="The optimizer of both arms (a transformers OptimizerNames, e.g. adamw_torch_fused); default AdamW.",
+    )
+    parser.add_argument(
+        "--torch_compile", action="store_true", help="Both arms' models under torch.compile (TrainingArguments)."
+    )
     args = parse_benchmark_args(parser, argv)
     arms = parse_subset(parser, "--arms", args.arms, ["steps", "epoch", "eval"])
     steps, rounds, batch_size = (6, 1, 16) if args.quick else (30, 3, 32)
-    per_task = steps * batch_size  # enough examples that no task runs out
+    for flag, value, least, why in (
+        ("--batch_size", args.batch_size, 1, ""),
+        ("--steps", args.steps, 2, " (a run's first step warms up and is not timed)"),
+        ("--rounds", args.rounds, 1, ""),
+    ):
+        if value is not None and value < least:
+            parser.error(f"{flag} {value}: must be at least {least}{why}.")
+    steps, rounds, batch_size = args.steps or steps, args.rounds or rounds, args.batch_size or batch_size
+    device = inference_device(args)
+    per_task = steps * batch_size  # enough examples that no task runs out (fewer where a train split is smaller)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     specs = load_task_specs(TASKS)
     train = build_task_sets(
@@ -118,8 +165,14 @@ def main(argv: list[str] | None = None) -> dict:
     heads = {name: dataclasses.replace(spec, head="linear").model_spec() for name, spec in specs.items()}
     # The stock arm: the same examples in the same batches (the MT-DNN sampler's order, read sequentially), one
     # classification head, integer labels. Batches of one task are padded alike in both arms.
-    sampler = MultiTaskBatchSampler({name: len(dataset) for name, dataset in train.items()}, batch_size, seed=0)
-    order = [index for batch in sampler for index in batch]
+    sampler = MultiTaskBatchSampler(
+        {name: len(dataset) for name, dataset in train.items()}, batch_size, seed=0, drop_last=True
+    )
+    batches = list(sampler)
+    if len(batches) < steps:
+        print(f"--steps {steps}: one epoch holds {len(batches)} full batches of {batch_size}; running {len(batches)}.")
+        steps = len(batches)
+    order = [index for batch in batches for index in batch]
     stock_rows = datasets.concatenate_datasets(
         [
             ds.map(lambda row: {"stock_labels": int(round(row["labels"])) % 2})
@@ -128,6 +181,10 @@ def main(argv: list[str] | None = None) -> dict:
             for ds in train.values()
         ]
     ).select(order)
+    lengths = [len(ids) for ids in stock_rows["input_ids"]]
+    # The tokens of each step's batch padded to its longest row (the same batches in both dynamic-padding arms).
+    tokens = [batch_size * max(lengths[k * batch_size : (k + 1) * batch_size]) for k in range(steps)]
+    encoder_parameters = _parameters(args.model)
 
     common = {
         "per_device_train_batch_size": batch_size,
@@ -137,10 +194,14 @@ def main(argv: list[str] | None = None) -> dict:
         "report_to": [],
         "disable_tqdm": True,
         "logging_steps": steps,
-        "use_cpu": True,
-        "dataloader_pin_memory": False,
+        **training_device_settings(args),
+        "dataloader_pin_memory": args.device != "cpu",
+        "dataloader_drop_last": True,
         "seed": 0,
+        "torch_compile": args.torch_compile,
+        **({"optim": args.optim} if args.optim else {}),
     }
+    speeds: dict[str, list[float]] = {"mtdnn": [], "stock": []}  # tokens/s of the dynamic-padding arms
 
     # transformers groups lengths in mega-batches of up to 50 batches, at least 4 per dataset: each task needs
     # several batches' worth of examples for grouping to change anything, as real tasks have.
@@ -148,7 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
     epoch = {key: value for key, value in common.items() if key != "max_steps"} | {"num_train_epochs": 1}
 
     def run_mtdnn(padding: str, strategy: str = "random", whole_epoch: bool = False, **extra) -> float:
-        clock = StepClock()
+        clock = StepClock(device)
         settings = (epoch if whole_epoch else common) | extra
         with tempfile.TemporaryDirectory() as output:
             trainer = MTDNNTrainer(
@@ -161,10 +222,12 @@ def main(argv: list[str] | None = None) -> dict:
             trainer.train()
         if whole_epoch:
             return clock.epoch_examples_per_second(sum(len(dataset) for dataset in quarter.values()))
+        if padding == "longest":
+            speeds["mtdnn"].append(clock.tokens_per_second(tokens))
         return clock.examples_per_second(batch_size)
 
     def run_stock(strategy: str = "sequential", whole_epoch: bool = False) -> float:
-        clock = StepClock()
+        clock = StepClock(device)
         settings = epoch if whole_epoch else common
         with tempfile.TemporaryDirectory() as output:
             trainer = Trainer(
@@ -177,6 +240,7 @@ def main(argv: list[str] | None = None) -> dict:
             trainer.train()
         if whole_epoch:
             return clock.epoch_examples_per_second(len(quarter_rows))
+        speeds["stock"].append(clock.tokens_per_second(tokens))
         return clock.examples_per_second(batch_size)
 
     # The stock sampler cuts all examples into mega-batches of min(examples // (4 x batch), 50) batches; ours cuts each
@@ -204,9 +268,12 @@ def main(argv: list[str] | None = None) -> dict:
                 series.append(value)
     figures = {
         "encoder": Path(args.model).name,
+        **device_figures(args),
         "threads": torch.get_num_threads(),
         "batch_size": batch_size,
         "steps_per_run": steps,
+        "optim": args.optim or "adamw_torch",
+        "torch_compile": args.torch_compile,
         "rounds": rounds,
         "mtdnn_examples_per_s": round(statistics.median(ours), 2),
         "stock_examples_per_s": round(statistics.median(stock), 2),
@@ -226,10 +293,18 @@ def main(argv: list[str] | None = None) -> dict:
             statistics.median(same_groups) / statistics.median(stock_grouped), 3
         ),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "encoder_parameters": encoder_parameters,
     }
+    if "steps" in arms:  # speeds[...][0] is the warm-up round
+        for arm in ("mtdnn", "stock"):
+            per_second = statistics.median(speeds[arm][1:])
+            figures[f"{arm}_tokens_per_s"] = round(per_second, 1)
+            figures[f"{arm}_model_tflops_per_s"] = round(6 * encoder_parameters * per_second / 1e12, 3)
+    if args.device != "cpu":
+        figures["peak_device_memory_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     print(
-        f"MiniLM training on {', '.join(TASKS)}: batch {batch_size}, "
-        f"{steps} steps x {rounds} rounds per arm (+1 warm-up)"
+        f"{Path(args.model).name} training on {', '.join(TASKS)}: batch {batch_size}, "
+        f"{steps} steps x {rounds} rounds per arm (+1 warm-up), device {figures['device']}, {figures['dtype']}"
     )
     print(f"{'arm':<38}{'examples/s (median)':>20}")
     print(f"{'MTDNNTrainer, dynamic padding':<38}{figures['mtdnn_examples_per_s']:>20.2f}")
@@ -249,12 +324,25 @@ def main(argv: list[str] | None = None) -> dict:
         f"grouped ours/stock {figures['group_by_length_ratio']:.3f} (target >= 0.97), "
         f"with the stock mega-batch size {figures['group_by_length_ratio_stock_mega_batches']:.3f}"
     )
+    if "steps" in arms:
+        print(
+            f"tokens/s: MTDNNTrainer {figures['mtdnn_tokens_per_s']:.0f}, stock {figures['stock_tokens_per_s']:.0f}; "
+            f"model TFLOP/s (6 x {encoder_parameters:,} encoder parameters x tokens/s): "
+            f"{figures['mtdnn_model_tflops_per_s']:.3f} and {figures['stock_model_tflops_per_s']:.3f}"
+        )
     if "eval" in arms:
         figures |= evaluation_speed(args, tokenizer, specs, rounds, eval_rows=32 if args.quick else 500)
     if args.dev_scores:
         figures |= dev_scores(args, tokenizer, specs)
     print(json.dumps(figures))
     return figures
+
+
+def _parameters(model: str) -> int:
+    """The encoder's parameter count, from its config alone (built on the meta device: no weights read)."""
+    with torch.device("meta"):
+        encoder = AutoModel.from_config(AutoConfig.from_pretrained(model))
+    return sum(parameter.numel() for parameter in encoder.parameters())
 
 
 def evaluation_speed(args, tokenizer, specs, rounds: int, eval_rows: int) -> dict:
@@ -281,7 +369,7 @@ def evaluation_speed(args, tokenizer, specs, rounds: int, eval_rows: int) -> dic
                         per_device_eval_batch_size=64,
                         report_to=[],
                         disable_tqdm=True,
-                        use_cpu=True,
+                        **training_device_settings(args),
                     ),  # fmt: skip
                     eval_dataset=evaluation,
                     eval_specs=eval_specs,
@@ -329,7 +417,7 @@ def dev_scores(args, tokenizer, specs, rounds: int = 3, per_task: int = 1000, ev
     speeds: dict[str, list[float]] = {"random": [], "group_by_length": []}
     for seed in range(rounds):
         for strategy in scores:
-            clock = StepClock()
+            clock = StepClock(inference_device(args))
             with tempfile.TemporaryDirectory() as output:
                 torch.manual_seed(seed)
                 trainer = MTDNNTrainer(
@@ -346,7 +434,7 @@ def dev_scores(args, tokenizer, specs, rounds: int = 3, per_task: int = 1000, ev
                         save_strategy="no",
                         report_to=[],
                         disable_tqdm=True,
-                        use_cpu=True,
+                        **training_device_settings(args),
                         logging_steps=1000,
                     ),  # fmt: skip
                     train_dataset=train,

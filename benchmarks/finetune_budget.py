@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args, parse_subset  # noqa: E402
+from benchmark_args import benchmark_parser, device_figures, parse_benchmark_args, parse_subset  # noqa: E402
 from reproduce_paper import (  # noqa: E402
     MIXED_IN,
     TRAINED,
@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
         shutil.rmtree(stage, ignore_errors=True)  # every run from this seed's stage is saved
 
     figures: dict = {"task": task, "seeds": list(seeds), "arms": arms, "single_task_epochs": round(single_epochs, 3)}
+    figures |= device_figures(args)
     for arm, values in scores.items():
         mean, spread = summarize(values)
         figures[f"{arm}_mean"], figures[f"{arm}_sd"] = round(mean, 4), round(spread, 4)

@@ -42,7 +42,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args, parse_subset  # noqa: E402
+from benchmark_args import (  # noqa: E402
+    benchmark_parser,
+    cli_device_flags,
+    device_figures,
+    parse_benchmark_args,
+    parse_subset,
+)
 from reproduce_paper import _metrics_of, redeclared_task_file, run_once, run_stage, summarize  # noqa: E402
 
 from training.metrics import task_score  # noqa: E402
@@ -86,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--per_device_train_batch_size", "8" if args.quick else "32", "--per_device_eval_batch_size", "64",
         "--do_train", "--do_eval", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
         "--train_sampling_strategy", "group_by_length", "--data_dir", args.data_dir,
-        "--max_eval_samples", "32" if args.quick else str(args.max_eval_samples),
+        "--max_eval_samples", "32" if args.quick else str(args.max_eval_samples), *cli_device_flags(args),
     ]  # fmt: skip
     scores: dict[str, dict[str, list[float]]] = {}
     for seed in seeds:
@@ -130,6 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
             _collect(scores.setdefault(f"mnli{size}_rte_only_same_examples", {}), result, ["rte"])
 
     figures: dict = {"seeds": list(seeds), "arms": arms, "mnli_rows": mnli_sizes, "rte_rows": rte_rows}
+    figures |= device_figures(args)
     figures |= {"learning_rate": args.learning_rate, "head_learning_rate": args.head_learning_rate}
     for arm, per_key in scores.items():
         for key, values in per_key.items():

@@ -27,6 +27,10 @@ Encoders: the plain encoder, a randomly initialised encoder of the same shape (t
 MT-DNN checkpoints given (their encoder).
 
     python benchmarks/nli_prior.py --snli_dir ../shared/data/snli [--checkpoints DIR ...] [--sizes 550,5502]
+        [--device cuda] [--bf16]
+
+The encoders embed on `--device` (`--bf16`: with their weights cast to bfloat16); the probes fit on the CPU. The
+last line is one JSON object of the figures, with `device` and `dtype`.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
+from benchmark_args import benchmark_parser, device_figures, inference_device, parse_benchmark_args  # noqa: E402
 
 from training.data_loading import load_raw_split  # noqa: E402
 from training.task_files import load_task_specs  # noqa: E402
@@ -50,15 +54,20 @@ SNLI_TASK_FILE = Path(__file__).resolve().parent / "tasks" / "snli_adaptation.ya
 
 @torch.no_grad()
 def embed(encoder, tokenizer, texts: list[str], batch_size: int = 128) -> np.ndarray:
-    """Mean-pooled final hidden states of each text, sorted by length into batches for speed."""
+    """
+    Mean-pooled final hidden states of each text (in float32, on the CPU), sorted by length into batches for speed;
+    the encoder runs where its weights are.
+    """
+    device = next(encoder.parameters()).device
     order = np.argsort([len(text) for text in texts])
     vectors = np.zeros((len(texts), encoder.config.hidden_size), dtype=np.float32)
     for start in range(0, len(texts), batch_size):
         rows = order[start : start + batch_size]
         batch = tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=128, return_tensors="pt")
-        states = encoder(**batch).last_hidden_state
+        batch = batch.to(device)
+        states = encoder(**batch).last_hidden_state.float()
         mask = batch["attention_mask"].unsqueeze(-1).float()
-        vectors[rows] = ((states * mask).sum(1) / mask.sum(1)).numpy()
+        vectors[rows] = ((states * mask).sum(1) / mask.sum(1)).cpu().numpy()
     return vectors
 
 
@@ -101,10 +110,10 @@ def main(argv: list[str] | None = None) -> dict:
     }
     for path in args.checkpoints:
         encoders[f"mtdnn:{Path(path).name}"] = MTDNNForMultiTask.from_pretrained(path).encoder
-    figures: dict = {"test_pairs": len(test), "sizes": sizes, "seeds": args.seeds}
+    figures: dict = {"test_pairs": len(test), "sizes": sizes, "seeds": args.seeds, **device_figures(args)}
     test_labels = np.asarray(test["label"])
     for name, encoder in encoders.items():
-        encoder.eval()
+        encoder.to(inference_device(args), torch.bfloat16 if args.bf16 else torch.float32).eval()
         u, v = embed(encoder, tokenizer, test["premise"]), embed(encoder, tokenizer, test["hypothesis"])
         cosine = (u * v).sum(1) / (np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1))
         means = {label: float(cosine[test_labels == label].mean()) for label in (0, 1, 2)}

@@ -13,10 +13,11 @@
 # limitations under the License.
 """Profile a short MTDNNTrainer run with cProfile: where a training step spends its time, ours against torch's.
 
-    python benchmarks/profile_train.py [--steps 12] [--data_dir DIR] [--group_by_length]
+    python benchmarks/profile_train.py [--steps 12] [--data_dir DIR] [--group_by_length] [--device cuda] [--bf16]
 
 Prints the top entries by own time, then the entries of this package's code (collator, sampler, losses, heads,
-trainer hooks), then (last line) one JSON object with the share of the run spent in this package's own code.
+trainer hooks), then (last line) one JSON object with the share of the run spent in this package's own code, and
+`device` and `dtype` (`--device`, `--bf16`; on a GPU the profile shows the host's side, kernels run asynchronously).
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
+from benchmark_args import (  # noqa: E402
+    benchmark_parser,
+    device_figures,
+    parse_benchmark_args,
+    training_device_settings,
+)
 from transformers import AutoTokenizer  # noqa: E402
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
                 report_to=[],
                 disable_tqdm=True,
                 save_strategy="no",
-                use_cpu=True,
+                **training_device_settings(args),
                 train_sampling_strategy="group_by_length" if args.group_by_length else "random",
             ),
             train_dataset=train,
@@ -96,7 +102,8 @@ def main(argv: list[str] | None = None) -> dict:
     pstats.Stats(profiler, stream=buffer).sort_stats("tottime").print_stats(10)
     print(buffer.getvalue())
     print(f"{steps} steps, {total:.2f} s profiled; own time in this package's training code: {own_time:.4f} s")
-    figures = {"steps": steps, "total_seconds": round(total, 2), "own_time_seconds": round(own_time, 4)}
+    figures = {"steps": steps, **device_figures(args), "total_seconds": round(total, 2)}
+    figures["own_time_seconds"] = round(own_time, 4)
     figures["own_time_share"] = round(own_time / total, 5)
     figures["cumulative_seconds"] = ours
     print(json.dumps(figures))

@@ -50,7 +50,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args  # noqa: E402
+from benchmark_args import benchmark_parser, cli_device_flags, device_figures, parse_benchmark_args  # noqa: E402
 
 from modeling_mtdnn import POOLING_MODES  # noqa: E402
 from modeling_mtdnn.saving import atomic_file  # noqa: E402
@@ -154,7 +154,7 @@ def reproduction_flags(args, samples: int) -> tuple[list[str], list[str], list[s
         "--max_seq_length", str(args.max_seq_length), "--recipe", "paper", "--learning_rate", str(args.learning_rate),
         "--per_device_train_batch_size", "8" if args.quick else "32", "--do_train", "--do_eval",
         "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true", "--per_device_eval_batch_size", "64",
-        "--train_sampling_strategy", "group_by_length",
+        "--train_sampling_strategy", "group_by_length", *cli_device_flags(args),
     ]  # fmt: skip
     if args.quick:
         common += ["--max_eval_samples", "32"]
@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     figures = {
         "encoder": Path(args.model).name,
+        **device_figures(args),
         "seeds": seeds,
         "examples_per_seed_per_arm": budget,
         "train_rows": sizes,

@@ -40,7 +40,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmark_args import benchmark_parser, parse_benchmark_args, parse_subset  # noqa: E402
+from benchmark_args import (  # noqa: E402
+    benchmark_parser,
+    cli_device_flags,
+    device_figures,
+    parse_benchmark_args,
+    parse_subset,
+)
 from reproduce_paper import (  # noqa: E402
     MIXED_IN,
     QNLI_TASK_FILE,
@@ -98,9 +104,11 @@ def main(argv: list[str] | None = None) -> dict:
         "--per_device_eval_batch_size", "64", "--train_sampling_strategy", "group_by_length",
         "--max_train_samples", str(samples), "--max_eval_samples", "32" if args.quick else str(args.max_eval_samples),
         "--data_dir", args.data_dir, "--num_train_epochs", f"{epochs:.4f}", "--logging_steps", "10",
+        *cli_device_flags(args),
     ]  # fmt: skip
     seeds = args.seeds - args.first_seed
     figures: dict = {"tasks": tasks, "variants": variants, "seeds": seeds, "epochs": round(epochs, 3)}
+    figures |= device_figures(args)
     for task in tasks:
         for variant in variants:
             changes, flags = VARIANTS[variant]

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from .conftest import require, shared_glue_dir
 
@@ -141,6 +142,55 @@ def test_benchmark_quick_mode_prints_its_figures(script, keys, tmp_path):
     assert keys <= set(figures)
 
 
+@pytest.mark.slow
+def test_gpu_suite_quick_mode_passes_or_skips_each_section_with_a_reason(tmp_path):
+    # Quick mode on this machine's device (the CPU in CI): every section runs, or says why not, in one JSON line.
+    for name in ("conll2003", "squad"):
+        require((shared_glue_dir().parent / name / "README.md").is_file(), f"the local {name} copy")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MTDNN_DATA_DIR": str(shared_glue_dir())}
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_suite.py"), "--quick", "--output_dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert {
+        "suite",
+        "device",
+        "dtype",
+        "quick",
+        "versions",
+        "sections",
+        "passed",
+        "failed",
+        "skipped",
+        "seconds",
+    } <= set(report)
+    assert report["device"] == ("cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name(0))
+    assert report["dtype"] == "float32" and report["quick"] is True and report["failed"] == []
+    assert list(report["sections"]) == ["tasks", "throughput", "inference", "glue", "fsdp"]
+    for name, section in report["sections"].items():
+        assert section["status"] in ("passed", "skipped") and isinstance(section["seconds"], float), (name, section)
+        assert section["status"] == "passed" or section["reason"], (name, section)
+    if not torch.cuda.is_available():
+        assert report["skipped"] == ["fsdp"] and "GPU process groups" in report["sections"]["fsdp"]["reason"]
+    tasks = report["sections"]["tasks"]
+    assert set(tasks["task_types"]) == {"rte", "stsb", "qnli", "conll2003", "squad"}
+    assert all(tasks[part]["status"] == "passed" for part in ("all_types", "one_pass", "pipeline", "lora", "smart"))
+    assert tasks["all_types"]["reload_max_abs_diff"] <= tasks["all_types"]["reload_tolerance"]
+    throughput = report["sections"]["throughput"]
+    for encoder in ("bert_base_random", "model"):
+        figures = throughput[f"{encoder}_batch8"]
+        assert figures["mtdnn_model_tflops_per_s"] > 0 and figures["ratio"] > 0
+    assert throughput["bert_base_random_batch8"]["encoder_parameters"] == 109482240  # BertConfig(): BERT-base
+    glue = report["sections"]["glue"]
+    assert set(glue["mtdnn"]) == set(glue["single"]) == {"mnli", "mnli_mm", "rte", "stsb", "cola", "sst2"}
+    assert report["sections"]["inference"]["speedup"] > 0
+
+
 def test_regenerated_reproduction_report_keeps_the_hand_written_notes(tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
@@ -227,6 +277,41 @@ def test_benchmark_help_prints_every_option(script, capsys):
     assert exit_info.value.code == 0
     printed = capsys.readouterr().out
     assert printed.startswith("usage:") and "\noptions:\n  -h, --help" in printed
+
+
+def test_device_and_bf16_reach_the_trainer_settings_and_the_cli_flags(tmp_path, monkeypatch, capsys):
+    from transformers import TrainingArguments
+
+    from training.run_mtdnn import parse_args
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)  # restored afterwards: asking for a GPU pins one
+    bench = _benchmark_module("benchmark_args")
+    parser = bench.benchmark_parser("test", "quick")
+    args = bench.parse_benchmark_args(parser, ["--model", "unused", "--device", "cpu", "--bf16"])
+    settings, flags = bench.training_device_settings(args), bench.cli_device_flags(args)
+    assert settings == {"use_cpu": True, "bf16": True} and flags == ["--use_cpu", "--bf16"]
+    assert bench.device_figures(args) == {"device": "cpu", "dtype": "bfloat16"}
+    assert str(bench.inference_device(args)) == "cpu"
+    trainer_args = TrainingArguments(output_dir=str(tmp_path), report_to=[], **settings)
+    assert trainer_args.use_cpu and trainer_args.bf16 and trainer_args.device.type == "cpu"
+    *_, cli_args = parse_args(
+        ["--model_name_or_path", "unused", "--tasks", "rte", "--output_dir", str(tmp_path), *flags]
+    )
+    assert cli_args.use_cpu and cli_args.bf16
+
+    plain = bench.parse_benchmark_args(parser, ["--model", "unused"])  # the defaults: what CI runs
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert plain.device == expected and plain.bf16 is False
+    assert bench.training_device_settings(plain) == {"use_cpu": expected == "cpu", "bf16": False}
+    assert bench.cli_device_flags(plain) == (["--use_cpu"] if expected == "cpu" else [])
+    assert bench.device_figures(plain)["dtype"] == "float32"
+
+    wrong = [["--device", "gpu"]] + ([] if torch.cuda.is_available() else [["--device", "cuda:1"]])
+    messages = ["--device gpu: choose cpu, cuda or cuda:N", "--device cuda:1: "]
+    for argv, message in zip(wrong, messages):
+        with pytest.raises(SystemExit):
+            bench.parse_benchmark_args(parser, ["--model", "unused", *argv])
+        assert message in capsys.readouterr().err
 
 
 def test_ner_qa_glue_mix_trains_on_the_first_rows_and_keeps_the_rest_as_built_in(tmp_path):

@@ -25,6 +25,10 @@ from .task_types import task_type_of
 __all__ = ["PIPELINE_TASK", "MTDNNPipeline"]
 
 PIPELINE_TASK = "mtdnn"
+# What preprocessing passes on beside the model's inputs, for postprocessing.
+_EXTRAS = ("offset_mapping", "word_ids", "text", "in_context")
+# The key of the token tasks' own inputs (the context alone) in a call that also answers a question.
+_TAGGED = "tagged_context"
 
 
 class MTDNNPipeline(Pipeline):
@@ -51,7 +55,8 @@ class MTDNNPipeline(Pipeline):
     span with the highest start + end logit over all windows wins (the n-best rule of transformers'
     question-answering examples); `score` is the product of its start and end probabilities (softmax over its
     window's context tokens) and `start` / `end` index the context. Span tasks run one input at a time (`batch_size`
-    1: the windows of one input are the batch); the other tasks of the call read the first window.
+    1: the windows of one input are the batch); the sentence tasks of the call read the first window, and its token
+    tasks tag the context alone, on a second pass.
 
     Example:
 
@@ -155,7 +160,10 @@ class MTDNNPipeline(Pipeline):
                     f"Task(s) {span_tasks} answer a question from a context, but {text!r} came alone; pass "
                     "{'question': ..., 'context': ...}."
                 )
-            return self._windows(text, pair, max_seq_len, doc_stride)
+            windows = self._windows(text, pair, max_seq_len, doc_stride)
+            if self._tasks_reading(task_name, "tokens"):  # token tasks tag the context, on a pass of their own
+                windows[_TAGGED] = self._tagged(pair)
+            return windows
         token_tasks = self._tasks_reading(task_name, "tokens")
         if pair is not None and token_tasks:
             raise ValueError(
@@ -173,6 +181,10 @@ class MTDNNPipeline(Pipeline):
                 )
         if not token_tasks:
             return self.tokenizer(text, pair, return_tensors="pt", truncation=True)
+        return self._tagged(text)
+
+    def _tagged(self, text: str) -> dict[str, Any]:
+        """One text as token tasks read it: with its offsets and each token's word (-1 for special tokens)."""
         encoded = self.tokenizer(text, return_tensors="pt", truncation=True, return_offsets_mapping=True)
         word_ids = [-1 if word is None else word for word in encoded.word_ids(0)]
         return {**encoded, "word_ids": torch.tensor([word_ids]), "text": text}
@@ -204,9 +216,18 @@ class MTDNNPipeline(Pipeline):
 
     def _forward(self, model_inputs: dict[str, Any], task_name: Any = None) -> dict[str, Any]:
         # A flat dict of tensors: the pipeline's batching (`batch_size > 1`) splits each one back into examples.
-        names = ("offset_mapping", "word_ids", "text", "in_context")
-        extras = {key: model_inputs.pop(key) for key in names if key in model_inputs}
-        return dict(self.model(**model_inputs, task_name=self._task_names(task_name)).task_logits) | extras
+        # With span tasks (batch size 1) the token tasks' own inputs come under `_TAGGED`, for a second pass.
+        names = self._task_names(task_name)
+        tagged = model_inputs.pop(_TAGGED, None)
+        extras = {key: model_inputs.pop(key) for key in _EXTRAS if key in model_inputs}
+        token_names = self._tasks_reading(task_name, "tokens") if tagged is not None else []
+        others = [name for name in names if name not in token_names]
+        outputs = dict(self.model(**model_inputs, task_name=others).task_logits) | extras
+        if token_names:
+            tagged_extras = {key: tagged.pop(key) for key in _EXTRAS if key in tagged}
+            outputs |= dict(self.model(**tagged, task_name=token_names).task_logits)
+            outputs[_TAGGED] = tagged_extras
+        return outputs
 
     def postprocess(
         self,
@@ -219,12 +240,9 @@ class MTDNNPipeline(Pipeline):
         results = {}
         for name in self._task_names(task_name):
             spec = self.model.config.tasks[name]
-            results[name] = task_type_of(spec).pipeline_result(
-                model_outputs[name],
-                model_outputs,
-                spec,
-                top_k=top_k,
-                max_answer_len=max_answer_len,
-                n_best_size=n_best_size,
+            task_type = task_type_of(spec)
+            inputs = model_outputs.get(_TAGGED, model_outputs) if task_type.input_kind == "tokens" else model_outputs
+            results[name] = task_type.pipeline_result(
+                model_outputs[name], inputs, spec, top_k=top_k, max_answer_len=max_answer_len, n_best_size=n_best_size
             )
         return results[task_name] if isinstance(task_name, str) else results

@@ -407,3 +407,20 @@ def test_the_pipeline_returns_the_answer_that_evaluation_scores(qa_model, tokeni
     assert product_rule[1] == "river" and scored["answer"] == "apple"
     assert (served["answer"], served["start"], served["end"]) == (scored["answer"], scored["start"], scored["end"])
     assert 0 < served["score"] < product_rule[0]
+
+
+def test_one_call_serves_token_span_and_sentence_tasks(tokenizer):
+    """The all-tasks call on a question and its context: the span task answers, the token task tags the context."""
+    torch.manual_seed(0)
+    tags = {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC"}
+    tasks = {"squad": SPAN, "ner": {"task_type": "token_classification", "id2label": tags}, "rte": {"task_type": "classification", "num_labels": 2}}  # fmt: skip
+    config = MTDNNConfig(encoder_config=tiny_bert_config(vocab_size=tokenizer.vocab_size), tasks=tasks)
+    model = MTDNNForMultiTask(config).eval()
+    served = pipeline("mtdnn", model=model, tokenizer=tokenizer)
+    question = {"question": "Who was the Norse leader?", "context": CONTEXT}
+    every = served(question, max_seq_len=64, doc_stride=16)
+    assert set(every) == {"squad", "ner", "rte"}
+    assert every["squad"] == served(question, task_name="squad", max_seq_len=64, doc_stride=16)
+    assert every["ner"] == served(CONTEXT, task_name="ner")  # the context alone, as a token task reads one text
+    assert every["ner"] and all(e["word"] == CONTEXT[e["start"] : e["end"]] for e in every["ner"])
+    assert every["rte"] == served(question, task_name=["squad", "rte"], max_seq_len=64, doc_stride=16)["rte"]

@@ -44,6 +44,8 @@ INPUT_KINDS = ("single", "pair")
 
 # Fields every task spec has, with their defaults.
 _COMMON_DEFAULTS: dict[str, Any] = {"head": "linear", "dropout": 0.1, "loss_weight": 1.0}
+# The most SAN reasoning steps: each is a GRU update and a classifier on every forward.
+MAX_SAN_STEPS = 100
 # Fields of SAN heads, with their defaults.
 _SAN_DEFAULTS: dict[str, Any] = {"san_steps": 5, "san_step_dropout": 0.1}
 # Every field a task spec takes: the common ones, SAN's, and each task type's own (`TaskType.extra_fields`).
@@ -141,6 +143,8 @@ def normalize_task_spec(task: str, spec: Any) -> dict[str, Any]:
         if field == "san_steps":
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise fail(task, field, value, "an integer >= 1")
+            if value > MAX_SAN_STEPS:
+                raise fail(task, field, value, f"an integer from 1 to {MAX_SAN_STEPS} (the paper uses 5)")
             out[field] = value
         else:
             out[field] = check_fraction(task, field, value)

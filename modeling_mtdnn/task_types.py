@@ -40,6 +40,7 @@ from .losses import IGNORE_INDEX, classification_loss, ranking_loss, regression_
 
 __all__ = [
     "LOSS_FUNCTIONS",
+    "MAX_NUM_LABELS",
     "TASK_TYPES",
     "TASK_TYPE_CLASSES",
     "ClassificationTaskType",
@@ -56,6 +57,10 @@ __all__ = [
     "is_number",
     "task_type_of",
 ]
+
+
+# The most classes a head may have: a bound on what a config.json or head_config.json can make the model allocate.
+MAX_NUM_LABELS = 100_000
 
 
 def fail(task: str, field: str, value: Any, allowed: str) -> ValueError:
@@ -290,6 +295,8 @@ class ClassificationTaskType(TaskType):
 
     def complete_labels(self, task: str, spec: dict[str, Any], num_labels: int | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        if num_labels is not None and num_labels > MAX_NUM_LABELS:  # before any label name is made for it
+            raise fail(task, "num_labels", num_labels, f"an integer from 2 to {MAX_NUM_LABELS}")
         if spec.get("id2label") is not None:
             out["id2label"] = _normalize_id2label(task, spec["id2label"], num_labels)
             num_labels = len(out["id2label"])
@@ -299,6 +306,8 @@ class ClassificationTaskType(TaskType):
             out["id2label"] = {i: f"LABEL_{i}" for i in range(num_labels)}
         if num_labels < 2:
             raise fail(task, "num_labels", num_labels, f"at least 2 for {self.name} (use 2 for binary tasks)")
+        if num_labels > MAX_NUM_LABELS:
+            raise fail(task, "id2label", f"{num_labels} labels", f"at most {MAX_NUM_LABELS} labels")
         out["num_labels"] = num_labels
         return out
 

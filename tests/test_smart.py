@@ -213,6 +213,15 @@ def test_bad_smart_settings_are_refused(tmp_path, settings, message):
         MTDNNTrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True, **settings)
 
 
+@pytest.mark.parametrize("setting", [{"adv_steps": 3}, {"adv_weight": 0.5}, {"adv_norm": "l2"}])
+def test_smart_settings_without_adv_train_are_refused(tmp_path, setting):
+    ((name, value),) = setting.items()
+    message = f"--{name} {value!r} was given without --adv_train; pass --adv_train to train with SMART's adversarial regularizer, or leave the adv_* settings out."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        MTDNNTrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True, **setting)
+    assert MTDNNTrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True, adv_train=True, **setting)
+
+
 def test_a_task_file_sets_the_tasks_weight_and_refuses_a_bad_one():
     common = {"name": "rte", "dataset": "nyu-mll/glue", "text_columns": ["a", "b"], "task_type": "classification", "metric": "rte", "label_names": ["x", "y"]}  # fmt: skip
     assert TaskDataSpec(**common, adv_weight=0.0).adv_weight == 0.0

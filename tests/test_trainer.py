@@ -592,3 +592,11 @@ def test_group_by_length_mega_batches_reach_the_sampler(tokenizer, tmp_path):
     plain = make_trainer(tokenizer, tmp_path / "b", data=data, group_by_length_mega_batches=3)  # ignored: no grouping
     plain.get_train_dataloader()
     assert plain.task_sampler.mega_batch_mult is None and plain.task_sampler.lengths is None
+
+
+def test_resume_from_a_folder_that_does_not_exist_calls_it_missing(tokenizer, tmp_path):
+    trainer = make_trainer(tokenizer, tmp_path / "out", max_steps=2)
+    missing = tmp_path / "out" / "checkpoint-7"
+    with pytest.raises(ValueError, match=re.escape(f"Cannot resume from '{missing}': there is no such folder.")):
+        trainer.train(resume_from_checkpoint=str(missing))
+    assert trainer.state.global_step == 0

@@ -31,6 +31,8 @@ __all__ = ["FINITE_LOSS_CHECKS", "PAPER_RECIPE", "DataArguments", "MTDNNTraining
 
 # The MT-DNN paper's recipe (section 4.2): Adamax, lr 5e-5, batch 32, 5 epochs, linear decay with 10% warm-up,
 # gradient norm clipped at 1. Per-task dropout lives in the task files.
+# The settings of SMART's adversarial regularizer and their defaults: another value needs --adv_train.
+_ADV_DEFAULTS = {"adv_weight": 1.0, "adv_noise_scale": 1e-5, "adv_step_size": 1e-5, "adv_steps": 1, "adv_norm": "inf"}
 # When a non-finite training loss stops the run (see `MTDNNTrainingArguments.finite_loss_check`).
 FINITE_LOSS_CHECKS = ("step", "log")
 
@@ -320,6 +322,12 @@ class MTDNNTrainingArguments(TrainingArguments):
             )
         if self.adv_norm not in ADV_NORMS:
             raise ValueError(f"--adv_norm must be one of {list(ADV_NORMS)}, got {self.adv_norm!r}.")
+        changed = [name for name, default in _ADV_DEFAULTS.items() if getattr(self, name) != default]
+        if changed and not self.adv_train:
+            raise ValueError(
+                f"--{changed[0]} {getattr(self, changed[0])!r} was given without --adv_train; pass --adv_train to "
+                "train with SMART's adversarial regularizer, or leave the adv_* settings out."
+            )
 
     def __post_init__(self):
         if self.sampling_strategy not in SAMPLING_STRATEGIES:

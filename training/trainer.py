@@ -200,6 +200,11 @@ class MTDNNTrainer(Trainer):
             if resume_from_checkpoint is None:
                 raise ValueError(f"No checkpoint-N folder to resume from in {self.args.output_dir!r}.")
         checkpoint = resume_from_checkpoint or None
+        if checkpoint is not None and not os.path.isdir(checkpoint):
+            raise ValueError(
+                f"Cannot resume from {checkpoint!r}: there is no such folder. Give a checkpoint-N folder of an "
+                "earlier run (or --resume_from_checkpoint true for the last one in --output_dir)."
+            )
         if checkpoint is not None and not os.path.isfile(os.path.join(checkpoint, SAMPLER_STATE_FILE)):
             raise ValueError(
                 f"Cannot resume from {checkpoint!r}: it has no {SAMPLER_STATE_FILE}, so it is incomplete (its save "

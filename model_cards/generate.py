@@ -78,12 +78,17 @@ def _task_rows(model: MTDNNForMultiTask, card_data: MTDNNModelCardData) -> list[
                     "name": key,
                     "task_type": spec["task_type"],
                     "head": head,
-                    "labels": task_type_of(spec).describe_labels(spec),
+                    "labels": _table_cell(task_type_of(spec).describe_labels(spec)),
                     "metric": ", ".join(scores) or metric or "—",
                     "score": ", ".join(_format_score(value) for value in scores.values()) or "<!-- not evaluated -->",
                 }
             )
     return rows
+
+
+def _table_cell(text: str) -> str:
+    """Text that stays one cell of a Markdown table: `|` escaped, line breaks as spaces."""
+    return " ".join(text.replace("|", "\\|").split())
 
 
 def _format_score(value: float) -> str:

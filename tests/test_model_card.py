@@ -23,9 +23,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from transformers import BertConfig
 
 from model_cards import PLOT_FILE, MTDNNModelCardData, generate_model_card, write_model_card
-from modeling_mtdnn import MTDNNForMultiTask
+from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
 
 CARD_DATA = MTDNNModelCardData(
     model_id="org/mt-dnn-tiny",
@@ -297,3 +298,13 @@ def test_card_of_token_and_span_tasks_carries_their_hub_task_types_and_metrics()
     assert "| conll2003 | token_classification | linear | O, B-PER, I-PER | precision, recall, f1, accuracy |" in card
     assert "| squad | span_extraction | linear | answer span in the context (start and end token) |" in card
     assert 'model(**qa, task_name="squad").logits' in card and 'model(**words, task_name="conll2003").logits' in card
+
+
+def test_label_names_with_pipes_or_line_breaks_stay_in_their_table_cell():
+    encoder = BertConfig(
+        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37
+    )
+    labels = {0: "yes | sure", 1: "no\nway"}
+    model = MTDNNForMultiTask(MTDNNConfig(encoder_config=encoder, tasks={"t": {"task_type": "classification", "id2label": labels}}))  # fmt: skip
+    rows = [line for line in str(generate_model_card(model)).splitlines() if line.startswith("| t |")]
+    assert rows == [r"| t | classification | linear | yes \| sure, no way | — | <!-- not evaluated --> |"]

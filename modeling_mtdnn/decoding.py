@@ -33,13 +33,15 @@ __all__ = [
     "ranking_predictions",
     "regression_predictions",
     "tags_at",
+    "task_label",
     "word_starts",
 ]
 
 IGNORE_INDEX = -100
 
 
-def _task(task_name: str | None) -> str:
+def task_label(task_name: str | None) -> str:
+    """How error messages name a task: `Task 'rte'`, or `Task` when the caller gave no name."""
     return f"Task '{task_name}'" if task_name else "Task"
 
 
@@ -59,7 +61,7 @@ def class_predictions(logits: Any, *, task_name: str | None = None) -> np.ndarra
     logits = np.asarray(logits)
     if logits.ndim < 2:
         raise ValueError(
-            f"{_task(task_name)} (classification): got logits of shape {logits.shape}; pass "
+            f"{task_label(task_name)} (classification): got logits of shape {logits.shape}; pass "
             "`(n_examples, num_labels)` logits so the argmax runs over the labels."
         )
     return logits.argmax(axis=-1).astype(np.int64)
@@ -82,7 +84,7 @@ def regression_predictions(logits: Any, *, task_name: str | None = None) -> np.n
         logits = logits[:, 0]
     if logits.ndim != 1:
         raise ValueError(
-            f"{_task(task_name)} (regression): got scores of shape {logits.shape}; pass `(n_examples,)` or "
+            f"{task_label(task_name)} (regression): got scores of shape {logits.shape}; pass `(n_examples,)` or "
             "`(n_examples, 1)` scores."
         )
     return logits.astype(np.float64)
@@ -127,14 +129,14 @@ def ranking_pair_predictions(
     """
     if positive_label not in (0, 1):
         raise ValueError(
-            f"{_task(task_name)} (ranking): got positive_label={positive_label!r}; per-pair labels are binary, so "
-            "pass 0 or 1 (GLUE QNLI: 0 = entailment)."
+            f"{task_label(task_name)} (ranking): got positive_label={positive_label!r}; per-pair labels are binary, "
+            "so pass 0 or 1 (GLUE QNLI: 0 = entailment)."
         )
     scores = np.asarray(scores, dtype=np.float64)
     candidate_labels = np.asarray(candidate_labels)
     if scores.ndim != 2 or scores.shape != candidate_labels.shape:
         raise ValueError(
-            f"{_task(task_name)} (ranking): got scores of shape {scores.shape} and candidate_labels of shape "
+            f"{task_label(task_name)} (ranking): got scores of shape {scores.shape} and candidate_labels of shape "
             f"{candidate_labels.shape}; pass two `(groups, candidates)` arrays, padded with label -100."
         )
     real = candidate_labels != IGNORE_INDEX
@@ -172,8 +174,8 @@ def ranking_predictions(
     group_ids = np.asarray(group_ids).reshape(-1)
     if scores.shape != group_ids.shape:
         raise ValueError(
-            f"{_task(task_name)} (ranking): got {scores.shape[0]} scores for {group_ids.shape[0]} group ids; pass one "
-            "score and one group id per pair."
+            f"{task_label(task_name)} (ranking): got {scores.shape[0]} scores for {group_ids.shape[0]} group ids; "
+            "pass one score and one group id per pair."
         )
     if scores.size == 0:
         return np.zeros(0, dtype=np.int64)

@@ -36,6 +36,7 @@ from modeling_mtdnn.decoding import (
     ranking_pair_predictions,
     ranking_predictions,
     tags_at,
+    task_label,
 )
 from modeling_mtdnn.task_types import TASK_TYPES, get_task_type, task_type_of
 
@@ -97,10 +98,6 @@ SEQEVAL_METRICS = ("precision", "recall", "f1", "accuracy")
 SQUAD_METRICS = ("exact_match", "f1")
 # Every metric config a task may name -> the metric names it reports.
 METRIC_NAMES: dict[str, tuple[str, ...]] = {**METRIC_CONFIGS, "seqeval": SEQEVAL_METRICS, "squad": SQUAD_METRICS}
-
-
-def _task(task_name: str | None) -> str:
-    return f"Task '{task_name}'" if task_name else "Task"
 
 
 def load_metric(config_name: str) -> evaluate.EvaluationModule:
@@ -333,12 +330,12 @@ def predictions_from_logits(task_type: str, logits: np.ndarray, *, task_name: st
     kind = get_task_type(task_type) if task_type in TASK_TYPES else None
     if kind is not None and kind.groups_candidates:
         raise ValueError(
-            f"{_task(task_name)} (ranking): per-pair predictions of a ranking task need the candidates of each "
+            f"{task_label(task_name)} (ranking): per-pair predictions of a ranking task need the candidates of each "
             "query; use `ranking_pair_predictions(scores, candidate_labels, positive_label)` instead."
         )
     if kind is None or kind.input_kind != "sentences":
         raise ValueError(
-            f"{_task(task_name)}: task_type {task_type!r} is not known: use 'classification', 'regression' or "
+            f"{task_label(task_name)}: task_type {task_type!r} is not known: use 'classification', 'regression' or "
             "'ranking' (the last with `ranking_pair_predictions`)."
         )
     return kind.decode(np.asarray(logits), task_name=task_name)

@@ -58,8 +58,8 @@ from benchmark_args import (  # noqa: E402
 )
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
-from training.data_loading import load_raw_split  # noqa: E402
-from training.task_files import load_task_specs  # noqa: E402
+from mtdnn.training.data_loading import load_raw_split  # noqa: E402
+from mtdnn.training.task_files import load_task_specs  # noqa: E402
 
 GLUE_HEADS = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte"]
 SENTENCES = [

@@ -60,7 +60,7 @@ def phase(name: str, model_path: str, steps: int, device: str = "cpu", bf16: boo
     from transformers import AutoTokenizer
 
     from modeling_mtdnn import MTDNNForMultiTask
-    from training.task_files import load_task_specs
+    from mtdnn.training.task_files import load_task_specs
 
     torch.manual_seed(0)
     specs = load_task_specs(TASKS)

@@ -54,9 +54,9 @@ from benchmark_args import (  # noqa: E402
 from reproduce_paper import redeclared_task_file, run_once  # noqa: E402
 
 from modeling_mtdnn.saving import atomic_file  # noqa: E402
-from training.metrics import compute_task_metrics, span_answers, task_score, token_tag_sequences  # noqa: E402
-from training.task_files import load_task_specs  # noqa: E402
-from training.task_sets import build_task_sets  # noqa: E402
+from mtdnn.training.metrics import compute_task_metrics, span_answers, task_score, token_tag_sequences  # noqa: E402
+from mtdnn.training.task_files import load_task_specs  # noqa: E402
+from mtdnn.training.task_sets import build_task_sets  # noqa: E402
 
 TASKS = {"conll2003": "seqeval", "squad": "squad"}
 GLUE_MIX = ["rte", "stsb", "mnli"]

@@ -50,12 +50,12 @@ from benchmark_args import (  # noqa: E402
 from reproduce_paper import run_once  # noqa: E402
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
-from training.collator import MultiTaskDataCollator  # noqa: E402
-from training.distill import main as write_soft_targets  # noqa: E402
-from training.distill import teacher_logits  # noqa: E402
-from training.metrics import compute_task_metrics, task_score  # noqa: E402
-from training.task_files import load_task_specs  # noqa: E402
-from training.task_sets import build_task_sets  # noqa: E402
+from mtdnn.training.collator import MultiTaskDataCollator  # noqa: E402
+from mtdnn.training.distill import main as write_soft_targets  # noqa: E402
+from mtdnn.training.distill import teacher_logits  # noqa: E402
+from mtdnn.training.metrics import compute_task_metrics, task_score  # noqa: E402
+from mtdnn.training.task_files import load_task_specs  # noqa: E402
+from mtdnn.training.task_sets import build_task_sets  # noqa: E402
 
 TASKS = ["rte", "stsb", "cola", "mnli"]
 ARMS = {"plain": "multi-task", "smart": "multi-task + SMART", "student": "MT-DNN-KD student"}

@@ -83,12 +83,12 @@ from benchmark_args import (  # noqa: E402
 )
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
-from training.arguments import MTDNNTrainingArguments  # noqa: E402
-from training.collator import MultiTaskDataCollator  # noqa: E402
-from training.samplers import MultiTaskBatchSampler  # noqa: E402
-from training.task_files import load_task_specs  # noqa: E402
-from training.task_sets import build_task_sets  # noqa: E402
-from training.trainer import MTDNNTrainer  # noqa: E402
+from mtdnn.training.arguments import MTDNNTrainingArguments  # noqa: E402
+from mtdnn.training.collator import MultiTaskDataCollator  # noqa: E402
+from mtdnn.training.samplers import MultiTaskBatchSampler  # noqa: E402
+from mtdnn.training.task_files import load_task_specs  # noqa: E402
+from mtdnn.training.task_sets import build_task_sets  # noqa: E402
+from mtdnn.training.trainer import MTDNNTrainer  # noqa: E402
 
 TASKS = ["rte", "stsb", "cola", "sst2"]
 

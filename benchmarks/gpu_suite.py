@@ -134,8 +134,8 @@ from collections import Counter
 sys.path[:0] = [{root!r}, {benchmarks!r}]
 import torch
 from gpu_suite import probe_logits
-from training import run_mtdnn
-from training.trainer import MTDNNTrainer
+from mtdnn.training import run_mtdnn
+from mtdnn.training.trainer import MTDNNTrainer
 
 save_model = MTDNNTrainer.save_model
 
@@ -656,7 +656,7 @@ def _scores(metrics: dict, keys: list[str]) -> dict[str, float]:
     """Each key's task score (`mnli` and `mnli_mm` apart) in a run's metrics."""
     from reproduce_paper import _metrics_of
 
-    from training.metrics import task_score
+    from mtdnn.training.metrics import task_score
 
     return {key: round(task_score(_metrics_of(metrics, key, keys)), 4) for key in keys}
 

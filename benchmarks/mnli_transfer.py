@@ -51,7 +51,7 @@ from benchmark_args import (  # noqa: E402
 )
 from reproduce_paper import _metrics_of, redeclared_task_file, run_once, run_stage, summarize  # noqa: E402
 
-from training.metrics import task_score  # noqa: E402
+from mtdnn.training.metrics import task_score  # noqa: E402
 
 ARMS = {
     "rte_only": "RTE alone, 2 epochs",

@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchmark_args import benchmark_parser, device_figures, inference_device, parse_benchmark_args  # noqa: E402
 
-from training.data_loading import load_raw_split  # noqa: E402
-from training.task_files import load_task_specs  # noqa: E402
+from mtdnn.training.data_loading import load_raw_split  # noqa: E402
+from mtdnn.training.task_files import load_task_specs  # noqa: E402
 
 SNLI_TASK_FILE = Path(__file__).resolve().parent / "tasks" / "snli_adaptation.yaml"
 

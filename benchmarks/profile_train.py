@@ -41,7 +41,7 @@ from benchmark_args import (  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
-from training import (  # noqa: E402
+from mtdnn.training import (  # noqa: E402
     MTDNNTrainer,
     MTDNNTrainingArguments,
     MultiTaskDataCollator,

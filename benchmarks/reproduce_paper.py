@@ -54,9 +54,9 @@ from benchmark_args import benchmark_parser, cli_device_flags, device_figures, p
 
 from modeling_mtdnn import POOLING_MODES  # noqa: E402
 from modeling_mtdnn.saving import atomic_file  # noqa: E402
-from training.metrics import task_score  # noqa: E402
-from training.run_mtdnn import main as run_mtdnn  # noqa: E402
-from training.task_files import load_task_specs  # noqa: E402
+from mtdnn.training.metrics import task_score  # noqa: E402
+from mtdnn.training.run_mtdnn import main as run_mtdnn  # noqa: E402
+from mtdnn.training.task_files import load_task_specs  # noqa: E402
 
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 QNLI_TASK_FILE = TASKS_DIR / "qnli_from_validation.yaml"

@@ -106,7 +106,7 @@ def test_a_model_with_adapters_saves_and_loads_exactly(model, tmp_path):
 
 
 def test_the_model_card_names_the_tasks_with_adapters(model):
-    from model_cards import MTDNNModelCardData, generate_model_card
+    from mtdnn.model_cards import MTDNNModelCardData, generate_model_card
 
     model.add_task_adapter("rte", r=4)
     card = str(generate_model_card(model, MTDNNModelCardData()))

@@ -282,7 +282,7 @@ def test_benchmark_help_prints_every_option(script, capsys):
 def test_device_and_bf16_reach_the_trainer_settings_and_the_cli_flags(tmp_path, monkeypatch, capsys):
     from transformers import TrainingArguments
 
-    from training.run_mtdnn import parse_args
+    from mtdnn.training.run_mtdnn import parse_args
 
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)  # restored afterwards: asking for a GPU pins one
     bench = _benchmark_module("benchmark_args")
@@ -315,7 +315,7 @@ def test_device_and_bf16_reach_the_trainer_settings_and_the_cli_flags(tmp_path, 
 
 
 def test_ner_qa_glue_mix_trains_on_the_first_rows_and_keeps_the_rest_as_built_in(tmp_path):
-    from training.task_files import load_task_specs
+    from mtdnn.training.task_files import load_task_specs
 
     bench = _benchmark_module("bench_ner_qa")
     built_in = load_task_specs(bench.GLUE_MIX)

@@ -19,7 +19,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from training.collator import MultiTaskDataCollator
+from mtdnn.training.collator import MultiTaskDataCollator
 
 from .conftest import minilm_folder
 

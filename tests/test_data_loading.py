@@ -19,8 +19,8 @@ import re
 import datasets
 import pytest
 
-from training.data_loading import load_raw_split
-from training.task_files import load_task_specs
+from mtdnn.training.data_loading import load_raw_split
+from mtdnn.training.task_files import load_task_specs
 
 from .conftest import local_copy_splits, shared_glue_dir, write_local_copy
 from .test_task_files import ALL_TASKS, BENCHMARK_TASKS, pair_spec, pairs, qnli_spec

@@ -25,15 +25,15 @@ from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
 from modeling_mtdnn import MTDNNForMultiTask
-from training.arguments import MTDNNTrainingArguments
-from training.collator import MultiTaskDataCollator
-from training.data_loading import load_raw_split
-from training.distill import attach_soft_targets, distillation_loss, input_digest
-from training.distill import main as distill
-from training.preparation import prepare_split
-from training.run_mtdnn import main as run_mtdnn
-from training.task_files import load_task_specs
-from training.trainer import MTDNNTrainer
+from mtdnn.training.arguments import MTDNNTrainingArguments
+from mtdnn.training.collator import MultiTaskDataCollator
+from mtdnn.training.data_loading import load_raw_split
+from mtdnn.training.distill import attach_soft_targets, distillation_loss, input_digest
+from mtdnn.training.distill import main as distill
+from mtdnn.training.preparation import prepare_split
+from mtdnn.training.run_mtdnn import main as run_mtdnn
+from mtdnn.training.task_files import load_task_specs
+from mtdnn.training.trainer import MTDNNTrainer
 
 from .test_run_mtdnn import csv_flags, encoder_dir, write_csv_tasks  # noqa: F401  (encoder_dir is a fixture)
 

@@ -177,7 +177,7 @@ def test_push_head_to_hub_uploads_the_small_repo(model, monkeypatch):
 
 
 def test_push_whole_model_to_hub_sends_weights_config_code_and_card(model, monkeypatch):
-    import model_cards  # noqa: F401  (registers the card writer)
+    import mtdnn.model_cards  # noqa: F401  (registers the card writer)
 
     hub = RecordedHub(monkeypatch)
     model.push_to_hub("org/mt-dnn", commit_message="Add MT-DNN")

@@ -23,8 +23,8 @@ import sys
 import numpy as np
 import pytest
 
-from training import metrics as metrics_module
-from training.metrics import (
+from mtdnn.training import metrics as metrics_module
+from mtdnn.training.metrics import (
     METRIC_CONFIGS,
     METRIC_MODULE_PATH,
     average_score,

@@ -25,8 +25,8 @@ import pytest
 import yaml
 from transformers import BertConfig
 
-from model_cards import PLOT_FILE, MTDNNModelCardData, generate_model_card, write_model_card
 from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
+from mtdnn.model_cards import PLOT_FILE, MTDNNModelCardData, generate_model_card, write_model_card
 
 CARD_DATA = MTDNNModelCardData(
     model_id="org/mt-dnn-tiny",

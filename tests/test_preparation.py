@@ -20,9 +20,9 @@ import datasets
 import pytest
 from transformers import AutoTokenizer
 
-from training.data_loading import load_raw_split
-from training.preparation import prepare_split
-from training.task_files import load_task_specs
+from mtdnn.training.data_loading import load_raw_split
+from mtdnn.training.preparation import prepare_split
+from mtdnn.training.task_files import load_task_specs
 
 from .conftest import minilm_folder
 from .test_task_files import pair_spec, pairs, qnli_spec

@@ -28,11 +28,11 @@ import yaml
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, HfArgumentParser
 
 from modeling_mtdnn import MTDNNForMultiTask
-from training.arguments import ModelArguments
-from training.data_loading import load_raw_split
-from training.run_mtdnn import build_model, format_score_table, main, parse_args
-from training.task_files import load_task_specs
-from training.trainer import EvalSpec
+from mtdnn.training.arguments import ModelArguments
+from mtdnn.training.data_loading import load_raw_split
+from mtdnn.training.run_mtdnn import build_model, format_score_table, main, parse_args
+from mtdnn.training.task_files import load_task_specs
+from mtdnn.training.trainer import EvalSpec
 
 from .conftest import minilm_folder, shared_glue_dir, write_local_copy
 from .test_hub import RecordedHub

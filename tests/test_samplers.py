@@ -24,7 +24,7 @@ import torch
 from accelerate.data_loader import BatchSamplerShard, prepare_data_loader
 from torch.utils.data import ConcatDataset, DataLoader, TensorDataset
 
-from training.samplers import SAMPLING_STRATEGIES, MultiTaskBatchSampler
+from mtdnn.training.samplers import SAMPLING_STRATEGIES, MultiTaskBatchSampler
 
 # Sizes that leave a short last batch in every task (batch_size=4), so blocks of 2 need recycling.
 SIZES = {"mnli": 23, "rte": 9, "cola": 10}

@@ -26,12 +26,12 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
-import training.smart as smart
-from training.arguments import MTDNNTrainingArguments
-from training.collator import MultiTaskDataCollator
-from training.smart import PROXIMAL_FILE, adversarial_loss, embedding_layer, symmetric_divergence
-from training.task_files import TaskDataSpec
-from training.trainer import SAMPLER_STATE_FILE
+import mtdnn.training.smart as smart
+from mtdnn.training.arguments import MTDNNTrainingArguments
+from mtdnn.training.collator import MultiTaskDataCollator
+from mtdnn.training.smart import PROXIMAL_FILE, adversarial_loss, embedding_layer, symmetric_divergence
+from mtdnn.training.task_files import TaskDataSpec
+from mtdnn.training.trainer import SAMPLER_STATE_FILE
 
 from .conftest import minilm_folder
 from .test_trainer import DISTRIBUTED_SCRIPT, REPO, distributed_command, make_trainer, tiny_data

@@ -21,7 +21,7 @@ import datasets
 import pytest
 
 from modeling_mtdnn import MTDNNConfig, normalize_task_spec
-from training.task_files import BUILTIN_TASK_FILES, MODEL_FIELDS, TaskDataSpec, load_task_specs
+from mtdnn.training.task_files import BUILTIN_TASK_FILES, MODEL_FIELDS, TaskDataSpec, load_task_specs
 
 from .conftest import tiny_bert_config
 

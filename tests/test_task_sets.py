@@ -20,11 +20,11 @@ import datasets
 import pytest
 from transformers import AutoTokenizer
 
-from training.data_loading import load_raw_split
-from training.preparation import prepare_split
-from training.task_files import load_task_specs
-from training.task_sets import TaskSets, build_task_sets
-from training.trainer import EvalSpec
+from mtdnn.training.data_loading import load_raw_split
+from mtdnn.training.preparation import prepare_split
+from mtdnn.training.task_files import load_task_specs
+from mtdnn.training.task_sets import TaskSets, build_task_sets
+from mtdnn.training.trainer import EvalSpec
 
 from .conftest import minilm_folder, write_local_copy
 from .test_task_files import pairs

@@ -25,12 +25,12 @@ import torch.nn.functional as F
 from transformers import AutoTokenizer, pipeline
 
 from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask, get_task_type
-from training.collator import MultiTaskDataCollator
-from training.data_loading import local_dataset_folder
-from training.metrics import compute_task_metrics, task_score, token_tag_sequences
-from training.preparation import prepare_split
-from training.run_mtdnn import main
-from training.task_files import TaskDataSpec, load_task_specs
+from mtdnn.training.collator import MultiTaskDataCollator
+from mtdnn.training.data_loading import local_dataset_folder
+from mtdnn.training.metrics import compute_task_metrics, task_score, token_tag_sequences
+from mtdnn.training.preparation import prepare_split
+from mtdnn.training.run_mtdnn import main
+from mtdnn.training.task_files import TaskDataSpec, load_task_specs
 
 from .conftest import minilm_folder, tiny_bert_config, write_local_copy
 from .test_run_mtdnn import common_flags, encoder_dir  # noqa: F401 (a fixture)

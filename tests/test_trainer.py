@@ -28,11 +28,11 @@ import transformers
 from transformers import AutoTokenizer, BertConfig
 
 from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
-from training.arguments import PAPER_RECIPE, MTDNNTrainingArguments
-from training.collator import MultiTaskDataCollator
-from training.preparation import prepare_split
-from training.task_files import TaskDataSpec, load_task_specs
-from training.trainer import SAMPLER_STATE_FILE, EvalSpec, MTDNNTrainer, TrainingDivergedError
+from mtdnn.training.arguments import PAPER_RECIPE, MTDNNTrainingArguments
+from mtdnn.training.collator import MultiTaskDataCollator
+from mtdnn.training.preparation import prepare_split
+from mtdnn.training.task_files import TaskDataSpec, load_task_specs
+from mtdnn.training.trainer import SAMPLER_STATE_FILE, EvalSpec, MTDNNTrainer, TrainingDivergedError
 
 from .conftest import minilm_folder
 
@@ -371,7 +371,7 @@ indices = [list(batch) for batch in shard]
 weights = {{name: float(p.detach().double().sum()) for name, p in trainer.model.named_parameters()}}
 with open(os.path.join(sys.argv[1], f"tasks-{{rank}}.json"), "w") as f:
     json.dump({{"world_size": trainer.args.world_size, "tasks": seen, "log": trainer.state.log_history, "indices": indices, "weights": weights}}, f)
-from training.trainer import end_distributed_run
+from mtdnn.training.trainer import end_distributed_run
 end_distributed_run(trainer)  # a gloo group left alive can abort the interpreter's exit
 """
 

@@ -30,7 +30,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification, DataCollatorWithPadding, Trainer, TrainingArguments
 
-from training.trainer import TrainingDivergedError
+from mtdnn.training.trainer import TrainingDivergedError
 
 from .test_trainer import make_trainer, tiny_data, tokenizer  # noqa: F401 (a fixture)
 
@@ -163,7 +163,7 @@ def test_a_non_finite_loss_under_the_log_check_stops_the_run_at_the_next_log(tok
 
 
 def test_finite_loss_check_is_validated():
-    from training.arguments import MTDNNTrainingArguments
+    from mtdnn.training.arguments import MTDNNTrainingArguments
 
     with pytest.raises(
         ValueError, match=re.escape("--finite_loss_check must be one of ['step', 'log'], got 'never'.")

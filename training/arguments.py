@@ -122,7 +122,7 @@ class DataArguments:
 
     tasks: str = field(
         default="rte,stsb,cola,sst2",
-        metadata={"help": "Comma-separated task names from training/tasks/*.yaml or --task_files."},
+        metadata={"help": "Comma-separated task names from mtdnn.training/tasks/*.yaml or --task_files."},
     )
     task_files: list[str] = field(default_factory=list, metadata={"help": "Extra YAML task files (your own tasks)."})
     data_dir: str | None = field(

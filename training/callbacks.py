@@ -21,8 +21,8 @@ import os
 
 from transformers import TrainerCallback
 
-from model_cards import MTDNNModelCardData
 from modeling_mtdnn.saving import atomic_file, read_json
+from mtdnn.model_cards import MTDNNModelCardData
 
 __all__ = ["HYPERPARAMETERS", "SAMPLER_STATE_FILE", "ModelCardCallback", "TaskSamplerCallback"]
 

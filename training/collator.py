@@ -51,7 +51,7 @@ class MultiTaskDataCollator:
     with fewer candidates are filled with all-padding candidates (attention mask all zeros), which the model scores
     lowest. Token-classification `labels` (one per token) are padded with -100 like their sequences; span
     `labels` (`{"start", "end"}` token positions) become a `(batch, 2)` tensor. A
-    `teacher_logits` column (MT-DNN-KD soft targets, `training.distill`) becomes a float tensor. Columns
+    `teacher_logits` column (MT-DNN-KD soft targets, `mtdnn.training.distill`) becomes a float tensor. Columns
     other than the model's inputs, `labels`, `teacher_logits` and `task_name` (such as `group_id`) are dropped.
 
     Raises:

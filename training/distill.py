@@ -38,7 +38,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,14 +217,13 @@ class DistillArguments:
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from transformers import AutoTokenizer, HfArgumentParser
 
     from modeling_mtdnn import MTDNNForMultiTask
-    from training.arguments import DataArguments
-    from training.collator import MultiTaskDataCollator
-    from training.task_files import load_task_specs
-    from training.task_sets import build_task_sets
+    from mtdnn.training.arguments import DataArguments
+    from mtdnn.training.collator import MultiTaskDataCollator
+    from mtdnn.training.task_files import load_task_specs
+    from mtdnn.training.task_sets import build_task_sets
 
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
     distill_args, data_args = HfArgumentParser((DistillArguments, DataArguments)).parse_args_into_dataclasses(argv)

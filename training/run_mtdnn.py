@@ -33,18 +33,26 @@ import yaml
 from transformers import AutoTokenizer, HfArgumentParser, set_seed
 
 if __package__ in (None, ""):  # `python training/run_mtdnn.py` and `accelerate launch training/run_mtdnn.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    try:
+        import mtdnn.training  # noqa: F401
+    except (
+        ModuleNotFoundError
+    ) as error:  # a checkout that was never installed: `training/` imports as `mtdnn.training`
+        raise SystemExit(
+            f"{error}. From a checkout, install the package first (`pip install -e .`, which `make setup` runs): "
+            "its `training/` folder installs as `mtdnn.training`."
+        ) from None
 
-from model_cards import MTDNNModelCardData, write_model_card  # noqa: E402
 from modeling_mtdnn import MTDNNForMultiTask  # noqa: E402
 from modeling_mtdnn.saving import atomic_file, check_local_path  # noqa: E402
-from training.arguments import DataArguments, ModelArguments, MTDNNTrainingArguments  # noqa: E402
-from training.collator import MultiTaskDataCollator  # noqa: E402
-from training.distill import MANIFEST_SUFFIX, attach_soft_targets  # noqa: E402
-from training.metrics import METRIC_NAMES  # noqa: E402
-from training.task_files import FILE_BUILDERS, TaskDataSpec, load_task_specs  # noqa: E402
-from training.task_sets import build_task_sets  # noqa: E402
-from training.trainer import EvalSpec, MTDNNTrainer, end_distributed_run  # noqa: E402
+from mtdnn.model_cards import MTDNNModelCardData, write_model_card  # noqa: E402
+from mtdnn.training.arguments import DataArguments, ModelArguments, MTDNNTrainingArguments  # noqa: E402
+from mtdnn.training.collator import MultiTaskDataCollator  # noqa: E402
+from mtdnn.training.distill import MANIFEST_SUFFIX, attach_soft_targets  # noqa: E402
+from mtdnn.training.metrics import METRIC_NAMES  # noqa: E402
+from mtdnn.training.task_files import FILE_BUILDERS, TaskDataSpec, load_task_specs  # noqa: E402
+from mtdnn.training.task_sets import build_task_sets  # noqa: E402
+from mtdnn.training.trainer import EvalSpec, MTDNNTrainer, end_distributed_run  # noqa: E402
 
 __all__ = ["build_model", "format_score_table", "main", "parse_args", "write_predictions"]
 

@@ -133,7 +133,7 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
     Example:
 
     ```python
-    >>> from training.samplers import MultiTaskBatchSampler
+    >>> from mtdnn.training.samplers import MultiTaskBatchSampler
 
     >>> sampler = MultiTaskBatchSampler({"cola": 5, "sst2": 3}, batch_size=2, strategy="uniform")
     >>> len(sampler), sampler.batch_tasks()

@@ -30,9 +30,9 @@ from transformers import Trainer
 from transformers.trainer_utils import PredictionOutput, get_last_checkpoint, seed_worker
 from transformers.utils import logging
 
-from model_cards import MTDNNModelCardData, write_model_card
 from modeling_mtdnn.saving import atomic_directory
 from modeling_mtdnn.task_types import task_type_of
+from mtdnn.model_cards import MTDNNModelCardData, write_model_card
 
 from .callbacks import SAMPLER_STATE_FILE, ModelCardCallback, TaskSamplerCallback
 from .distill import distillation_loss
@@ -104,7 +104,7 @@ class MTDNNTrainer(Trainer):
 
     Args:
         train_dataset (`dict[str, datasets.Dataset]`):
-            Task name to its prepared training split (see `training.task_sets.build_task_sets`).
+            Task name to its prepared training split (see `mtdnn.training.task_sets.build_task_sets`).
         eval_dataset (`dict[str, datasets.Dataset]`, *optional*):
             Evaluation key (`rte`, `mnli_mm`) to its prepared validation split.
         eval_specs (`dict[str, EvalSpec]`, *optional*):

@@ -6,10 +6,11 @@ export MTDNN_DATA_DIR ?= $(if $(wildcard ../shared/data/glue/README.md),$(abspat
 
 .PHONY: setup test lint demo
 
-$(VENV)/.installed: pyproject.toml
+# The package asks for ranges (pyproject.toml); constraints.txt fixes the exact versions this set-up installs.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
 setup: $(VENV)/.installed

@@ -54,7 +54,7 @@ from mtdnn.training.task_files import FILE_BUILDERS, TaskDataSpec, load_task_spe
 from mtdnn.training.task_sets import build_task_sets  # noqa: E402
 from mtdnn.training.trainer import EvalSpec, MTDNNTrainer, end_distributed_run  # noqa: E402
 
-__all__ = ["build_model", "format_score_table", "main", "parse_args", "write_predictions"]
+__all__ = ["build_model", "cli", "format_score_table", "main", "parse_args", "write_predictions"]
 
 logger = logging.getLogger("run_mtdnn")
 
@@ -432,5 +432,14 @@ def format_score_table(metrics: dict[str, float], eval_specs: dict[str, EvalSpec
     return "\n".join([lines[0], "-" * max(map(len, lines)), *lines[1:]])
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """
+    The `mtdnn-train` console script of the installed package: `main()` on the command line's arguments. Returns None,
+    so the script exits with status 0 (a console script exits with what its function returns; `main`'s metrics would
+    read as a failure).
+    """
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -456,6 +456,8 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        start_positions: torch.Tensor | None = None,
+        end_positions: torch.Tensor | None = None,
     ) -> MTDNNOutput | MTDNNMultiTaskOutput | tuple:
         r"""
         Args:
@@ -474,7 +476,13 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
                 index `(groups,)` for ranking, tag ids `(batch, seq_len)` for token classification (-100 on the
                 tokens that carry no label: special tokens, padding, a word's later sub-tokens), and the answer's
                 first and last token `(batch, 2)` for span extraction; -100 ignores an example (or group). Each task
-                type ([`~task_types.TaskType`]) checks its labels and computes its loss.
+                type ([`~task_types.TaskType`]) checks its labels and computes its loss. The keyword is `labels` for
+                every task type, as for transformers' `AutoModelFor{Sequence,Token}Classification` and
+                `AutoModelForMultipleChoice` (ranking); span extraction also takes the two keywords below.
+            start_positions, end_positions (`torch.LongTensor` of shape `(batch,)`, *optional*):
+                For a span-extraction task, the answer's first and last token, as `AutoModelForQuestionAnswering`
+                takes them: the same as `labels=torch.stack([start_positions, end_positions], dim=-1)`. Give both
+                and no `labels`.
 
         Returns:
             [`MTDNNOutput`] with `loss` (when `labels` is given) and `logits` for one task, or
@@ -483,6 +491,8 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         names = self._resolve_tasks(task_name)
         single = isinstance(task_name, str)
+        if start_positions is not None or end_positions is not None:
+            labels = self._span_labels(task_name, names, labels, start_positions, end_positions)
         if labels is not None and not single:
             raise ValueError(
                 f"labels were given with task_name={task_name!r}; training and loss need exactly one task name (a "
@@ -576,6 +586,37 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
             attentions=encoder_outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
+
+    def _span_labels(
+        self,
+        task_name: str | Sequence[str] | None,
+        names: list[str],
+        labels: torch.Tensor | None,
+        start_positions: torch.Tensor | None,
+        end_positions: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """`labels` `(batch, 2)` of a span-extraction task from transformers' `start_positions` / `end_positions`."""
+        if not isinstance(task_name, str) or not task_type_of(self.config.tasks[names[0]]).input_kind == "spans":
+            raise ValueError(
+                f"start_positions / end_positions were given with task_name={task_name!r}; they are the labels of "
+                "one span-extraction task: name that task, or give the labels of other task types as `labels`."
+            )
+        if labels is not None:
+            raise ValueError(
+                f"Task '{names[0]}': give the answer span either as `labels` (batch, 2) or as start_positions and "
+                "end_positions, not both."
+            )
+        if start_positions is None or end_positions is None:
+            missing = "end_positions" if end_positions is None else "start_positions"
+            raise ValueError(
+                f"Task '{names[0]}': start_positions and end_positions go together; {missing} is missing."
+            )
+        if start_positions.shape != end_positions.shape or start_positions.dim() > 1:
+            raise ValueError(
+                f"Task '{names[0]}': start_positions and end_positions must both be of shape (batch,), got "
+                f"{tuple(start_positions.shape)} and {tuple(end_positions.shape)}."
+            )
+        return torch.stack([start_positions.reshape(-1), end_positions.reshape(-1)], dim=-1)
 
 
 MTDNNConfig.register_for_auto_class()

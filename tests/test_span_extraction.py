@@ -263,6 +263,27 @@ def test_export_to_question_answering_gives_identical_logits(qa_model, tokenizer
     assert torch.allclose(theirs.end_logits, ours[..., 1], atol=1e-5)
 
 
+def test_start_and_end_positions_are_taken_as_question_answering_models_take_them(qa_model, tokenizer):
+    exported = qa_model.export_task("squad")
+    encoded = tokenizer(["Who was the leader?"] * 2, [CONTEXT] * 2, return_tensors="pt", truncation="only_second", max_length=64)  # fmt: skip
+    start, end = torch.tensor([20, 3]), torch.tensor([21, 3])
+    with torch.no_grad():
+        ours = qa_model(**encoded, task_name="squad", start_positions=start, end_positions=end)
+        as_labels = qa_model(**encoded, task_name="squad", labels=torch.stack([start, end], dim=-1))
+        theirs = exported(**encoded, start_positions=start, end_positions=end)
+    assert torch.allclose(ours.loss, theirs.loss, atol=1e-5)
+    assert torch.equal(ours.loss, as_labels.loss)
+    for kwargs, message in [
+        ({"task_name": "rte"}, "start_positions / end_positions were given with task_name='rte'; they are the labels of one span-extraction task"),
+        ({"task_name": None}, "start_positions / end_positions were given with task_name=None"),
+        ({"task_name": "squad", "labels": torch.stack([start, end], dim=-1)}, "Task 'squad': give the answer span either as `labels` (batch, 2) or as start_positions and end_positions, not both."),
+        ({"task_name": "squad", "end_positions": None}, "Task 'squad': start_positions and end_positions go together; end_positions is missing."),
+        ({"task_name": "squad", "end_positions": end[:1]}, "must both be of shape (batch,), got (2,) and (1,)"),
+    ]:  # fmt: skip
+        with pytest.raises(ValueError, match=re.escape(message)):
+            qa_model(**encoded, **({"start_positions": start, "end_positions": end} | kwargs))
+
+
 def test_the_pipeline_answers_from_the_best_window(qa_model, tokenizer):
     answerer = pipeline("mtdnn", model=qa_model, tokenizer=tokenizer)
     question = {"question": "Who was the Norse leader?", "context": CONTEXT}

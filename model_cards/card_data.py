@@ -49,7 +49,8 @@ class MTDNNModelCardData:
     Args:
         task_datasets (`dict[str, dict[str, str]]`):
             Evaluation key (a task name, or `mnli_mm` for a task's extra dev set) to
-            `{"dataset", "config", "split", "metric"}`: where its dev scores come from.
+            `{"dataset", "config", "split", "metric"}`: where its dev scores come from; with `"rows"` and
+            `"split_rows"` when the scores are on the split's first `rows` examples (`max_eval_samples`).
         eval_results (`dict[str, float]`):
             The evaluation's `eval_<task>_<metric>` values (and `eval_average`).
         training_data (`dict[str, int]`):

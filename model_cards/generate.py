@@ -21,6 +21,7 @@ import os
 import platform
 import re
 from pathlib import Path
+from typing import Any
 
 import huggingface_hub
 import torch
@@ -49,7 +50,7 @@ def _hub_id(name: str | None) -> str | None:
 
 
 def _base_model(model: MTDNNForMultiTask) -> str | None:
-    """The encoder's Hub id: recorded by `from_encoder`, or (older checkpoints) read off the encoder config."""
+    """The encoder's Hub id: recorded by `from_encoder`, or (a config built from an encoder config) its name."""
     if model.config.encoder_name_or_path or model.config.encoder_fingerprint:
         return model.config.encoder_name_or_path
     return _hub_id(model.config.encoder_config.name_or_path)
@@ -63,7 +64,16 @@ def _task_of_key(model: MTDNNForMultiTask, key: str) -> str:
     return max(owners, key=len) if owners else key
 
 
+def _dev_set(source: dict[str, Any]) -> str:
+    """A dev set as the card names it: its split, and the part scored when `max_eval_samples` cut it."""
+    split = source.get("split") or "validation"
+    if source.get("rows") is not None:
+        return f"{split} (first {source['rows']:,} of {source['split_rows']:,} rows)"
+    return split
+
+
 def _task_rows(model: MTDNNForMultiTask, card_data: MTDNNModelCardData) -> list[dict[str, str]]:
+    """One row per task; a task scored on several dev sets (MNLI matched and mismatched) lists each in its cells."""
     rows = []
     keys = card_data.evaluation_keys()
     adapters = model.config.task_adapters or {}
@@ -71,18 +81,23 @@ def _task_rows(model: MTDNNForMultiTask, card_data: MTDNNModelCardData) -> list[
         head = spec["head"] + (f" + LoRA adapter (r={adapters[name]['r']})" if name in adapters else "")
         own = [key for key in keys if _task_of_key(model, key) == name]
         metric = card_data.task_datasets.get(name, {}).get("metric", "")
-        for key in own or [name]:
-            scores = card_data.scores_of(key)
-            rows.append(
-                {
-                    "name": key,
-                    "task_type": spec["task_type"],
-                    "head": head,
-                    "labels": _table_cell(task_type_of(spec).describe_labels(spec)),
-                    "metric": ", ".join(scores) or metric or "—",
-                    "score": ", ".join(_format_score(value) for value in scores.values()) or "<!-- not evaluated -->",
-                }
-            )
+        scores = {key: card_data.scores_of(key) for key in own}
+        metrics = list(dict.fromkeys(metric for values in scores.values() for metric in values))
+        rows.append(
+            {
+                "name": name,
+                "task_type": spec["task_type"],
+                "head": head,
+                "labels": _table_cell(task_type_of(spec).describe_labels(spec)),
+                "metric": ", ".join(metrics) or metric or "—",
+                "dev_set": "<br>".join(_table_cell(_dev_set(card_data.task_datasets.get(key, {}))) for key in own)
+                or "—",
+                "score": "<br>".join(
+                    ", ".join(_format_score(value) for value in values.values()) for values in scores.values()
+                )
+                or "<!-- not evaluated -->",
+            }
+        )
     return rows
 
 
@@ -115,10 +130,12 @@ def _metadata(model: MTDNNForMultiTask, card_data: MTDNNModelCardData, model_nam
                     dataset_type=source["dataset"],
                     dataset_name=f"{source['dataset']} {source.get('config') or ''}".strip(),
                     dataset_config=source.get("config"),
-                    dataset_split=source.get("split", "validation"),
+                    # `validation_matched[:3000]` (the `datasets` slice) when only the first rows were scored
+                    dataset_split=(source.get("split") or "validation")
+                    + (f"[:{source['rows']}]" if source.get("rows") is not None else ""),
                     metric_type=metric,
                     metric_value=float(value),
-                    task_name=key,
+                    task_name=task,
                 )
             )
     datasets = sorted({source["dataset"] for source in card_data.task_datasets.values() if source.get("dataset")})

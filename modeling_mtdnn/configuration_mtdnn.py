@@ -205,7 +205,7 @@ class MTDNNConfig(PreTrainedConfig):
               mean pooling, such as sentence-transformers models, whose pooler is often untrained.
         encoder_name_or_path (`str`, *optional*):
             The pretrained encoder's Hub id, when it came from the Hub; `None` for a local folder, whose path is never
-            stored (a checkpoint saved with a path reads it as `encoder_hint`). Set by
+            stored (a path given here is kept only as `encoder_hint`, its folder's name). Set by
             `MTDNNForMultiTask.from_encoder`.
         encoder_revision (`str`, *optional*):
             The encoder's Hub revision, when one was asked for.
@@ -259,7 +259,7 @@ class MTDNNConfig(PreTrainedConfig):
             }
         if self.pooling not in POOLING_MODES:
             raise ValueError(f"pooling={self.pooling!r} is not supported; choose one of {list(POOLING_MODES)}.")
-        # No machine path is kept: a local encoder (or a checkpoint saved with its path) keeps a name as a hint.
+        # No machine path is kept: a local encoder keeps a name as a hint.
         if is_local_path(self.encoder_name_or_path):
             self.encoder_hint = self.encoder_hint or public_name(self.encoder_name_or_path)
             self.encoder_name_or_path = None

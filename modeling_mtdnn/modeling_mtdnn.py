@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
@@ -67,9 +68,22 @@ def fingerprint_weights(state_dict: dict[str, torch.Tensor], skip: Sequence[str]
 
 
 def _local_encoder_hint(folder: str) -> str | None:
-    """The id a local encoder's own `config.json` records (`_name_or_path`) when it is one, else the folder's name."""
+    """
+    The name a local encoder folder gives itself: the Hub id its model card (`README.md`) is titled and loaded by
+    (a packaged copy of `sentence-transformers/all-MiniLM-L6-v2`), else the id its `config.json` records as
+    `_name_or_path` (for many checkpoints the model they were trained from, hence second), else the folder's name.
+    """
+    folder_path = Path(folder)
     try:
-        recorded = json.loads((Path(folder) / "config.json").read_text()).get("_name_or_path")
+        card = (folder_path / "README.md").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        card = ""
+    title = re.search(r"^# +(\S+)\s*$", card, flags=re.MULTILINE)
+    if title:
+        quoted = re.search(rf"[\"']([\w.-]+/{re.escape(title.group(1))})[\"']", card)
+        return quoted.group(1) if quoted else title.group(1)
+    try:
+        recorded = json.loads((folder_path / "config.json").read_text()).get("_name_or_path")
     except (OSError, ValueError, AttributeError):
         recorded = None
     if isinstance(recorded, str) and recorded and not is_local_path(recorded):

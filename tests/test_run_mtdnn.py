@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -119,7 +120,7 @@ def test_train_evaluate_predict_from_a_yaml_file_with_overrides(encoder_dir, tmp
 
     card = (output / "README.md").read_text()
     assert (
-        f"| rte_dev | classification | san | entailment, not_entailment | accuracy | {results['eval_rte_dev_accuracy']:.4f} |"
+        f"| rte_dev | classification | san | entailment, not_entailment | accuracy | validation (first 12 of 277 rows) | {results['eval_rte_dev_accuracy']:.4f} |"
         in card
     )
     assert "- optim: adamax" in card and "| rte_dev | 24 |" in card and "- max_train_samples: 24" in card
@@ -513,7 +514,7 @@ def test_nothing_saved_or_pushed_holds_a_machine_path(encoder_dir, tmp_path, mon
     card = (tmp_path / "out" / "README.md").read_text()
     assert card.startswith("---") and "\n# tiny-mt-dnn\n" in card  # the title is the Hub repo's name
     assert "- lr_scheduler_type: linear\n" in card and "SchedulerType" not in card
-    assert "(initialised from a local encoder folder, which names itself `encoder" in card
+    assert "(initialised from a local encoder folder, `encoder" in card
     assert "base_model" not in card.split("---")[1]  # no Hub id is known for a local folder
     state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
     assert state["best_model_checkpoint"].startswith("out/checkpoint-")
@@ -534,4 +535,36 @@ def test_the_card_title_is_the_output_folder_and_base_model_the_encoders_hub_id(
     assert (
         "\n# my-mt-dnn\n" in card
         and "(initialised from [org/tiny-bert](https://huggingface.co/org/tiny-bert))" in card
+    )
+
+
+def test_a_run_says_what_it_trains_names_its_bars_and_cards_the_part_it_scored(encoder_dir, tmp_path, caplog, capfd):
+    task_file = write_csv_tasks(tmp_path / "data")
+    out = tmp_path / "out"
+    flags = csv_flags(encoder_dir, out, task_file, "--do_train", "--do_eval", "--max_eval_samples", "5", "--warmup_steps", "0.1", "--train_sampling_strategy", "group_by_length")  # fmt: skip
+    flags[flags.index("--disable_tqdm") + 1] = "false"
+    with caplog.at_level(logging.INFO, logger="run_mtdnn"):
+        main(flags)
+    said = caplog.text
+    assert "MT-DNN: training 2 tasks on one encoder, 24 training rows: toy_nli (12), toy_sts (12); 2 optimizer steps (1 epochs, batch 4 per device); the model goes to" in said  # fmt: skip
+    assert f"Saved the model, its tokenizer and model card to {out}, dev scores in eval_results.json." in said
+    bars = capfd.readouterr().err
+    assert "eval toy_nli: 100%" in bars and "eval toy_sts: 100%" in bars
+    card = (out / "README.md").read_text()
+    assert "| toy_nli | classification | san | pos, neg | accuracy | validation (first 5 of 12 rows) |" in card
+    assert "- max_eval_samples: 5\n" in card
+    assert "- warmup_steps: 0.1 (a ratio: 10% of the training steps)\n" in card
+    assert "- train_sampling_strategy: group_by_length\n" in card
+
+
+def test_offline_without_a_local_copy_the_error_says_how_to_give_one(monkeypatch):
+    monkeypatch.delenv("MTDNN_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)  # as HF_HUB_OFFLINE=1, or no network
+    spec = load_task_specs(["rte"])["rte"]
+    with pytest.raises(ConnectionError, match="Couldn't reach 'nyu-mll/glue'") as raised:
+        load_raw_split(spec, "train")
+    assert str(raised.value).startswith("Task 'rte': ")
+    assert str(raised.value).endswith(
+        "Offline, point --data_dir (or the MTDNN_DATA_DIR environment variable) at a local copy in the layout of the "
+        "Hub dataset 'nyu-mll/glue': its folder, or a folder holding it as 'glue/'."
     )

@@ -19,12 +19,15 @@ import json
 import math
 import os
 
+from tqdm.auto import tqdm
 from transformers import TrainerCallback
+from transformers.trainer_callback import ProgressCallback
+from transformers.trainer_utils import has_length
 
 from modeling_mtdnn.saving import atomic_file, read_json
 from mtdnn.model_cards import MTDNNModelCardData
 
-__all__ = ["HYPERPARAMETERS", "SAMPLER_STATE_FILE", "ModelCardCallback", "TaskSamplerCallback"]
+__all__ = ["HYPERPARAMETERS", "SAMPLER_STATE_FILE", "ModelCardCallback", "TaskProgressCallback", "TaskSamplerCallback"]
 
 # The task sampler's state, the last file of a complete checkpoint.
 SAMPLER_STATE_FILE = "task_sampler_state.json"
@@ -43,6 +46,7 @@ HYPERPARAMETERS = (
     "max_grad_norm",
     "sampling_strategy",
     "sampling_temperature",
+    "train_sampling_strategy",
     "seed",
     "bf16",
     "fp16",
@@ -80,6 +84,9 @@ class ModelCardCallback(TrainerCallback):
         }
         if getattr(args, "sampling_strategy", None) != "temperature":
             card.hyperparameters.pop("sampling_temperature", None)
+        warmup = card.hyperparameters.get("warmup_steps")
+        if isinstance(warmup, float) and 0 < warmup < 1:  # transformers reads a float below 1 as a ratio of the steps
+            card.hyperparameters["warmup_steps"] = f"{warmup:g} (a ratio: {warmup:.0%} of the training steps)"
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if metrics:
@@ -116,3 +123,21 @@ class TaskSamplerCallback(TrainerCallback):
         if os.path.isdir(folder):
             with atomic_file(os.path.join(folder, SAMPLER_STATE_FILE)) as temporary:
                 temporary.write_text(json.dumps(sampler.state_dict(), indent=2))
+
+
+class TaskProgressCallback(ProgressCallback):
+    """
+    transformers' progress bars, with each evaluation or prediction bar named by the set it runs over (`eval
+    mnli_mm`): `MTDNNTrainer` evaluates one set per task, and unnamed bars said nothing of which was running.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.label: str | None = None
+
+    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+        if self.prediction_bar is None and state.is_world_process_zero and has_length(eval_dataloader):
+            self.prediction_bar = tqdm(
+                total=len(eval_dataloader), leave=self.training_bar is None, dynamic_ncols=True, desc=self.label
+            )
+        super().on_prediction_step(args, state, control, eval_dataloader=eval_dataloader, **kwargs)

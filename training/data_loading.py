@@ -94,6 +94,14 @@ def load_raw_split(
         if spec.dataset not in FILE_BUILDERS:
             raise
         raise _unreadable(spec, error) from None
+    except ConnectionError as error:  # huggingface_hub's offline errors derive from it too
+        if spec.dataset in FILE_BUILDERS or data_dir is not None:
+            raise
+        raise ConnectionError(
+            f"Task '{spec.name}': {error} Offline, point --data_dir (or the {DATA_DIR_ENV} environment variable) "
+            f"at a local copy in the layout of the Hub dataset '{spec.dataset}': its folder, or a folder holding it "
+            f"as '{spec.dataset.rstrip('/').rsplit('/', 1)[-1]}/'."
+        ) from error
     except Exception as error:
         if spec.dataset not in FILE_BUILDERS:
             raise

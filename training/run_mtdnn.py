@@ -30,7 +30,7 @@ from typing import Any
 import datasets
 import transformers
 import yaml
-from transformers import AutoTokenizer, HfArgumentParser, set_seed
+from transformers import AutoTokenizer, HfArgumentParser, TrainerCallback, set_seed
 
 if __package__ in (None, ""):  # `python training/run_mtdnn.py` and `accelerate launch training/run_mtdnn.py`
     try:
@@ -216,6 +216,30 @@ def check_output_dir(training_args: MTDNNTrainingArguments) -> None:
 _CHECKPOINT = re.compile(r"checkpoint-\d+")
 
 
+class _StartMessage(TrainerCallback):
+    """Says, once the Trainer knows its step count, what the run will train and where it will save."""
+
+    def __init__(self, train_sets: dict[str, Any]):
+        self.train_sets = train_sets
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        sizes = ", ".join(f"{name} ({len(dataset):,})" for name, dataset in self.train_sets.items())
+        logger.info(
+            "MT-DNN: training %d task%s on one encoder, %s training rows: %s; %d optimizer steps (%s epochs, batch "
+            "%d per device); the model goes to %s.",
+            len(self.train_sets),
+            "" if len(self.train_sets) == 1 else "s",
+            f"{sum(len(dataset) for dataset in self.train_sets.values()):,}",
+            sizes,
+            state.max_steps,
+            f"{state.num_train_epochs:g}",
+            args.per_device_train_batch_size,
+            args.output_dir,
+        )
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Runs the stages the flags ask for and returns their metrics; a distributed run ends with its process group."""
     try:
@@ -306,6 +330,11 @@ def _run(argv: list[str] | None) -> dict[str, float]:
             "split": split,
             "metric": spec.metric,
         }
+        | (
+            {"rows": task_sets.eval_cuts[key][0], "split_rows": task_sets.eval_cuts[key][1]}
+            if key in task_sets.eval_cuts
+            else {}
+        )
         for spec in specs.values()
         for key, split in spec.eval_splits().items()
     }
@@ -316,6 +345,7 @@ def _run(argv: list[str] | None) -> dict[str, float]:
             "max_seq_length": data_args.max_seq_length,
             "max_train_samples": data_args.max_train_samples,
             "train_fraction": data_args.train_fraction,
+            "max_eval_samples": data_args.max_eval_samples,
             "padding": "max_length" if data_args.pad_to_max_length else "dynamic (longest in batch)",
         }.items()
         if value is not None
@@ -335,6 +365,7 @@ def _run(argv: list[str] | None) -> dict[str, float]:
         adv_task_weights={name: spec.adv_weight for name, spec in specs.items() if spec.adv_weight is not None},
         data_collator=collator,
         processing_class=tokenizer,
+        callbacks=[_StartMessage(train_sets)] if train_sets else None,
     )
 
     results: dict[str, float] = {}
@@ -367,6 +398,14 @@ def _run(argv: list[str] | None) -> dict[str, float]:
             logger.info("Predictions written: %s", ", ".join(sorted(written)))
     if not training_args.do_train and not training_args.do_eval and not training_args.do_predict:
         logger.warning("Nothing to do: pass --do_train, --do_eval and/or --do_predict.")
+    if training_args.do_train and trainer.is_world_process_zero():
+        logger.info(
+            "Saved the model, its tokenizer and model card to %s%s. Load it with `import modeling_mtdnn` and "
+            "AutoModel.from_pretrained(%r) (or trust_remote_code=True without the package).",
+            training_args.output_dir,
+            ", dev scores in eval_results.json" if training_args.do_eval else "",
+            training_args.output_dir,
+        )
     end_distributed_run(trainer)
     return results
 

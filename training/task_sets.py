@@ -74,12 +74,16 @@ class TaskSets:
         test_sets (`dict[str, tuple[TaskDataSpec, datasets.Dataset, list]]`):
             Prediction key to the task, its unlabelled set, and each example's id in the dataset (GLUE's `idx`,
             SQuAD's and CoNLL's `id`, else the row index).
+        eval_cuts (`dict[str, tuple[int, int]]`):
+            Evaluation key to `(rows kept, rows in the split)` for the sets that `max_eval_samples` cut (a ranking
+            task counts questions kept and rows in the split), so reports can say the score is on a part.
     """
 
     train_sets: dict[str, datasets.Dataset] = dataclasses.field(default_factory=dict)
     eval_sets: dict[str, datasets.Dataset] = dataclasses.field(default_factory=dict)
     eval_specs: dict[str, EvalSpec] = dataclasses.field(default_factory=dict)
     test_sets: dict[str, tuple[TaskDataSpec, datasets.Dataset, list[Any]]] = dataclasses.field(default_factory=dict)
+    eval_cuts: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
 
 
 def build_task_sets(
@@ -164,7 +168,13 @@ def build_task_sets(
         if evaluate:
             for key, split in spec.eval_splits().items():
                 role = "validation" if key == name else None
-                _, sets.eval_sets[key] = prepare(split, role, max_samples=max_eval_samples)
+                raw, sets.eval_sets[key] = prepare(split, role, max_samples=max_eval_samples)
+                if spec.kind.groups_candidates:  # max_eval_samples counts questions: cut when it kept that many
+                    cut = max_eval_samples is not None and len(sets.eval_sets[key]) >= max_eval_samples
+                else:
+                    cut = max_eval_samples is not None and max_eval_samples < len(raw)
+                if cut:
+                    sets.eval_cuts[key] = (max_eval_samples, len(raw))
                 metric = spec.metric if key == name else f"{spec.metric}_{key[len(name) + 1 :]}"
                 sets.eval_specs[key] = EvalSpec(task_name=name, metric=metric, **spec.decode_settings)
         if predict:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader
 from transformers import Trainer
+from transformers.trainer_callback import ProgressCallback
 from transformers.trainer_utils import PredictionOutput, get_last_checkpoint, seed_worker
 from transformers.utils import logging
 
@@ -34,7 +35,7 @@ from modeling_mtdnn.saving import atomic_directory
 from modeling_mtdnn.task_types import task_type_of
 from mtdnn.model_cards import MTDNNModelCardData, write_model_card
 
-from .callbacks import SAMPLER_STATE_FILE, ModelCardCallback, TaskSamplerCallback
+from .callbacks import SAMPLER_STATE_FILE, ModelCardCallback, TaskProgressCallback, TaskSamplerCallback
 from .distill import distillation_loss
 from .divergence import DivergenceGuard, TrainingDivergedError
 from .metrics import average_score, score_task
@@ -145,6 +146,8 @@ class MTDNNTrainer(Trainer):
             self.add_callback(BregmanProximalCallback(self))
         self.add_callback(TaskSamplerCallback(self))
         self.add_callback(ModelCardCallback(self))
+        if self.pop_callback(ProgressCallback) is not None:  # the same bars, evaluation's named by task
+            self.add_callback(TaskProgressCallback)
 
     # ------------------------------------------------------------------------------------------------ training
     def get_train_dataloader(self) -> DataLoader:
@@ -222,6 +225,9 @@ class MTDNNTrainer(Trainer):
         Under `group_by_length`, predicts in batches of similar lengths too (longest first, so a batch too large for
         memory fails at once), which pads far less, and returns predictions and labels in the dataset's own order.
         """
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, TaskProgressCallback):  # `eval_mnli_mm` -> the bar's `eval mnli_mm`
+                callback.label = metric_key_prefix.replace("_", " ", 1)
         grouped = str(self.args.train_sampling_strategy) == "group_by_length"
         if not grouped or not hasattr(test_dataset, "select") or len(test_dataset) < 2:
             return super().predict(test_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)

@@ -1,3 +1,9 @@
+"""
+Model cards for MT-DNN checkpoints, installed as `mtdnn.model_cards`: the card's data (`card_data`) and its
+rendering from `template.md` with the dev-score plot (`generate`). Installed, `MTDNNForMultiTask.save_pretrained`
+writes a card through the package's entry point; importing this package does the same in a checkout.
+"""
+
 # Copyright 2026 The mt-dnn Authors. All rights reserved.
 #
 # Licensed under the Apache License, Version 2.0 (the "License");
@@ -11,7 +17,6 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Model cards for MT-DNN checkpoints. Importing this package makes `MTDNNForMultiTask.save_pretrained` write one."""
 
 from __future__ import annotations
 

@@ -1,3 +1,14 @@
+"""
+MT-DNN models for transformers: one shared encoder and a head per task, addressed by name.
+
+What a checkpoint needs and ships with itself (transformers copies these files into a saved model for
+`trust_remote_code=True`): the config (`configuration_mtdnn`), the model (`modeling_mtdnn`), the heads and SAN
+answer module (`heads`), the losses (`losses`), the task types that define what each kind of task is
+(`task_types`), decoding of predictions (`decoding`), saving of single heads and the Hub mixin (`saving`,
+`hub_mixin`), LoRA task adapters (`adapters`) and the pipeline (`pipeline_mtdnn`). Importing this package
+registers the model with `AutoConfig`, `AutoModel` and the `mtdnn` pipeline.
+"""
+
 # Copyright 2026 The mt-dnn Authors. All rights reserved.
 #
 # Licensed under the Apache License, Version 2.0 (the "License");
@@ -11,7 +22,6 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""MT-DNN models for transformers. Importing this package registers them with `AutoConfig` and `AutoModel`."""
 
 from __future__ import annotations
 

@@ -38,7 +38,6 @@ from .saving import (
     HEAD_WEIGHTS_FILE,
     atomic_directory,
     check_local_path,
-    is_local_path,
     public_name,
     read_json,
     read_safetensors,
@@ -114,16 +113,18 @@ _IDENTITY_FIELDS = {
 
 def _read_identity(encoder: Any, config_file: str, lenient: bool) -> dict[str, Any]:
     """
-    The encoder identity of a `head_config.json`, checked. A head saved before identities existed records
-    `name_or_path` instead: a Hub id there stays one, and a local path becomes a hint (its folder's name).
+    The encoder identity of a `head_config.json`, checked.
     """
     if not isinstance(encoder, dict):
         raise ValueError(f"Head config {config_file!r}: field 'encoder' must be a dict, got {encoder!r}.")
     identity = dict(encoder)
-    if "name_or_path" in identity and "hub_id" not in identity:  # saved before this version
-        legacy = identity.pop("name_or_path")
-        identity["hub_id"] = None if is_local_path(legacy) else legacy
-        identity["hint"] = public_name(legacy)
+    unknown = sorted(set(identity) - set(_IDENTITY_FIELDS) - {"pooling"})
+    if unknown and not lenient:
+        raise ValueError(
+            f"Head config {config_file!r}: field(s) {['encoder.' + field for field in unknown]} are not fields of a "
+            f"head's encoder identity ({', '.join(list(_IDENTITY_FIELDS) + ['pooling'])}). Save the head again from "
+            "its model, or pass allow_other_encoder=True to attach it anyway."
+        )
     for field, kind in _IDENTITY_FIELDS.items():
         value = identity.get(field)
         required = field in ("model_type", "hidden_size")

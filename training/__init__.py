@@ -1,3 +1,10 @@
+"""
+Multi-task training for MT-DNN, installed as `mtdnn.training`: the command line (`run_mtdnn`, the console command
+`mtdnn-train`), task files and the built-in GLUE, SNLI, SciTail, CoNLL-2003 and SQuAD tasks (`tasks/`), data
+loading and preparation per input kind (`data_loading`, `prepare_*`, `task_sets`), the task-sampling `Trainer`
+(`trainer`, `samplers`, `callbacks`), SMART and MT-DNN-KD (`smart`, `distill`), metrics and the demo's configs.
+"""
+
 # Copyright 2026 The mt-dnn Authors. All rights reserved.
 #
 # Licensed under the Apache License, Version 2.0 (the "License");
@@ -11,7 +18,6 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Multi-task training for MT-DNN."""
 
 from __future__ import annotations
 

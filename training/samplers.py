@@ -42,8 +42,6 @@ _SETTINGS = (
     "lengths_digest",
     "mega_batch_mult",
 )
-# Settings added after the first release: a state saved without them was saved with these values.
-_SETTING_DEFAULTS = {"lengths_digest": None, "mega_batch_mult": None}
 
 
 def _fail(argument: str, value: Any, allowed: str, task: str | None = None) -> ValueError:
@@ -331,7 +329,6 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
         if not isinstance(state, Mapping):
             raise _fail("state", state, "a dict returned by MultiTaskBatchSampler.state_dict()")
         current = self.state_dict()
-        state = {**_SETTING_DEFAULTS, **state}
         missing = [field for field in current if field not in state]
         if missing:
             raise ValueError(

@@ -26,18 +26,27 @@ import numpy as np
 
 __all__ = [
     "IGNORE_INDEX",
+    "UNSEEN_WORD",
     "best_answers",
     "class_predictions",
+    "entity_spans",
     "group_entities",
+    "is_entity_tag",
     "ranking_pair_predictions",
     "ranking_predictions",
     "regression_predictions",
     "tags_at",
     "task_label",
     "word_starts",
+    "word_tags",
 ]
 
 IGNORE_INDEX = -100
+# The tag id decoding gives a word the model never saw (no tokens, or cut off by max_seq_length): evaluation scores it
+# as `O`, and prediction files write `O` and list the word in their `unseen_words` column.
+UNSEEN_WORD = IGNORE_INDEX
+# The prefixes of the tags seqeval's default mode reads (IOB1, IOB2, IOBES): `B-PER`, `I-PER`, `E-PER`, `S-PER`.
+_CHUNK_PREFIXES = ("B", "I", "E", "S")
 
 
 def task_label(task_name: str | None) -> str:
@@ -218,10 +227,98 @@ def tags_at(logits: Any, positions: Sequence[int]) -> list[int]:
     return [int(best[position]) for position in positions]
 
 
+def word_tags(logits: Any, word_ids: Sequence[int | None], num_words: int) -> list[int]:
+    """
+    One tag id per word of a row of `num_words` words, read at each word's first sub-token (as trained), and
+    `UNSEEN_WORD` (-100) for a word the model never saw: one the tokenizer turns into no tokens (a zero-width space,
+    a soft hyphen, a control character) or one cut off by `max_seq_length`. Every word keeps its place.
+
+    Example:
+
+    ```python
+    >>> logits = np.eye(3)[[0, 1, 2, 2, 0]]  # [CLS] w0 w2 w2 [SEP]: word 1 has no tokens, word 3 is cut off
+    >>> word_tags(logits, [None, 0, 2, 2, None], num_words=4)
+    [1, -100, 2, -100]
+
+    ```
+    """
+    best = np.asarray(logits).argmax(axis=-1)
+    tags = [UNSEEN_WORD] * num_words
+    for position in word_starts(word_ids):
+        word = word_ids[position]
+        if 0 <= word < num_words and tags[word] == UNSEEN_WORD:
+            tags[word] = int(best[position])
+    return tags
+
+
+def is_entity_tag(tag: Any) -> bool:
+    """
+    Whether `tag` belongs to a tag scheme that seqeval scores and [`group_entities`] decodes alike: `O`, or a prefix
+    `B-`, `I-`, `E-` or `S-` followed by the entity type (IOB1, IOB2 and IOBES tags, such as `B-PER`). Bare types
+    (`PER`: seqeval would read prefix `P` of type `ER`, and `ORG` as outside), BILOU's `L-` / `U-` and suffixed tags
+    (`PER-B`) are not.
+
+    Example:
+
+    ```python
+    >>> [is_entity_tag(tag) for tag in ("O", "B-PER", "I-MISC", "S-LOC", "PER", "U-PER", "B-")]
+    [True, True, True, True, False, False, False]
+
+    ```
+    """
+    return isinstance(tag, str) and (tag == "O" or (len(tag) > 2 and tag[0] in _CHUNK_PREFIXES and tag[1] == "-"))
+
+
+def _chunk_ends(previous: str, tag: str, previous_type: str, kind: str) -> bool:
+    """seqeval's `end_of_chunk` (default mode): the chunk of the previous word ends before this one."""
+    if previous in ("E", "S"):
+        return True
+    if previous in ("B", "I") and tag in ("B", "S", "O"):
+        return True
+    return previous != "O" and previous_type != kind
+
+
+def _chunk_starts(previous: str, tag: str, previous_type: str, kind: str) -> bool:
+    """seqeval's `start_of_chunk` (default mode): a chunk starts at this word."""
+    if tag in ("B", "S"):
+        return True
+    if previous in ("E", "S", "O") and tag in ("E", "I"):
+        return True
+    return tag != "O" and previous_type != kind
+
+
+def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """
+    The entities of one sequence of word tags, `(type, first word, last word)`, found by the rules of seqeval's
+    default (conlleval-compatible) mode, which evaluation scores with: so the pipeline's entities are the ones the
+    entity F1 counts, for IOB2, IOB1 (`I-` tags only) and IOBES tags alike. A tag outside these schemes (see
+    [`is_entity_tag`]; the task spec refuses such tag names) reads as `O`.
+
+    Example:
+
+    ```python
+    >>> entity_spans(["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-LOC", "S-ORG", "E-ORG"])
+    [('PER', 0, 1), ('LOC', 3, 4), ('LOC', 5, 5), ('ORG', 6, 6), ('ORG', 7, 7)]
+
+    ```
+    """
+    spans: list[tuple[str, int, int]] = []
+    previous, previous_type, begin = "O", "", 0
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, kind = ("O", "_") if tag == "O" or not is_entity_tag(tag) else (tag[0], tag[2:])
+        if _chunk_ends(previous, prefix, previous_type, kind):
+            spans.append((previous_type, begin, i - 1))
+        if _chunk_starts(previous, prefix, previous_type, kind):
+            begin = i
+        previous, previous_type = prefix, kind
+    return spans
+
+
 def group_entities(words: Sequence[tuple[str, float, int, int]], text: str) -> list[dict[str, Any]]:
     """
-    Entities from tagged words, as seqeval reads IOB tags: consecutive words whose tags are `I-<type>` continue an
-    entity of that type, a `B-` tag (or an `I-` tag of another type, or after `O`) starts a new one.
+    Entities from tagged words, as seqeval reads the tags when it scores them ([`entity_spans`]): with IOB2 tags,
+    consecutive words tagged `I-<type>` continue an entity of that type, and a `B-` tag (or an `I-` tag of another
+    type, or after `O`) starts a new one; IOB1 and IOBES tags are read as seqeval reads them too.
 
     Args:
         words (`list[tuple[str, float, int, int]]`):
@@ -241,23 +338,12 @@ def group_entities(words: Sequence[tuple[str, float, int, int]], text: str) -> l
 
     ```
     """
-    entities: list[dict[str, Any]] = []
-    scores: list[float] = []
-    for tag, score, start, end in words:
-        prefix, _, kind = tag.partition("-")
-        if tag == "O" or not kind:
-            scores = []
-            continue
-        current = entities[-1] if entities and scores else None
-        if current is not None and prefix == "I" and current["entity_group"] == kind:
-            current["end"] = end
-            scores.append(score)
-        else:
-            current = {"entity_group": kind, "score": 0.0, "word": "", "start": start, "end": end}
-            entities.append(current)
-            scores = [score]
-        current["score"] = sum(scores) / len(scores)
-        current["word"] = text[current["start"] : current["end"]]
+    entities = []
+    for kind, first, last in entity_spans([tag for tag, _, _, _ in words]):
+        start, end = words[first][2], words[last][3]
+        scores = [score for _, score, _, _ in words[first : last + 1]]
+        score = sum(scores) / len(scores)
+        entities.append({"entity_group": kind, "score": score, "word": text[start:end], "start": start, "end": end})
     return entities
 
 

@@ -58,9 +58,15 @@ weights (`head.safetensors`, {{ size }}) and its task spec (`head_config.json`).
 encoder {% if encoder.hub_id %}[{{ encoder.hub_id }}](https://huggingface.co/{{ encoder.hub_id }})
 {%- if encoder.revision %} at revision `{{ encoder.revision }}`{% endif %}
 {%- else %}`{{ encoder.hint or encoder.model_type }}` (a local copy){% endif %} (hidden size
-{{ encoder.hidden_size }}, weights fingerprint `{{ (encoder.fingerprint or "unknown")[:19] }}`)
-and only fits an MT-DNN model built on that encoder: `load_head` compares the fingerprint, so a model built on the
-same weights from the Hub or from any folder accepts it.
+{{ encoder.hidden_size }}), with the encoder's weights as they were when the head was saved (fingerprint
+`{{ (encoder.fingerprint or "unknown")[:19] }}`), and only fits an MT-DNN model whose encoder has those weights:
+`load_head` compares the fingerprint, wherever the weights were loaded from.
+{%- if encoder.base_fingerprint and encoder.base_fingerprint != encoder.fingerprint %} Training changed the encoder
+(the pretrained one is `{{ encoder.base_fingerprint[:19] }}`): load the head onto the trained MT-DNN model it was
+saved from, not onto the pretrained encoder, where it would predict at chance.
+{%- elif encoder.base_fingerprint %} The encoder was not changed by training (frozen, or the head trained with a LoRA
+adapter): the head fits the pretrained encoder itself.
+{%- endif %}
 {% if labels %}
 Labels: {{ labels }}.
 {% endif %}
@@ -105,6 +111,7 @@ _IDENTITY_FIELDS = {
     "hub_id": str,
     "revision": str,
     "fingerprint": str,
+    "base_fingerprint": str,
     "hint": str,
     "model_type": str,
     "hidden_size": int,
@@ -131,14 +138,14 @@ def _read_identity(encoder: Any, config_file: str, lenient: bool) -> dict[str, A
         malformed = (value is None and required) or (
             value is not None and (not isinstance(value, kind) or isinstance(value, bool))
         )
-        if field == "fingerprint" and isinstance(value, str) and not value.startswith("sha256:"):
+        if field.endswith("fingerprint") and isinstance(value, str) and not value.startswith("sha256:"):
             malformed = True
         if malformed and (required or not lenient):
             raise ValueError(
                 f"Head config {config_file!r}: field 'encoder.{field}' must be "
                 f"{'a ' + kind.__name__ if required else 'a ' + kind.__name__ + ' or null'}"
-                f"{' starting with sha256:' if field == 'fingerprint' else ''}, got {value!r}. Save the head again "
-                "from its model, or pass allow_other_encoder=True to attach it anyway."
+                f"{' starting with sha256:' if field.endswith('fingerprint') else ''}, got {value!r}. Save the head "
+                "again from its model, or pass allow_other_encoder=True to attach it anyway."
             )
         if malformed:
             identity[field] = None
@@ -173,11 +180,18 @@ class TaskHeadHubMixin:
 
     # --------------------------------------------------------------------------------------- single heads
     def _encoder_identity(self) -> dict[str, Any]:
-        """What a saved head records of the encoder it was trained on (no machine path)."""
+        """
+        What a saved head records of the encoder it was trained on (no machine path): its weights as they are now
+        (`fingerprint`: a head trained with the encoder fits those weights, not the pretrained ones they started
+        from) and the pretrained encoder they came from (`base_fingerprint`, Hub id, hint).
+        """
+        from .modeling_mtdnn import fingerprint_weights
+
         return {
             "hub_id": self.config.encoder_name_or_path,
             "revision": self.config.encoder_revision,
-            "fingerprint": self.config.encoder_fingerprint,
+            "fingerprint": fingerprint_weights(self.encoder_state_dict()),  # LoRA layers apart: the base weights
+            "base_fingerprint": self.config.encoder_fingerprint,
             "hint": self.config.encoder_hint,
             "model_type": self.config.encoder_config.model_type,
             "hidden_size": self.config.hidden_size,
@@ -338,7 +352,7 @@ class TaskHeadHubMixin:
                 f"model's is {_describe(mine)}; pass allow_other_encoder=True to attach it anyway."
             )
         spec = normalize_task_spec(name, copy.deepcopy(head_config["spec"]))
-        saved_pooling = saved.get("pooling", "auto")  # heads saved before `pooling` existed read "auto"
+        saved_pooling = saved.get("pooling")
         if spec["head"] == "linear" and saved_pooling != mine["pooling"]:
             raise ValueError(
                 f"Head '{name}' from {str(repo_id_or_path)!r} was trained on pooling={saved_pooling!r}, but this "

@@ -21,7 +21,7 @@ import re
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer
 
 from modeling_mtdnn import MTDNNForMultiTask
@@ -174,3 +174,27 @@ def test_bad_distillation_settings_are_refused(teachers, tmp_path):
     with pytest.raises(ValueError, match=re.escape("has no task 'toy_sts' (its tasks are ['toy_nli']); every teacher must have been trained on every task of --tasks.")):  # fmt: skip
         distill(distill_flags(task_file, [folders[0], tmp_path / "partial"], tmp_path / "soft"))
     assert not (tmp_path / "soft").exists()  # refused before any work
+
+
+def test_non_finite_soft_targets_are_refused_when_read(teachers, encoder_dir, tmp_path):  # noqa: F811
+    task_file, folders = teachers
+    soft = tmp_path / "soft"
+    distill(distill_flags(task_file, folders, soft, "--max_train_samples", "8"))
+    weights = soft / "toy_nli.teacher_logits.safetensors"
+    logits = load_file(weights)["teacher_logits"]
+    logits[3, 1, 0] = float("nan")
+    save_file({"teacher_logits": logits}, weights)
+    flags = csv_flags(encoder_dir, tmp_path / "student", task_file, "--do_train", "--soft_targets", str(soft), "--max_train_samples", "8")  # fmt: skip
+    with pytest.raises(ValueError, match=re.escape("toy_nli.teacher_logits.safetensors' holds non-finite soft targets (first at training row 3: [[")):  # fmt: skip
+        run_mtdnn(flags)
+    assert not (tmp_path / "student" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("task_type", ["token_classification", "span_extraction"])
+def test_per_token_tasks_are_refused_by_distillation(task_type):
+    from mtdnn.training.distill import check_distillable
+
+    spec = {"task_type": task_type}
+    with pytest.raises(ValueError, match=re.escape(f"Task 'x' ({task_type}): MT-DNN-KD distils one output per example (classification, regression, ranking), not one per token")):  # fmt: skip
+        check_distillable("x", spec)
+    check_distillable("y", {"task_type": "ranking"})

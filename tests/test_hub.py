@@ -66,7 +66,8 @@ def test_save_and_load_one_head(model, encoder_dir, tmp_path):
     assert head_config["encoder"] == {
         "hub_id": None,  # a local folder: no Hub id, and never its path
         "revision": None,
-        "fingerprint": model.config.encoder_fingerprint,
+        "fingerprint": model.config.encoder_fingerprint,  # untrained: the encoder's weights are the pretrained ones
+        "base_fingerprint": model.config.encoder_fingerprint,
         "hint": "encoder",
         "model_type": "bert",
         "hidden_size": 32,
@@ -464,7 +465,7 @@ def test_a_config_given_a_path_keeps_only_its_folder_name_and_unknown_head_field
     head_config = json.loads((head / HEAD_CONFIG_FILE).read_text())
     head_config["encoder"] = {"name_or_path": "/home/someone/models/tiny-bert", "revision": None, "model_type": "bert", "hidden_size": 32, "pooling": "auto"}  # fmt: skip
     (head / HEAD_CONFIG_FILE).write_text(json.dumps(head_config))
-    with pytest.raises(ValueError, match=re.escape("field(s) ['encoder.name_or_path'] are not fields of a head's encoder identity (hub_id, revision, fingerprint, hint, model_type, hidden_size, pooling). Save the head again")):  # fmt: skip
+    with pytest.raises(ValueError, match=re.escape("field(s) ['encoder.name_or_path'] are not fields of a head's encoder identity (hub_id, revision, fingerprint, base_fingerprint, hint, model_type, hidden_size, pooling). Save the head again")):  # fmt: skip
         model.load_head(head, task_name="other")
     assert model.load_head(head, task_name="other", allow_other_encoder=True) == "other"
 
@@ -489,3 +490,46 @@ def test_a_head_with_a_malformed_identity_is_refused_naming_file_and_field(model
     if "model_type" in message or "hidden_size" in message:
         return  # what the head's shape depends on is never waived
     assert model.load_head(head, task_name="copy", allow_other_encoder=True) == "copy"
+
+
+def test_a_missing_folder_that_reads_as_a_hub_id_is_said_missing_locally_first(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+    from transformers.testing_utils import CaptureLogger
+    from transformers.utils import logging
+
+    import modeling_mtdnn.saving as saving
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with CaptureLogger(logging.get_logger(saving.__name__)) as captured:
+        with pytest.raises(OSError):  # then the Hub lookup fails: offline here, or no such repo
+            MTDNNForMultiTask.from_pretrained("outputs/demo")
+    assert f"MT-DNN checkpoint 'outputs/demo': there is no such local folder (relative to {tmp_path}); looking it up as a Hub id." in captured.out  # fmt: skip
+    (tmp_path / "outputs" / "demo").mkdir(parents=True)
+    with CaptureLogger(logging.get_logger(saving.__name__)) as captured:
+        with pytest.raises((OSError, ValueError)):  # an empty folder: no checkpoint, but no Hub lookup either
+            MTDNNForMultiTask.from_pretrained("outputs/demo")
+    assert "looking it up as a Hub id" not in captured.out
+
+
+def test_a_head_names_the_encoder_as_trained_and_fits_only_those_weights(model, encoder_dir, tmp_path):
+    trained = MTDNNForMultiTask.from_encoder(encoder_dir, tasks=TINY_TASKS)
+    with torch.no_grad():  # as training moves the encoder with the heads
+        trained.encoder.embeddings.word_embeddings.weight.add_(0.01)
+    trained.save_pretrained(tmp_path / "trained")
+    folder = trained.save_head("rte", tmp_path / "rte-head")
+    saved = json.loads((folder / HEAD_CONFIG_FILE).read_text())["encoder"]
+    assert saved["base_fingerprint"] == model.config.encoder_fingerprint != saved["fingerprint"]
+    card = " ".join((folder / "README.md").read_text().split())
+    assert "Training changed the encoder" in card and "load the head onto the trained MT-DNN model it was saved from" in card  # fmt: skip
+    fresh = MTDNNForMultiTask.from_encoder(encoder_dir, tasks={})  # the pretrained encoder, untrained
+    with pytest.raises(ValueError, match=re.escape(f"Head 'rte' from {str(folder)!r} was trained on the encoder 'encoder' (weights {saved['fingerprint'][:19]}...), but this model's is 'encoder' (weights {model.config.encoder_fingerprint[:19]}...); pass allow_other_encoder=True")):  # fmt: skip
+        fresh.load_head(folder)
+    assert fresh.load_head(folder, allow_other_encoder=True) == "rte"  # knowingly
+    reloaded = MTDNNForMultiTask.from_pretrained(tmp_path / "trained")
+    reloaded.remove_task("rte")
+    assert reloaded.load_head(folder) == "rte"  # the model it was trained with takes it back
+    # A head trained on a frozen encoder (or beside a LoRA adapter) leaves the encoder as it was: it fits the base.
+    frozen = model.save_head("rte", tmp_path / "frozen-head")
+    assert "The encoder was not changed by training" in " ".join((frozen / "README.md").read_text().split())
+    assert MTDNNForMultiTask.from_encoder(encoder_dir, tasks={}).load_head(frozen) == "rte"

@@ -527,6 +527,16 @@ def test_missing_encoder_weights_fail_to_load_naming_the_keys(tiny_model, tmp_pa
         MTDNNForMultiTask.from_pretrained(tmp_path)
 
 
+def test_encoder_weights_the_config_lacks_fail_to_load_instead_of_being_dropped(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["encoder_config"]["num_hidden_layers"] == 2
+    config["encoder_config"]["num_hidden_layers"] = 1  # the weights still hold layer 1
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=re.escape("the encoder: the checkpoint has weights 'encoder.encoder.layer.1.attention.output.LayerNorm.bias', 'encoder.encoder.layer.1.attention.output.LayerNorm.weight', 'encoder.encoder.layer.1.attention.output.dense.bias' and 13 more, which the config's encoder lacks (its `encoder_config` has fewer layers or another architecture than the weights)")):  # fmt: skip
+        MTDNNForMultiTask.from_pretrained(tmp_path)
+
+
 def test_truncated_weights_are_named_as_such(tiny_model, tmp_path):
     tiny_model.save_pretrained(tmp_path)
     weights = tmp_path / "model.safetensors"

@@ -568,3 +568,32 @@ def test_offline_without_a_local_copy_the_error_says_how_to_give_one(monkeypatch
         "Offline, point --data_dir (or the MTDNN_DATA_DIR environment variable) at a local copy in the layout of the "
         "Hub dataset 'nyu-mll/glue': its folder, or a folder holding it as 'glue/'."
     )
+
+
+def test_max_seq_length_beyond_the_encoders_position_embeddings_is_refused_before_training(tmp_path):
+    folder = tmp_path / "short-encoder"
+    tokenizer = AutoTokenizer.from_pretrained(minilm_folder())  # model_max_length 512: its own check passes
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37, max_position_embeddings=64)  # fmt: skip
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    task_file = write_csv_tasks(tmp_path / "data")
+    flags = csv_flags(str(folder), tmp_path / "out", task_file, "--do_train", "--max_seq_length", "128")
+    with pytest.raises(ValueError, match=re.escape("Task 'toy_nli': max_seq_length 128 is longer than the 64 positions the encoder (bert, max_position_embeddings=64) has embeddings for; lower --max_seq_length to at most 64.")):  # fmt: skip
+        main(flags)
+    assert not (tmp_path / "out").exists()
+    main(flags[:-1] + ["64"])  # at the limit, it trains
+    assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
+def test_roberta_style_encoders_lose_the_positions_below_their_padding_index():
+    from types import SimpleNamespace
+
+    from transformers import RobertaConfig
+
+    from mtdnn.training.run_mtdnn import check_position_limit
+
+    model = SimpleNamespace(config=SimpleNamespace(encoder_config=RobertaConfig(max_position_embeddings=514, pad_token_id=1)))  # fmt: skip
+    specs = load_task_specs(["rte"])
+    check_position_limit(model, specs, 512)  # roberta-base: 514 embeddings, positions from 2
+    with pytest.raises(ValueError, match=re.escape("max_seq_length 513 is longer than the 512 positions")):
+        check_position_limit(model, specs, 513)

@@ -56,6 +56,40 @@ def test_the_symmetric_divergence_is_kl_both_ways_and_squared_error_for_regressi
     assert p.grad.abs().sum() > 0 and q.grad.abs().sum() > 0
 
 
+def test_span_extraction_compares_start_and_end_distributions_over_the_positions():
+    torch.manual_seed(0)
+    p, q = torch.randn(2, 5, 2), torch.randn(2, 5, 2)  # (batch, seq_len, start/end)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    expected = 0.0
+    for row in range(2):
+        kept = mask[row].bool()
+        for side in range(2):  # the start, then the end distribution over the row's tokens
+            lp, lq = torch.log_softmax(p[row, kept, side], -1), torch.log_softmax(q[row, kept, side], -1)
+            expected += (lp.exp() * (lp - lq)).sum() + (lq.exp() * (lq - lp)).sum()
+    torch.testing.assert_close(symmetric_divergence(p, q, "span_extraction", mask), expected / 2)
+    padded = q.clone()
+    padded[1, 3:] = 50.0  # padding positions are out of both distributions
+    torch.testing.assert_close(symmetric_divergence(p, padded, "span_extraction", mask), expected / 2)
+    # Not the per-token start-vs-end pair: that divergence would differ.
+    assert not torch.allclose(symmetric_divergence(p, q, "classification"), expected / 2)
+
+
+def test_the_adversarial_term_of_a_span_extraction_batch_is_finite_and_positive():
+    from modeling_mtdnn import MTDNNConfig, MTDNNForMultiTask
+
+    from .conftest import tiny_bert_config
+
+    torch.manual_seed(0)
+    model = MTDNNForMultiTask(MTDNNConfig(encoder_config=tiny_bert_config(), tasks={"qa": {"task_type": "span_extraction"}}))  # fmt: skip
+    inputs = {"input_ids": torch.randint(5, 99, (3, 9)), "attention_mask": torch.ones(3, 9, dtype=torch.long), "task_name": "qa"}  # fmt: skip
+    inputs["attention_mask"][2, 6:] = 0
+    clean = model(**inputs).logits
+    term, finite = smart.adversarial_term(model, inputs, clean, "span_extraction", noise_scale=1e-2, step_size=1e-1)
+    assert bool(finite) and torch.isfinite(term) and term.item() > 0
+    term.backward()
+    assert model.heads["qa"].classifier.weight.grad.abs().sum() > 0
+
+
 @pytest.fixture
 def batch(tokenizer):
     specs, train, _, _ = tiny_data(tokenizer)

@@ -157,6 +157,53 @@ def test_bad_rows_are_refused_naming_task_split_row_and_field(tokenizer, columns
         prepare_split(squad_spec(), questions(**columns), tokenizer, max_seq_length=64, split="validation")
 
 
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (
+            {"text": [" "], "answer_start": [CONTEXT.index(" ")]},
+            "Task 'squad', split 'train', row 1, field 'answers': answer text ' ' (answer_start 3) is only whitespace, "
+            "which marks no span of the context; give the answer's words, or drop the row (dataset.filter).",
+        ),
+        (
+            # "Francia" 8 characters before the end: Python's slice reads it, but SQuAD offsets count from 0
+            {"text": ["Francia"], "answer_start": [-8]},
+            "Task 'squad', split 'train', row 1, field 'answers': answer_start -8 puts the answer 'Francia' outside the "
+            "context (275 characters); answer_start must be the answer's character offset in the context, counted "
+            "from 0 (a negative one is not read from the end).",
+        ),
+        (
+            {"text": ["Francia."], "answer_start": [270]},
+            "Task 'squad', split 'train', row 1, field 'answers': answer_start 270 puts the answer 'Francia.' outside "
+            "the context (275 characters)",
+        ),
+        (
+            {"text": ["Rollo", "Norse"], "answer_start": [CONTEXT.index("Rollo"), CONTEXT.index("Rollo")]},
+            "Task 'squad', split 'train', row 1, field 'answers': answer_start 210 points at 'Rollo', not at the answer "
+            "text 'Norse'; answer_start must be the answer's character offset in the context.",
+        ),
+    ],
+)
+def test_answers_that_mark_no_span_of_the_context_are_refused(tokenizer, answer, message):
+    answers = questions()["answers"]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        prepare_split(squad_spec(), questions(answers=[answers[0], answer, answers[2]]), tokenizer, split="train")
+
+
+def test_an_answer_with_whitespace_around_it_is_labelled_by_its_characters_only(tokenizer):
+    # " Normandy" starts at the space before the word, " Rollo " ends after the space behind it too.
+    spaced = [" Normandy", " Rollo ", "France"]
+    answers = [{"text": [text], "answer_start": [CONTEXT.index(text)]} for text in spaced]
+    features = prepare_split(squad_spec(), questions(answers=answers), tokenizer, max_seq_length=128, split="train")
+    plain = prepare_split(squad_spec(), questions(), tokenizer, max_seq_length=128, split="train")
+    assert len(features) == 3 and features["labels"] == plain["labels"]  # the spaces move no label
+    for feature, text in zip(features, spaced):
+        label, offsets = feature["labels"], feature["offset_mapping"]
+        assert CONTEXT[offsets[label["start"]][0] : offsets[label["end"]][1]] == text.strip()
+        assert feature["answer_texts"] == [text]  # references as given: SQuAD's normalisation strips them
+    assert squad_metrics("squad", ["Normandy", "Rollo", "France"], features["answer_texts"]) == {"exact_match": 1.0, "f1": 1.0}  # fmt: skip
+
+
 def test_window_settings_are_checked(tokenizer):
     with pytest.raises(ValueError, match=re.escape("Task 'squad', split 'train': doc_stride 30 leaves no room for new context tokens in windows of 40 tokens")):  # fmt: skip
         prepare_split(squad_spec(doc_stride=30), questions(), tokenizer, max_seq_length=40, split="train")

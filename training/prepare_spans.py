@@ -28,7 +28,11 @@ __all__ = ["prepare_spans"]
 
 
 def _check_answers(spec: TaskDataSpec, dataset: datasets.Dataset, split: str | None) -> None:
-    """Every answer is a span of its context: `context[answer_start:][:len(text)] == text`."""
+    """
+    Every answer is a span of its context: a text that is not only whitespace, and an `answer_start` inside the
+    context where the text stands (`context[answer_start:][:len(text)] == text`). The error names the task, split,
+    row and field.
+    """
     context_column = spec.text_columns[1]
     for row, (context, answers) in enumerate(zip(dataset[context_column], dataset[spec.label_column])):
         at = f"Task '{spec.name}'{where(split)}, row {row}, field {spec.label_column!r}"
@@ -47,11 +51,28 @@ def _check_answers(spec: TaskDataSpec, dataset: datasets.Dataset, split: str | N
         for text, start in zip(texts, starts):
             if not isinstance(text, str) or not text or isinstance(start, bool) or not isinstance(start, int):
                 raise ValueError(f"{at}: answer {text!r} at {start!r} must be a non-empty text and an int offset.")
+            if not text.strip():
+                raise ValueError(
+                    f"{at}: answer text {text!r} (answer_start {start}) is only whitespace, which marks no span of "
+                    "the context; give the answer's words, or drop the row (dataset.filter)."
+                )
+            if start < 0 or start + len(text) > len(context):
+                raise ValueError(
+                    f"{at}: answer_start {start} puts the answer {text!r} outside the context ({len(context)} "
+                    "characters); answer_start must be the answer's character offset in the context, counted from 0 "
+                    "(a negative one is not read from the end)."
+                )
             if context[start : start + len(text)] != text:
                 raise ValueError(
                     f"{at}: answer_start {start} points at {context[start : start + len(text)]!r}, not at the "
                     f"answer text {text!r}; answer_start must be the answer's character offset in the context."
                 )
+
+
+def _answer_span(text: str, start: int) -> tuple[int, int]:
+    """The character span `[start, end)` of an answer's words: the whitespace around the text is left out."""
+    start += len(text) - len(text.lstrip())
+    return start, start + len(text.strip())
 
 
 def prepare_spans(
@@ -66,8 +87,9 @@ def prepare_spans(
     Question-context pairs as windows over the context (`doc_stride` tokens shared by consecutive ones), as
     transformers' question-answering examples build them. Each window (feature) keeps `example_id` (its row),
     `offset_mapping` (each token's character span in the context, [-1, -1] outside it) and `context`, and with labels
-    `labels` = the first answer's (start, end) tokens ([CLS] twice where the window misses the answer) and
-    `answer_texts` (every gold answer, for EM and F1).
+    `labels` = the tokens of the first answer's characters, whitespace around its text left out ((start, end); [CLS]
+    twice where the window misses the answer), and `answer_texts` (every gold answer as given, for EM and F1, whose
+    SQuAD normalisation strips them).
     """
     require_fast_tokenizer(spec, tokenizer, "mapping answers to tokens (offsets)")
     if with_labels:
@@ -109,8 +131,7 @@ def prepare_spans(
                 continue
             answers = batch[spec.label_column][sample]
             features["answer_texts"].append(answers["text"])
-            start_char = answers["answer_start"][0]
-            end_char = start_char + len(answers["text"][0])
+            start_char, end_char = _answer_span(answers["text"][0], answers["answer_start"][0])
             first, last = sequence.index(1), len(sequence) - 1 - sequence[::-1].index(1)
             if offsets[first][0] > start_char or offsets[last][1] < end_char:
                 features["labels"].append({"start": 0, "end": 0})  # the answer is not (whole) in this window

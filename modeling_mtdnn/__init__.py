@@ -40,7 +40,7 @@ from .configuration_mtdnn import (
 )
 from .heads import HEAD_TYPES, LinearHead, SANHead
 from .modeling_mtdnn import MTDNNForMultiTask, MTDNNPreTrainedModel
-from .outputs import MTDNNMultiTaskOutput, MTDNNOutput
+from .outputs import MTDNNMixedOutput, MTDNNMultiTaskOutput, MTDNNOutput
 from .pipeline_mtdnn import PIPELINE_TASK, MTDNNPipeline
 from .task_types import LOSS_FUNCTIONS, TASK_TYPES, TaskType, compute_task_loss, get_task_type
 
@@ -54,6 +54,7 @@ __all__ = [
     "LinearHead",
     "MTDNNConfig",
     "MTDNNForMultiTask",
+    "MTDNNMixedOutput",
     "MTDNNMultiTaskOutput",
     "MTDNNOutput",
     "MTDNNPipeline",

@@ -35,7 +35,7 @@ from .adapters import TaskAdapterMixin
 from .configuration_mtdnn import MTDNNConfig, normalize_task_spec
 from .heads import build_head, pool_sentence, stack_san_heads, stacked_san_forward
 from .hub_mixin import TaskHeadHubMixin
-from .outputs import MTDNNMultiTaskOutput, MTDNNOutput
+from .outputs import MTDNNMixedOutput, MTDNNMultiTaskOutput, MTDNNOutput
 from .pipeline_mtdnn import MTDNNPipeline  # noqa: F401  (ships with checkpoints for `custom_pipelines`)
 from .saving import atomic_directory, check_local_path, is_local_path, public_name, saved_name
 from .task_types import compute_task_loss, task_type_of
@@ -150,6 +150,11 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
     model_card_writer: ClassVar[Callable[..., Any] | None] = None
     # Task fields that change how a head trains but not its weights: `update_task` may change them on a trained head.
     UPDATABLE_TASK_FIELDS: ClassVar[tuple[str, ...]] = ("dropout", "loss_weight", "san_step_dropout", "ranking_gamma")
+    # A mixed batch (`task_per_row`): the share of padded tokens an encoder pass may add over running each of its
+    # tasks' rows alone, trimmed to their longest row. Rows of a task much shorter than the rest of their adapter
+    # group get a pass of their own instead, so the encoder never does more than 1.1x the work of the same rows
+    # grouped by task beforehand.
+    MIXED_BATCH_PADDING: ClassVar[float] = 0.1
 
     _card_writer_looked_up: ClassVar[bool] = False
 
@@ -230,10 +235,11 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
     @classmethod
     def from_pretrained(cls, *args, **kwargs):
         """
-        Loads an MT-DNN checkpoint like `PreTrainedModel.from_pretrained`, and refuses one whose head weights do not
-        match its config (a head missing, extra, or of another shape) with an error naming the task, instead of
-        initialising a fresh head in silence. `ignore_mismatched_sizes=True` lets mismatched shapes through, freshly
-        initialised, as in transformers.
+        Loads an MT-DNN checkpoint like `PreTrainedModel.from_pretrained`, and refuses one whose weights do not
+        match its config (a head missing, extra, or of another shape; encoder weights the config's encoder lacks, as
+        when its `num_hidden_layers` was lowered) with an error naming the task or the weights, instead of
+        initialising or dropping weights in silence. `ignore_mismatched_sizes=True` lets mismatched shapes through,
+        freshly initialised, as in transformers.
         """
         output_loading_info = kwargs.pop("output_loading_info", False)
         ignore_mismatched_sizes = kwargs.pop("ignore_mismatched_sizes", False)
@@ -255,9 +261,19 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
         for key in sorted(info["missing_keys"]):
             owner = f"task '{task}'" if (task := _task_of_key(key)) is not None else "the encoder"
             problems.append(f"{owner}: weight '{key}' is missing from the checkpoint")
+        unexpected_encoder = []
         for key in sorted(info["unexpected_keys"]):
             if (task := _task_of_key(key)) is not None:
                 problems.append(f"task '{task}': the checkpoint has weight '{key}', which the config's heads lack")
+            else:
+                unexpected_encoder.append(key)
+        if unexpected_encoder:  # dropped in silence, they would leave a smaller encoder than the one trained
+            shown = ", ".join(f"'{key}'" for key in unexpected_encoder[:3])
+            more = f" and {len(unexpected_encoder) - 3} more" if len(unexpected_encoder) > 3 else ""
+            problems.append(
+                f"the encoder: the checkpoint has weights {shown}{more}, which the config's encoder lacks (its "
+                "`encoder_config` has fewer layers or another architecture than the weights)"
+            )
         if not ignore_mismatched_sizes:
             for key, saved, expected in sorted(info["mismatched_keys"]):
                 owner = f"task '{task}'" if (task := _task_of_key(key)) is not None else "the encoder"
@@ -472,7 +488,8 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
         return_dict: bool | None = None,
         start_positions: torch.Tensor | None = None,
         end_positions: torch.Tensor | None = None,
-    ) -> MTDNNOutput | MTDNNMultiTaskOutput | tuple:
+        task_per_row: Sequence[str] | None = None,
+    ) -> MTDNNOutput | MTDNNMultiTaskOutput | MTDNNMixedOutput | tuple:
         r"""
         Args:
             input_ids (`torch.LongTensor` of shape `(batch, seq_len)`, or `(groups, candidates, seq_len)` for ranking):
@@ -497,12 +514,41 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
                 For a span-extraction task, the answer's first and last token, as `AutoModelForQuestionAnswering`
                 takes them: the same as `labels=torch.stack([start_positions, end_positions], dim=-1)`. Give both
                 and no `labels`.
+            task_per_row (`Sequence[str]`, *optional*):
+                A mixed batch: the task of each row (a list of `batch` task names), where `task_name` runs the same
+                tasks on every row. Each row gets its own task's head only, and the same logits as a call of that
+                task alone (within float rounding). Inputs are `(batch, seq_len)`: a ranking row is one (query,
+                candidate) pair, scored alone. Inference only: not with `task_name`, `labels`, `start_positions` or
+                `end_positions`. The encoder runs once per LoRA adapter among the rows' tasks (rows of tasks
+                without one share the plain encoder), each pass over its own rows only, trimmed to their longest
+                row; a task whose rows are much shorter than the rest of its group runs in a pass of its own (see
+                `MIXED_BATCH_PADDING`). Returns an [`MTDNNMixedOutput`].
 
         Returns:
-            [`MTDNNOutput`] with `loss` (when `labels` is given) and `logits` for one task, or
-            [`MTDNNMultiTaskOutput`] with `task_logits` for several.
+            [`MTDNNOutput`] with `loss` (when `labels` is given) and `logits` for one task,
+            [`MTDNNMultiTaskOutput`] with `task_logits` for several, or [`MTDNNMixedOutput`] with `row_logits`,
+            `task_logits` and `task_rows` for a mixed batch (`task_per_row`).
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if task_per_row is not None:
+            names = self._check_mixed_call(
+                task_per_row,
+                task_name,
+                {"labels": labels, "start_positions": start_positions, "end_positions": end_positions},
+                input_ids if input_ids is not None else inputs_embeds,
+                "input_ids" if input_ids is not None else "inputs_embeds",
+            )
+            output = self._mixed_forward(
+                names,
+                input_ids,
+                attention_mask,
+                token_type_ids,
+                position_ids,
+                inputs_embeds,
+                output_attentions,
+                output_hidden_states,
+            )
+            return output if return_dict else output.to_tuple()
         names = self._resolve_tasks(task_name)
         single = isinstance(task_name, str)
         if start_positions is not None or end_positions is not None:
@@ -600,6 +646,219 @@ class MTDNNForMultiTask(TaskAdapterMixin, TaskHeadHubMixin, MTDNNPreTrainedModel
             attentions=encoder_outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
+
+    # ------------------------------------------------------------------------------------------ mixed batches
+    def _check_mixed_call(
+        self,
+        task_per_row: Any,
+        task_name: Any,
+        labels: dict[str, torch.Tensor | None],
+        reference: torch.Tensor | None,
+        field: str,
+    ) -> list[str]:
+        """The task of each row of a mixed batch, checked against the model's tasks and the inputs."""
+        known = sorted(self.config.tasks)
+        if isinstance(task_per_row, str):
+            raise TypeError(
+                f"task_per_row must be a list of task names, one per row, got the str {task_per_row!r}; to run one "
+                f"task on every row, pass task_name={task_per_row!r}."
+            )
+        if not isinstance(task_per_row, (list, tuple)):
+            raise TypeError(
+                f"task_per_row must be a list of task names, one per row, got {type(task_per_row).__name__} "
+                f"{task_per_row!r}; this model has the tasks {known}."
+            )
+        if task_name is not None:
+            raise ValueError(
+                f"task_per_row was given with task_name={task_name!r}: task_name runs the same task(s) on every row, "
+                "task_per_row names each row's own task; give one of them."
+            )
+        given = [keyword for keyword, value in labels.items() if value is not None]
+        if given:
+            raise ValueError(
+                f"{' and '.join(given)} were given with task_per_row: a mixed batch is for inference only (its rows "
+                "belong to different tasks, each with its own loss); train on single-task batches named by task_name."
+            )
+        if reference is None:
+            raise ValueError("Give either input_ids or inputs_embeds.")
+        rows = reference.dim() - (1 if field == "input_ids" else 2)
+        if rows != 1:
+            raise ValueError(
+                f"task_per_row takes {field} of shape (batch, seq_len{'' if field == 'input_ids' else ', hidden'}), "
+                f"one row per task name, got {tuple(reference.shape)}; in a mixed batch a ranking row is one (query, "
+                "candidate) pair, scored alone: give each candidate its own row."
+            )
+        if len(task_per_row) != reference.shape[0]:
+            raise ValueError(
+                f"task_per_row names {len(task_per_row)} tasks for a batch of {reference.shape[0]} rows ({field} of "
+                f"shape {tuple(reference.shape)}); give one task name per row."
+            )
+        if not task_per_row:
+            raise ValueError("task_per_row is empty: give a batch of one row or more, and one task name per row.")
+        for row, name in enumerate(task_per_row):
+            if not isinstance(name, str) or name not in self.config.tasks:
+                raise ValueError(
+                    f"task_per_row[{row}] is {name!r}, which is not a task of this model; its tasks are {known}."
+                )
+        return list(task_per_row)
+
+    def _mixed_passes(
+        self, rows_of: dict[str, list[int]], lengths: list[int]
+    ) -> list[tuple[str | None, int, list[str]]]:
+        """
+        The encoder passes of a mixed batch, as `(adapter, length, tasks)`: the plain encoder's first, then one per
+        task with a LoRA adapter. Within a group, tasks are taken longest rows first, and a task joins the pass before
+        it only if the pass then pads at most `MIXED_BATCH_PADDING` more tokens than its tasks would take alone, each
+        trimmed to its longest row; otherwise it starts a pass of its own. `length` is the pass's longest row.
+        """
+        adapters = self.config.task_adapters or {}
+        groups: dict[str | None, list[str]] = {}
+        for name in rows_of:
+            groups.setdefault(name if name in adapters else None, []).append(name)
+        passes: list[tuple[str | None, int, list[str]]] = []
+        for adapter in sorted(groups, key=lambda key: key is not None):  # the plain encoder first; order kept
+            blocks = sorted(
+                ((max(lengths[row] for row in rows_of[name]), name) for name in groups[adapter]),
+                key=lambda block: -block[0],
+            )
+            alone = 0  # the tokens of the current pass's tasks, each alone at its own longest row
+            for longest, name in blocks:
+                count = len(rows_of[name])
+                if passes and passes[-1][0] == adapter and alone:
+                    _, length, members = passes[-1]
+                    together = (sum(len(rows_of[member]) for member in members) + count) * length
+                    if together <= (1 + self.MIXED_BATCH_PADDING) * (alone + count * longest):
+                        members.append(name)
+                        alone += count * longest
+                        continue
+                passes.append((adapter, longest, [name]))
+                alone = count * longest
+        return passes
+
+    def _mixed_forward(
+        self,
+        names: list[str],
+        input_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        token_type_ids: torch.Tensor | None,
+        position_ids: torch.Tensor | None,
+        inputs_embeds: torch.Tensor | None,
+        output_attentions: bool | None,
+        output_hidden_states: bool | None,
+    ) -> MTDNNMixedOutput:
+        """
+        A mixed batch (see `forward`'s `task_per_row`): the encoder passes of [`_mixed_passes`], each over its rows
+        only, trimmed to their longest; each head on its own rows; the logits gathered back per row.
+        """
+        reference = input_ids if input_ids is not None else inputs_embeds
+        batch, seq_len = reference.shape[:2]
+        device = reference.device
+        rows_of: dict[str, list[int]] = {}
+        for row, name in enumerate(names):
+            rows_of.setdefault(name, []).append(row)
+        if attention_mask is None:
+            lengths = [seq_len] * batch
+            attention_mask = torch.ones(batch, seq_len, dtype=torch.long, device=device)
+        else:  # each row's last real token (left padding and rows without padding: the whole row)
+            real = attention_mask.bool().flip(-1).long()
+            lengths = (seq_len - real.argmax(dim=-1)).tolist()
+        passes = self._mixed_passes(rows_of, lengths)
+        task_logits: dict[str, torch.Tensor] = {}
+        hidden_states, attentions = None, None
+        for adapter, length, members in passes:
+            rows = [row for name in members for row in rows_of[name]]
+            index = None if rows == list(range(batch)) else torch.tensor(rows, device=device)
+
+            def take(tensor: torch.Tensor | None) -> torch.Tensor | None:
+                if tensor is None:
+                    return None
+                if index is not None and tensor.shape[0] == batch:  # not a row broadcast to all (position_ids)
+                    tensor = tensor.index_select(0, index)
+                return tensor if length == seq_len else tensor[:, :length]
+
+            mask, types = take(attention_mask), take(token_type_ids)
+            if self.config.task_adapters:
+                self._use_task_adapter(adapter)
+            encoder_outputs = self.encoder(
+                input_ids=take(input_ids),
+                attention_mask=mask,
+                position_ids=take(position_ids),
+                inputs_embeds=take(inputs_embeds),
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+                return_dict=True,
+                **({"token_type_ids": types} if types is not None else {}),
+            )
+            hidden_states = self._gather_rows(hidden_states, encoder_outputs.hidden_states, index, batch, seq_len, 1)
+            attentions = self._gather_rows(attentions, encoder_outputs.attentions, index, batch, seq_len, 2)
+            sequence_output = encoder_outputs.last_hidden_state
+            pooled_output = None
+            if any(self.config.tasks[name]["head"] == "linear" for name in members):
+                pooled_output = pool_sentence(
+                    sequence_output, mask, getattr(encoder_outputs, "pooler_output", None), self.config.pooling
+                )
+            start = 0
+            for name in members:
+                part = slice(start, start + len(rows_of[name]))
+                start = part.stop
+                task_type = task_type_of(self.config.tasks[name])
+                logits = self.heads[name](
+                    sequence_output[part],
+                    mask[part],
+                    types[part] if types is not None else None,
+                    pooled_output[part] if pooled_output is not None else None,
+                )
+                logits = task_type.shape_logits(logits, torch.Size([part.stop - part.start]), mask[part])
+                if task_type.per_token and length < seq_len:  # back to the batch's length: padding in every row
+                    lowest = torch.finfo(logits.dtype).min
+                    logits = nn.functional.pad(logits, (0, 0, 0, seq_len - length), value=lowest)
+                task_logits[name] = logits
+        task_logits = {name: task_logits[name] for name in rows_of}  # in the order of each task's first row
+        row_logits: list[torch.Tensor | None] = [None] * batch
+        for name, rows in rows_of.items():
+            for row, logits in zip(rows, task_logits[name].unbind(0)):
+                row_logits[row] = logits
+        return MTDNNMixedOutput(
+            row_logits=tuple(row_logits),
+            task_logits=task_logits,
+            task_rows={name: torch.tensor(rows, device=device) for name, rows in rows_of.items()},
+            hidden_states=hidden_states,
+            attentions=attentions,
+        )
+
+    @staticmethod
+    def _gather_rows(
+        gathered: tuple[torch.Tensor, ...] | None,
+        states: tuple[torch.Tensor, ...] | None,
+        index: torch.Tensor | None,
+        batch: int,
+        seq_len: int,
+        token_dims: int,
+    ) -> tuple[torch.Tensor, ...] | None:
+        """
+        Puts one encoder pass's per-layer `states` back at their rows (`index`; `None`: every row, in order) of
+        batch-sized tensors, zeros past the pass's length: hidden states `(rows, length, d)` (`token_dims` 1) or
+        attentions `(rows, heads, length, length)` (`token_dims` 2).
+        """
+        if not states:  # not asked for (None), or not given by this encoder's attention (an empty tuple)
+            return gathered if gathered is not None else states
+        length = states[0].shape[-1] if token_dims == 2 else states[0].shape[1]
+        if gathered is None and index is None and length == seq_len:
+            return states  # one pass over the whole batch
+        if gathered is None:
+            gathered = tuple(
+                state.new_zeros(batch, state.shape[1], seq_len, seq_len)
+                if token_dims == 2
+                else state.new_zeros(batch, seq_len, state.shape[-1])
+                for state in states
+            )
+        rows = index if index is not None else slice(None)
+        for target, state in zip(gathered, states):
+            if token_dims == 2:
+                target[rows, :, :length, :length] = state
+            else:
+                target[rows, :length] = state
+        return gathered
 
     def _span_labels(
         self,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from transformers.utils import ModelOutput
 
-__all__ = ["MTDNNMultiTaskOutput", "MTDNNOutput"]
+__all__ = ["MTDNNMixedOutput", "MTDNNMultiTaskOutput", "MTDNNOutput"]
 
 
 @dataclass
@@ -67,5 +67,45 @@ class MTDNNMultiTaskOutput(ModelOutput):
 
     loss: torch.FloatTensor | None = None
     task_logits: dict[str, torch.FloatTensor] | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class MTDNNMixedOutput(ModelOutput):
+    """
+    Output of [`MTDNNForMultiTask`] for a mixed batch, whose rows name their own task (`task_per_row`): each row
+    gets the logits of its own task's head, as a call of that task alone on the row would give them.
+
+    Args:
+        loss (`None`):
+            Always `None`: a mixed batch is served for inference only. The field comes first so that a dict of
+            logits is never read as the output's own fields.
+        row_logits (`tuple(torch.FloatTensor)`):
+            One entry per row, in input order: the row's logits under its task, shaped as in [`MTDNNOutput`] without
+            the batch dimension: `(num_labels,)` for classification (log-probabilities for the SAN head), `()` for
+            regression and for ranking (a row is one candidate, scored alone), `(seq_len, num_labels)` for token
+            classification and `(seq_len, 2)` for span extraction. Views into `task_logits`.
+        task_logits (`dict[str, torch.FloatTensor]`):
+            Each task's logits over its own rows, in the order `task_rows` gives them, keyed by task in the order
+            of their first row: `(rows, num_labels)`, `(rows,)`, `(rows, seq_len, num_labels)` or `(rows,
+            seq_len, 2)`. Per-token logits are read on real tokens: positions past the longest row of the encoder
+            pass that served them (padding in every row of it) hold the dtype's minimum.
+        task_rows (`dict[str, torch.LongTensor]`):
+            The indices in the batch of each task's rows, ascending: `task_logits[task][j]` belongs to row
+            `task_rows[task][j]`.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            The encoder's hidden states `(batch, seq_len, hidden_size)` per layer, when `output_hidden_states=True`:
+            each row's from the pass that served it (with its task's LoRA adapter on, where it has one); zeros past
+            that pass's longest row.
+        attentions (`tuple(torch.FloatTensor)`, *optional*):
+            The encoder's attention weights `(batch, heads, seq_len, seq_len)` per layer, when
+            `output_attentions=True`, gathered in the same way.
+    """
+
+    loss: torch.FloatTensor | None = None
+    row_logits: tuple[torch.FloatTensor, ...] | None = None
+    task_logits: dict[str, torch.FloatTensor] | None = None
+    task_rows: dict[str, torch.LongTensor] | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None

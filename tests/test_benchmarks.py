@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
             },
         ),
         ("bench_memory.py", {"training_peak_rss_mib", "inference_peak_rss_mib", "heads"}),
+        ("bench_mixed_batches.py", {"ratio_to_pregrouped", "speedup_over_per_row", "max_abs_difference"}),
         ("profile_train.py", {"steps", "total_seconds", "own_time_share"}),
         (
             "bench_adapters.py",
@@ -67,6 +68,10 @@ ROOT = Path(__file__).resolve().parents[1]
         ),
         ("nli_prior.py", {"plain_cosine_gap", "random_cosine_gap", "plain_probe_64", "random_probe_64"}),
         ("bench_ner_qa.py", {"stock_conll2003_f1_mean", "single_conll2003_f1_mean", "multi_squad_f1_mean"}),
+        (
+            "bench_task_groups.py",
+            {"speedup", "group_labels_per_s", "separate_labels_per_s", "group_conll2003_ner_mean", "heads_within"},
+        ),
         (
             "mnli_transfer.py",
             {
@@ -112,6 +117,9 @@ def test_benchmark_quick_mode_prints_its_figures(script, keys, tmp_path):
         for name in ("conll2003", "squad"):
             require((shared_glue_dir().parent / name / "README.md").is_file(), f"the local {name} copy")
         extra = ["--data_dir", str(shared_glue_dir().parent)]
+    if script == "bench_task_groups.py":
+        require((shared_glue_dir().parent / "conll2003" / "README.md").is_file(), "the local conll2003 copy")
+        extra = ["--data_dir", str(shared_glue_dir().parent)]
     if script == "nli_prior.py":
         extra = ["--snli_dir", str(shared_glue_dir().parent / "snli"), "--seeds", "1"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MTDNN_DATA_DIR": str(shared_glue_dir())}
@@ -125,6 +133,7 @@ def test_benchmark_quick_mode_prints_its_figures(script, keys, tmp_path):
             "bench_smart_kd.py",
             "san_diagnosis.py",
             "bench_ner_qa.py",
+            "bench_task_groups.py",
             "mnli_transfer.py",
             "finetune_budget.py",
         )

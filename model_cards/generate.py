@@ -27,6 +27,7 @@ import huggingface_hub
 import torch
 import transformers
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub.repocard_data import eval_results_to_model_index
 
 import modeling_mtdnn
 from modeling_mtdnn import MTDNNForMultiTask
@@ -110,6 +111,24 @@ def _format_score(value: float) -> str:
     return f"{value:.4f}" if math.isfinite(value) else "undefined (NaN)"
 
 
+class _TaskCardData(ModelCardData):
+    """
+    `ModelCardData` whose `model-index` has one result per task and dev set: huggingface_hub groups results by task
+    type and dataset alone, which would list the heads of a task group (one dataset, one task type) under the first
+    head's name. `_to_dict` is the hook `CardData` documents for subclasses.
+    """
+
+    def _to_dict(self, data_dict):
+        super()._to_dict(data_dict)
+        if self.eval_results is None:
+            return
+        results = []
+        for task in dict.fromkeys(result.task_name for result in self.eval_results):
+            own = [result for result in self.eval_results if result.task_name == task]
+            results += eval_results_to_model_index(self.model_name, own)[0]["results"]
+        data_dict["model-index"] = [{"name": self.model_name, "results": results}]
+
+
 def _metadata(model: MTDNNForMultiTask, card_data: MTDNNModelCardData, model_name: str) -> ModelCardData:
     eval_results = []
     for key in card_data.evaluation_keys():
@@ -139,7 +158,7 @@ def _metadata(model: MTDNNForMultiTask, card_data: MTDNNModelCardData, model_nam
                 )
             )
     datasets = sorted({source["dataset"] for source in card_data.task_datasets.values() if source.get("dataset")})
-    return ModelCardData(
+    return _TaskCardData(
         language=card_data.language,
         license=card_data.license,
         library_name="transformers",
@@ -234,8 +253,9 @@ def generate_model_card(
         "PyTorch": torch.__version__,
         "huggingface_hub": huggingface_hub.__version__,
     }
-    return ModelCard.from_template(
-        _metadata(model, card_data, model_name),
+    metadata = _metadata(model, card_data, model_name)
+    card = ModelCard.from_template(
+        metadata,
         template_path=str(TEMPLATE_PATH),
         model_name=model_name,
         model_id=card_data.model_id or "path/to/this/model",
@@ -251,6 +271,8 @@ def generate_model_card(
         hyperparameters=card_data.hyperparameters,
         versions=versions,
     )
+    card.data = metadata  # the card re-reads its header with huggingface_hub's grouping; keep one result per task
+    return card
 
 
 def plot_scores(card_data: MTDNNModelCardData, path: str | os.PathLike) -> bool:

@@ -191,6 +191,9 @@ class MTDNNConfig(PreTrainedConfig):
               prediction while training (`head="san"` only).
             - **ranking_gamma** (`float`, *optional*, defaults to 1.0) -- the softmax scale gamma of the ranking
               loss (`task_type="ranking"` only).
+            - **tag_scheme** (`str`, *optional*, defaults to `"entities"`) -- `"entities"` (tags of an entity scheme,
+              IOB2 / IOB1 / IOBES, grouped into entities) or `"tags"` (any tag per word, such as part of speech)
+              (`task_type="token_classification"` only).
 
             Specs are validated and completed with their defaults when the config is built; a bad spec raises a
             `ValueError` that names the task, the field, the value and what is allowed.

@@ -28,13 +28,16 @@ import numpy as np
 import torch
 
 from .decoding import (
+    UNSEEN_WORD,
     best_answers,
     class_predictions,
     group_entities,
+    is_entity_tag,
     ranking_predictions,
     regression_predictions,
     tags_at,
     word_starts,
+    word_tags,
 )
 from .losses import IGNORE_INDEX, classification_loss, ranking_loss, regression_loss, span_loss
 
@@ -43,6 +46,7 @@ __all__ = [
     "MAX_NUM_LABELS",
     "TASK_TYPES",
     "TASK_TYPE_CLASSES",
+    "TAG_SCHEMES",
     "ClassificationTaskType",
     "RankingTaskType",
     "RegressionTaskType",
@@ -59,6 +63,8 @@ __all__ = [
 ]
 
 
+# A token-classification head's tag schemes: entity tags (IOB2, IOB1, IOBES) or any tag per word (part of speech).
+TAG_SCHEMES = ("entities", "tags")
 # The most classes a head may have: a bound on what a config.json or head_config.json can make the model allocate.
 MAX_NUM_LABELS = 100_000
 
@@ -102,6 +108,17 @@ def _normalize_id2label(task: str, id2label: Any, num_labels: Any) -> dict[int, 
             "give one of them or make them agree."
         )
     return {i: names[i] for i in range(len(names))}
+
+
+def _has_column(features: Any, column: str) -> bool:
+    """Whether prepared rows (a `datasets.Dataset` or a dict of columns) have `column`."""
+    names = getattr(features, "column_names", None)
+    return column in (names if names is not None else features)
+
+
+def _tag_name(tag: Any, id2label: dict[int, str]) -> str:
+    """A decoded tag id's name; `O` for a word the model never saw (`UNSEEN_WORD`)."""
+    return "O" if int(tag) == UNSEEN_WORD else id2label[int(tag)]
 
 
 class TaskType:
@@ -422,7 +439,9 @@ class RankingTaskType(TaskType):
 class TokenClassificationTaskType(ClassificationTaskType):
     """
     Token classification (NER): `(batch, seq_len, num_labels)` logits, cross-entropy over the labelled tokens (a
-    word's first sub-token; -100 elsewhere), as `BertForTokenClassification`.
+    word's first sub-token; -100 elsewhere), as `BertForTokenClassification`. Tag names follow a scheme that seqeval
+    scores and the pipeline decodes alike (IOB2 such as CoNLL-2003's `B-PER` / `I-PER` / `O`, IOB1 or IOBES; see
+    [`~modeling_mtdnn.decoding.entity_spans`]).
     """
 
     name = "token_classification"
@@ -432,6 +451,46 @@ class TokenClassificationTaskType(ClassificationTaskType):
     hub_task = "token-classification"
     metric_kind = "tokens"
     label_unit = "token (-100 for the unlabelled ones)"
+    # `entities`: tags of an entity scheme (NER, chunks), grouped into entities; `tags`: any tag names (POS), one per
+    # word, scored by tag accuracy.
+    extra_fields = {"tag_scheme": "entities"}
+
+    def complete_labels(self, task: str, spec: dict[str, Any], num_labels: int | None) -> dict[str, Any]:
+        """
+        The classes of the head; with `tag_scheme` `entities` (the default), tag names given in `id2label` (a task
+        file's `label_names`) must be `O` or start with `B-`, `I-`, `E-` or `S-`: seqeval reads any other name
+        wrongly (`PER` as prefix `P` of type `ER`, `ORG` as outside) and the pipeline would find no entity in it. The
+        `LABEL_<i>` placeholders of a spec with `num_labels` only are kept: such a head has no tag names to score or
+        decode. With `tag_scheme` `tags` (part-of-speech tags such as `NN`, `VBZ`), any distinct names are taken.
+        """
+        scheme = self.check_extra_field(task, "tag_scheme", spec.get("tag_scheme", "entities"))
+        out = super().complete_labels(task, spec, num_labels)
+        if spec.get("id2label") is None or scheme == "tags":
+            return out
+        bad = [tag for tag in out["id2label"].values() if not is_entity_tag(tag)]
+        if bad:
+            seqeval_type = bad[0][1:].split("-", 1)[-1] or "_"
+            raise ValueError(
+                f"Task '{task}': field 'id2label' (a task file's 'label_names') holds the tag {bad[0]!r}"
+                + (f" (and {len(bad) - 1} more: {bad[1:]})" if len(bad) > 1 else "")
+                + ", but every tag must be 'O' or 'B-', 'I-', 'E-' or 'S-' followed by the entity type (IOB2, IOB1 "
+                f"or IOBES): seqeval would score {bad[0]!r} as prefix {bad[0][:1]!r} of type {seqeval_type!r} and the "
+                "pipeline would find no entity in it. Prefix the tags as IOB2 does: 'B-PER' on an entity's first "
+                "word, 'I-PER' on the next ones, 'O' outside (BILOU's L- becomes I-, U- becomes B-). Tags that "
+                "name no entities (part of speech) take tag_scheme: tags instead."
+            )
+        return out
+
+    def check_extra_field(self, task: str, field: str, value: Any) -> Any:
+        if value not in TAG_SCHEMES:
+            raise fail(
+                task,
+                field,
+                value,
+                f"one of {list(TAG_SCHEMES)} ('entities': B-/I- tags grouped into entities, scored with seqeval; "
+                "'tags': any tag per word, such as part of speech, scored by tag accuracy)",
+            )
+        return value
 
     def check_inputs(self, task: str, inputs: Any) -> None:
         if inputs == "pair":
@@ -453,23 +512,47 @@ class TokenClassificationTaskType(ClassificationTaskType):
     def decode(
         self, logits: Any, features: Any = None, *, task_name: str | None = None, **settings
     ) -> list[list[int]]:
-        """Each row's tag ids, one per word, read at the word's first sub-token (`features["word_ids"]`)."""
-        return [tags_at(row, word_starts(word_ids)) for row, word_ids in zip(np.asarray(logits), features["word_ids"])]
+        """
+        Each row's tag ids, one per word, read at the word's first sub-token (`features["word_ids"]`). Rows prepared
+        with their word count (`num_words`, as `prepare_tokens` keeps it) get one entry per word, `UNSEEN_WORD`
+        (-100) for a word the model never saw (no tokens, or cut off by `max_seq_length`), so every word keeps its
+        place; rows without it get the tags of the words seen, in order.
+        """
+        logits = np.asarray(logits)
+        if not _has_column(features, "num_words"):
+            return [tags_at(row, word_starts(word_ids)) for row, word_ids in zip(logits, features["word_ids"])]
+        return [
+            word_tags(row, word_ids, count)
+            for row, word_ids, count in zip(logits, features["word_ids"], features["num_words"])
+        ]
 
     def references(self, features: Any) -> list[list[int]]:
+        """Each row's gold tag ids: of every word (`word_tags`) where the rows keep them, else of the words seen."""
+        if _has_column(features, "word_tags"):
+            return [list(row) for row in features["word_tags"]]
         return [[tag for tag in row if tag != IGNORE_INDEX] for row in features["labels"]]
 
     def metric_inputs(self, predictions: Any, references: Any, spec: dict[str, Any]) -> tuple[Any, Any]:
-        names = spec["id2label"]  # seqeval reads tag names
-        return [[names[tag] for tag in row] for row in predictions], [
+        """Tag names, as seqeval reads them; a word the model never saw is predicted `O` (a gold entity is missed)."""
+        names = spec["id2label"]
+        return [[_tag_name(tag, names) for tag in row] for row in predictions], [
             [names[tag] for tag in row] for row in references
         ]
 
     def format_prediction(self, value: Any, spec: dict[str, Any]) -> str:
-        return " ".join(spec["id2label"][int(tag)] for tag in value)
+        """The tags of one row, space-separated, one per word; `O` for a word the model never saw (`UNSEEN_WORD`)."""
+        return " ".join(_tag_name(tag, spec["id2label"]) for tag in value)
+
+    def unseen_words(self, value: Any) -> list[int]:
+        """The positions of the words of one decoded row that the model never saw (tagged `O` in prediction files)."""
+        return [position for position, tag in enumerate(value) if int(tag) == UNSEEN_WORD]
 
     def pipeline_result(self, logits: torch.Tensor, inputs: dict[str, Any], spec: dict[str, Any], **settings) -> Any:
-        """The entities of the text: each word tagged at its first sub-token (as trained), grouped as seqeval does."""
+        """
+        The entities of the text: each word tagged at its first sub-token (as trained), grouped as seqeval groups the
+        tags it scores ([`~modeling_mtdnn.decoding.entity_spans`]). With `tag_scheme` `tags`, every word and its tag
+        instead: `{"word", "tag", "score", "start", "end"}` per word, in order.
+        """
         probabilities = torch.softmax(logits[0].float(), dim=-1)
         word_ids = inputs["word_ids"].reshape(-1).tolist()
         offsets = inputs["offset_mapping"].reshape(-1, 2).tolist()
@@ -483,6 +566,12 @@ class TokenClassificationTaskType(ClassificationTaskType):
             words.append(
                 (spec["id2label"][tag], probabilities[position, tag].item(), offsets[position][0], offsets[end][1])
             )
+        if spec.get("tag_scheme") == "tags":
+            text = inputs["text"]
+            return [
+                {"word": text[start:end], "tag": tag, "score": score, "start": start, "end": end}
+                for tag, score, start, end in words
+            ]
         return group_entities(words, inputs["text"])
 
     def export_auto_class(self):

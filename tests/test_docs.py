@@ -277,7 +277,9 @@ def _qnli(split: str) -> datasets.Dataset:  # 8 questions of 2 candidates, one o
 def _conll(split: str) -> datasets.Dataset:
     tokens = [["John", "Smith", "lives", "in", "Paris", "."], ["The", "EU", "met", "."]] * 8
     tags = [[1, 2, 0, 0, 5, 0], [0, 3, 0, 0]] * 8
-    return _rows({"id": [str(i) for i in range(16)], "tokens": tokens, "ner_tags": tags})
+    pos = [[22, 22, 42, 15, 22, 7], [12, 22, 38, 7]] * 8  # NNP NNP VBZ IN NNP . / DT NNP VBD .
+    chunks = [[11, 12, 21, 13, 11, 0], [11, 12, 21, 0]] * 8  # B-NP I-NP B-VP B-PP B-NP O / B-NP I-NP B-VP O
+    return _rows({"id": [str(i) for i in range(16)], "tokens": tokens, "pos_tags": pos, "chunk_tags": chunks, "ner_tags": tags})  # fmt: skip
 
 
 def _squad(split: str) -> datasets.Dataset:

@@ -396,7 +396,7 @@ def test_score_errors(call, message):
             "glue_rte",
             [0],
             [0],
-            "Task 'my_rte': metric config 'glue_rte' is not known: set the task's `metric` to one of ['accuracy', 'accuracy_f1', 'cola', 'matthews', 'mnli', 'mnli_mm', 'mrpc', 'pearson_spearman', 'qnli', 'qqp', 'rte', 'scitail', 'seqeval', 'snli', 'squad', 'sst2', 'stsb', 'wnli'].",
+            "Task 'my_rte': metric config 'glue_rte' is not known: set the task's `metric` to one of ['accuracy', 'accuracy_f1', 'cola', 'matthews', 'mnli', 'mnli_mm', 'mrpc', 'pearson_spearman', 'qnli', 'qqp', 'rte', 'scitail', 'seqeval', 'snli', 'squad', 'sst2', 'stsb', 'token_accuracy', 'wnli'].",
         ),
     ],
 )

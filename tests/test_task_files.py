@@ -74,6 +74,7 @@ def test_every_builtin_task_is_defined_and_builds_a_model_config():
         "snli.yaml",
         "scitail.yaml",
         "conll2003.yaml",
+        "conll2003_multi.yaml",
         "squad.yaml",
     }
     specs = load_task_specs(ALL_TASKS)
@@ -187,7 +188,7 @@ def test_san_settings_in_a_task_file_reach_the_model_spec():
 
 
 def test_every_head_field_of_the_config_can_be_set_in_a_task_file():
-    assert set(MODEL_FIELDS) == {"head", "dropout", "loss_weight", "san_steps", "san_step_dropout", "ranking_gamma"}
+    assert set(MODEL_FIELDS) == {"head", "dropout", "loss_weight", "san_steps", "san_step_dropout", "ranking_gamma", "tag_scheme"}  # fmt: skip
     assert set(MODEL_FIELDS) <= {field.name for field in dataclasses.fields(TaskDataSpec)}
 
 

@@ -208,7 +208,7 @@ def test_accelerate_launch_trains_two_steps_outside_the_checkout(installed, tmp_
     work = tmp_path / "work"
     work.mkdir()
     assert REPO not in work.resolve().parents
-    flags = ["--model_name_or_path", str(tiny_encoder(tmp_path / "encoder")), "--data_dir", str(tiny_glue(tmp_path / "glue")), "--tasks", "rte", "--do_train", "--do_eval", "--max_steps", "2", "--per_device_train_batch_size", "4", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true", "--output_dir", "out"]  # fmt: skip
+    flags = ["--model_name_or_path", str(tiny_encoder(tmp_path / "encoder")), "--data_dir", str(tiny_glue(tmp_path / "glue")), "--tasks", "rte", "--do_train", "--do_eval", "--max_steps", "2", "--max_seq_length", "64", "--per_device_train_batch_size", "4", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true", "--output_dir", "out"]  # fmt: skip
     # `accelerate launch` through the fresh environment's interpreter: its `accelerate` script is borrowed, not there.
     offline = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     completed = installed.run([installed.python, "-m", *LAUNCH, *launcher, *flags], cwd=work, **offline)

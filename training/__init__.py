@@ -25,8 +25,10 @@ from .arguments import DataArguments, ModelArguments, MTDNNTrainingArguments
 from .collator import MultiTaskDataCollator
 from .data_loading import load_raw_split
 from .preparation import prepare_split
+from .prepare_groups import prepare_group
 from .samplers import SAMPLING_STRATEGIES, MultiTaskBatchSampler
 from .task_files import TaskDataSpec, load_task_specs
+from .task_groups import group_loss
 from .task_sets import TaskSets, build_task_sets
 from .trainer import EvalSpec, MTDNNTrainer, TrainingDivergedError, end_distributed_run
 
@@ -44,7 +46,9 @@ __all__ = [
     "TrainingDivergedError",
     "build_task_sets",
     "end_distributed_run",
+    "group_loss",
     "load_raw_split",
     "load_task_specs",
+    "prepare_group",
     "prepare_split",
 ]

@@ -27,6 +27,8 @@ from transformers.trainer_utils import has_length
 from modeling_mtdnn.saving import atomic_file, read_json
 from mtdnn.model_cards import MTDNNModelCardData
 
+from .task_groups import group_heads, label_is_present, labels_column
+
 __all__ = ["HYPERPARAMETERS", "SAMPLER_STATE_FILE", "ModelCardCallback", "TaskProgressCallback", "TaskSamplerCallback"]
 
 # The task sampler's state, the last file of a complete checkpoint.
@@ -56,7 +58,8 @@ HYPERPARAMETERS = (
 class ModelCardCallback(TrainerCallback):
     """
     Records into `model.model_card_data` ([`MTDNNModelCardData`]) what the card of a trained MT-DNN reports: the
-    training examples per task and the hyperparameters when training begins, the dev scores after each evaluation.
+    training examples per task (per head of a task group: the rows with its labels) and the hyperparameters when
+    training begins, the dev scores after each evaluation.
     The card itself is written by `save_pretrained` (so by `Trainer.save_model` and `push_to_hub` too).
     """
 
@@ -74,7 +77,12 @@ class ModelCardCallback(TrainerCallback):
         card = self.card_data
         datasets = self.trainer.train_dataset
         if isinstance(datasets, dict):
-            card.training_data = {name: len(dataset) for name, dataset in datasets.items()}
+            card.training_data = {}
+            for name, dataset in datasets.items():
+                heads = group_heads(dataset)  # a task group's heads: each its own task, with the rows it labels
+                card.training_data |= {
+                    head: sum(map(label_is_present, dataset[labels_column(head)])) for head in heads
+                } or {name: len(dataset)}
         values = {name: getattr(args, name, None) for name in HYPERPARAMETERS}
         defaults = {"max_steps": -1, "bf16": False, "fp16": False, "weight_decay": 0.0}
         card.hyperparameters = {
@@ -99,7 +107,8 @@ class TaskSamplerCallback(TrainerCallback):
     """
     Keeps the task sampler in step with the Trainer: sets its epoch at each epoch's start (also when a resumed run
     skips into the middle of an epoch), writes its state as JSON into every checkpoint, and checks that state when
-    training resumes from a checkpoint (`args.resume_from_checkpoint`).
+    training resumes from a checkpoint (`args.resume_from_checkpoint`). Its state is the last file of a checkpoint:
+    only once it is written does `MTDNNTrainer` delete the checkpoints beyond `--save_total_limit`.
     """
 
     def __init__(self, trainer):
@@ -117,12 +126,15 @@ class TaskSamplerCallback(TrainerCallback):
 
     def on_save(self, args, state, control, **kwargs):
         sampler = self.trainer.task_sampler
-        if sampler is None or not state.is_world_process_zero:
-            return
         folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
-        if os.path.isdir(folder):
+        if sampler is not None and state.is_world_process_zero and os.path.isdir(folder):
             with atomic_file(os.path.join(folder, SAMPLER_STATE_FILE)) as temporary:
                 temporary.write_text(json.dumps(sampler.state_dict(), indent=2))
+        # The checkpoint is complete only now (the Bregman proximal copy's callback, added before this one, has run
+        # too): the older ones that --save_total_limit drops may go.
+        rotate = getattr(self.trainer, "_rotate_completed_checkpoints", None)
+        if rotate is not None:
+            rotate()
 
 
 class TaskProgressCallback(ProgressCallback):

@@ -23,6 +23,8 @@ from transformers import PreTrainedTokenizerBase
 
 from modeling_mtdnn.task_types import TaskType, get_task_type, task_type_of
 
+from .task_groups import LABEL_ROWS, LABELS_PREFIX, label_is_present
+
 __all__ = ["MODEL_INPUT_COLUMNS", "MultiTaskDataCollator"]
 
 MODEL_INPUT_COLUMNS = ("input_ids", "attention_mask", "token_type_ids")
@@ -53,6 +55,10 @@ class MultiTaskDataCollator:
     `labels` (`{"start", "end"}` token positions) become a `(batch, 2)` tensor. A
     `teacher_logits` column (MT-DNN-KD soft targets, `mtdnn.training.distill`) becomes a float tensor. Columns
     other than the model's inputs, `labels`, `teacher_logits` and `task_name` (such as `group_id`) are dropped.
+
+    A task group's rows (`labels.<task>` columns, see `mtdnn.training.task_groups`) give `labels` as a dict: each head
+    with labels in the batch -> its labels over the rows that have them, collated by the head's task type; for a head
+    that some rows lack, `label_rows` maps it to those rows' indices. A head no row of the batch labels is left out.
 
     Raises:
         `ValueError`: when a batch mixes tasks or lacks `task_name`.
@@ -136,9 +142,31 @@ class MultiTaskDataCollator:
             batch["teacher_logits"] = torch.stack(
                 [torch.nn.functional.pad(row, (0, width - row.shape[-1]), value=float("-inf")) for row in rows]
             )
+        heads = [column for column in features[0] if column.startswith(LABELS_PREFIX)]
+        if heads:
+            self._collate_group_labels(batch, features, heads, length)
         if "labels" in features[0]:
             labels = [feature["labels"] for feature in features]
             task_type = self._task_type(task_name, labels[0])
             batch["labels"] = task_type.collate_labels(labels, length, self.tokenizer.padding_side == "left")
         batch["task_name"] = task_name
         return batch
+
+    def _collate_group_labels(
+        self, batch: dict[str, Any], features: list[dict[str, Any]], columns: list[str], length: int
+    ) -> None:
+        """A task group's labels: `{head: labels of the rows that have them}`, and `label_rows` if rows lack them."""
+        labels, rows = {}, {}
+        for column in columns:
+            head = column[len(LABELS_PREFIX) :]
+            kept = [i for i, feature in enumerate(features) if label_is_present(feature[column])]
+            if not kept:
+                continue
+            values = [features[i][column] for i in kept]
+            task_type = self._task_type(head, values[0])
+            labels[head] = task_type.collate_labels(values, length, self.tokenizer.padding_side == "left")
+            if len(kept) < len(features):
+                rows[head] = torch.tensor(kept, dtype=torch.long)
+        batch["labels"] = labels
+        if rows:
+            batch[LABEL_ROWS] = rows

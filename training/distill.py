@@ -97,6 +97,20 @@ def teacher_logits(model, task_name: str, dataset: datasets.Dataset, collator, b
     return torch.cat([F.pad(chunk, (0, width - chunk.shape[-1]), value=float("-inf")) for chunk in chunks])
 
 
+def check_distillable(task_name: str, spec: dict[str, Any]) -> None:
+    """
+    Refuses a task type MT-DNN-KD is not built for: soft targets are one distribution (or score) per example, so
+    classification, regression and ranking; token classification and span extraction give one per token.
+    """
+    kind = task_type_of(spec)
+    if kind.per_token:
+        raise ValueError(
+            f"Task '{task_name}' ({kind.name}): MT-DNN-KD distils one output per example (classification, "
+            "regression, ranking), not one per token; leave it out of the distilled --tasks (in run_mtdnn.py it "
+            "trains on its labels beside the distilled tasks)."
+        )
+
+
 def _manifest_spec(spec: dict[str, Any]) -> dict[str, Any]:
     return {"task_type": spec["task_type"], "num_labels": spec["num_labels"], "id2label": spec.get("id2label")}
 
@@ -143,6 +157,7 @@ def attach_soft_targets(
     Raises:
         `ValueError`: naming the task, the field, both values and the fix, when anything differs or is missing.
     """
+    check_distillable(task_name, spec)
     manifest_path = Path(folder) / f"{task_name}{MANIFEST_SUFFIX}"
     weights_path = Path(folder) / f"{task_name}{LOGITS_SUFFIX}"
     if not manifest_path.is_file() or not weights_path.is_file():
@@ -179,6 +194,18 @@ def attach_soft_targets(
         raise ValueError(
             f"Task '{task_name}': {str(weights_path)!r} holds logits of shape {tuple(logits.shape)}, but this run "
             f"needs ({len(dataset)}, teachers, {width}); {fix}."
+        )
+    # -inf marks a ranking question's absent candidates; anything else must be a number.
+    allowed = torch.isfinite(logits) | ((logits == float("-inf")) if kind.groups_candidates else False)
+    bad_rows = (~allowed).flatten(1).any(dim=1)
+    if kind.groups_candidates:  # and a question keeps at least one candidate for each teacher
+        bad_rows |= torch.isinf(logits).all(dim=-1).any(dim=-1)
+    if bad_rows.any():
+        row = int(bad_rows.nonzero()[0])
+        raise ValueError(
+            f"Task '{task_name}': {str(weights_path)!r} holds non-finite soft targets (first at training row {row}: "
+            f"{logits[row].tolist()}); a teacher diverged or the file is damaged. Write them again with "
+            "training/distill.py from teachers that give finite logits."
         )
     if SOFT_TARGETS_COLUMN in dataset.column_names:
         dataset = dataset.remove_columns(SOFT_TARGETS_COLUMN)
@@ -233,6 +260,14 @@ def main(argv: list[str] | None = None) -> list[Path]:
             f"--teachers {distill_args.teachers!r} names no checkpoint; give one or more, comma-separated."
         )
     specs = load_task_specs(data_args.task_names, data_args.task_files)
+    for task, spec in specs.items():
+        if spec.group is not None:
+            raise ValueError(
+                f"Task '{task}' is a head of task group '{spec.group}': MT-DNN-KD distils tasks trained on their own "
+                "rows; leave the group out of the distilled --tasks (in run_mtdnn.py it trains on its labels beside "
+                "the distilled tasks)."
+            )
+        check_distillable(task, spec.model_spec())
     teachers = {name: MTDNNForMultiTask.from_pretrained(name) for name in names}
     for name, teacher in teachers.items():  # every teacher must know every task, before any work
         missing = [task for task in specs if task not in teacher.config.tasks]

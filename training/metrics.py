@@ -33,6 +33,7 @@ import numpy as np
 from modeling_mtdnn.decoding import (
     IGNORE_INDEX,
     best_answers,
+    is_entity_tag,
     ranking_pair_predictions,
     ranking_predictions,
     tags_at,
@@ -50,6 +51,7 @@ __all__ = [
     "REGRESSION_METRICS",
     "SEQEVAL_METRICS",
     "SQUAD_METRICS",
+    "TOKEN_ACCURACY_METRICS",
     "average_score",
     "compute_task_metrics",
     "entity_metrics",
@@ -60,6 +62,7 @@ __all__ = [
     "score_task",
     "span_answers",
     "squad_metrics",
+    "tag_accuracy",
     "task_score",
     "token_tag_sequences",
 ]
@@ -96,8 +99,16 @@ SEQEVAL_METRICS = ("precision", "recall", "f1", "accuracy")
 # gold answers after its normalisation (lower case, no punctuation, articles or extra spaces), as fractions (the
 # script prints percentages); the task's score is the F1.
 SQUAD_METRICS = ("exact_match", "f1")
+# Token classification of tags that name no entities (part of speech, `tag_scheme: tags`) is scored per word: the
+# share of words whose tag is right (a word the model never saw counts as wrong).
+TOKEN_ACCURACY_METRICS = ("accuracy",)
 # Every metric config a task may name -> the metric names it reports.
-METRIC_NAMES: dict[str, tuple[str, ...]] = {**METRIC_CONFIGS, "seqeval": SEQEVAL_METRICS, "squad": SQUAD_METRICS}
+METRIC_NAMES: dict[str, tuple[str, ...]] = {
+    **METRIC_CONFIGS,
+    "seqeval": SEQEVAL_METRICS,
+    "token_accuracy": TOKEN_ACCURACY_METRICS,
+    "squad": SQUAD_METRICS,
+}
 
 
 def load_metric(config_name: str) -> evaluate.EvaluationModule:
@@ -157,6 +168,8 @@ def compute_task_metrics(task_name: str, metric_config: str, predictions: Any, r
         )
     if metric_config == "seqeval":
         return entity_metrics(task_name, predictions, references)
+    if metric_config == "token_accuracy":
+        return tag_accuracy(task_name, predictions, references)
     if metric_config == "squad":
         return squad_metrics(task_name, predictions, references)
     predictions = _column(task_name, "predictions", predictions)
@@ -179,7 +192,8 @@ def token_tag_sequences(
 ) -> tuple[list[list[str]], list[list[str]]]:
     """
     The predicted and gold tag sequences of a token-classification task, one per example, over the tokens that carry
-    a label (a word's first sub-token; -100 marks the others, special tokens and padding).
+    a label (a word's first sub-token; -100 marks the others, special tokens and padding). Words the model never saw
+    (no tokens, or cut off) carry no label, so they are left out here; `score_task` scores them as predicted `O`.
 
     Args:
         logits (`np.ndarray` of shape `(n, seq_len, num_labels)`):
@@ -214,11 +228,17 @@ def token_tag_sequences(
 
 def entity_metrics(task_name: str, predictions: list[list[str]], references: list[list[str]]) -> dict[str, float]:
     """
-    Entity-level precision, recall and F1 of tag sequences (IOB1/IOB2 tags such as `B-PER`, `I-PER`, `O`), with
-    seqeval's default (conlleval-compatible) matching, and the accuracy over tags.
+    Entity-level precision, recall and F1 of tag sequences (IOB2, IOB1 or IOBES tags such as `B-PER`, `I-PER`, `O`),
+    with seqeval's default (conlleval-compatible) matching, and the accuracy over tags. The `mtdnn` pipeline groups
+    tags into entities by the same rules ([`~modeling_mtdnn.decoding.entity_spans`]).
+
+    `score_task` passes one tag per word of each row: a word the model never saw (no tokens, or cut off by
+    `max_seq_length`) is predicted `O` against its gold tag, so an entity there counts as missed and the score is
+    the one of the prediction file's tags; preparing the split warns how many such words there are.
 
     Raises:
-        `ValueError`: if the sequences differ in number or length, or are empty.
+        `ValueError`: if the sequences differ in number or length, or are empty, or a tag is outside those schemes
+            (seqeval would read `PER` as prefix `P` of type `ER`, and `ORG` as outside).
     """
     if len(predictions) != len(references):
         raise ValueError(
@@ -231,6 +251,13 @@ def entity_metrics(task_name: str, predictions: list[list[str]], references: lis
             )
     if not any(references):
         raise ValueError(f"Task '{task_name}': got no tags to score: evaluate on a non-empty validation split.")
+    for which, sequences in (("gold", references), ("predicted", predictions)):
+        bad = next((tag for row in sequences for tag in row if not is_entity_tag(tag)), None)
+        if bad is not None:
+            raise ValueError(
+                f"Task '{task_name}': {which} tag {bad!r} is not of a scheme seqeval scores (IOB2, IOB1, IOBES: 'O', "
+                "or 'B-', 'I-', 'E-', 'S-' then the entity type); prefix the task's tag names, as 'B-PER' / 'I-PER'."
+            )
     from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 
     # An entity-free corner (no gold or no predicted entity) scores 0 instead of warning.
@@ -241,6 +268,38 @@ def entity_metrics(task_name: str, predictions: list[list[str]], references: lis
         "f1": float(f1_score(references, predictions, **options)),
         "accuracy": float(accuracy_score(references, predictions)),
     }
+
+
+def tag_accuracy(task_name: str, predictions: list[list[str]], references: list[list[str]]) -> dict[str, float]:
+    """
+    The share of words whose predicted tag is the gold one, over every word of every row (part-of-speech tagging's
+    usual score; `metric: token_accuracy`). Any tag names are taken: nothing is grouped into entities.
+
+    Raises:
+        `ValueError`: if the sequences differ in number or length, or hold no tag.
+
+    Example:
+
+    ```python
+    >>> tag_accuracy("pos", [["NNP", "VBZ"], ["DT"]], [["NNP", "VBD"], ["DT"]])
+    {'accuracy': 0.6666666666666666}
+
+    ```
+    """
+    if len(predictions) != len(references):
+        raise ValueError(
+            f"Task '{task_name}': got {len(predictions)} predicted tag sequences but {len(references)} gold ones."
+        )
+    for row, (predicted, gold) in enumerate(zip(predictions, references)):
+        if len(predicted) != len(gold):
+            raise ValueError(
+                f"Task '{task_name}': row {row} has {len(predicted)} predicted tags but {len(gold)} gold tags."
+            )
+    total = sum(len(row) for row in references)
+    if not total:
+        raise ValueError(f"Task '{task_name}': got no tags to score: evaluate on a non-empty validation split.")
+    right = sum(p == g for predicted, gold in zip(predictions, references) for p, g in zip(predicted, gold))
+    return {"accuracy": right / total}
 
 
 def _normalize_answer(text: str) -> str:

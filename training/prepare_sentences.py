@@ -23,6 +23,8 @@ import numpy as np
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging
 
+from modeling_mtdnn.losses import IGNORE_INDEX
+
 from .task_files import TaskDataSpec
 
 __all__ = ["label_ids", "prepare_sentences"]
@@ -30,18 +32,25 @@ __all__ = ["label_ids", "prepare_sentences"]
 logger = logging.get_logger(__name__)
 
 
-def label_ids(spec: TaskDataSpec, dataset: datasets.Dataset) -> np.ndarray:
-    """The label column as class ids (or floats for regression), checked against the task's labels."""
+def label_ids(spec: TaskDataSpec, dataset: datasets.Dataset, present: list[bool] | None = None) -> np.ndarray:
+    """
+    The label column as class ids (or floats for regression), checked against the task's labels. With `present` (a
+    task group's head: one flag per row), the rows flagged `False` lack the head's label: they are not checked and
+    get -100.
+    """
     feature = dataset.features[spec.label_column]
     values = dataset[spec.label_column]
+    rows = range(len(values)) if present is None else [row for row, here in enumerate(present) if here]
     if spec.label_kind == "regression":
-        for row, value in enumerate(values):
+        for row in rows:
+            value = values[row]
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
                 raise ValueError(
                     f"Task '{spec.name}' (regression): label {value!r} at row {row} is not a number; regression "
                     "labels must be real values (convert the column, or give the task task_type: classification)."
                 )
-        labels = np.asarray(values, dtype=np.float64)
+        labels = np.full(len(values), IGNORE_INDEX, dtype=np.float64)
+        labels[list(rows)] = [values[row] for row in rows]
         bad = np.flatnonzero(~np.isfinite(labels))
         if bad.size:
             raise ValueError(
@@ -55,8 +64,9 @@ def label_ids(spec: TaskDataSpec, dataset: datasets.Dataset) -> np.ndarray:
             f"{spec.label_names}; make them agree (same names, same order)."
         )
     index = {name: i for i, name in enumerate(spec.label_names)}
-    labels = np.empty(len(values), dtype=np.int64)
-    for row, value in enumerate(values):
+    labels = np.full(len(values), IGNORE_INDEX, dtype=np.int64)
+    for row in rows:
+        value = values[row]
         if isinstance(value, str):
             if value not in index:
                 raise ValueError(

@@ -29,6 +29,9 @@ __all__ = ["prepare_tokens"]
 
 logger = logging.get_logger(__name__)
 
+# A column kept while preparing (then dropped): whether max_seq_length cut the row, for the warning on unseen words.
+_TRUNCATED = "truncated"
+
 
 def _tag_index(spec: TaskDataSpec, dataset: datasets.Dataset) -> dict[Any, int]:
     """Tag name or id -> tag id, after checking the dataset's own tag names against the task's."""
@@ -43,10 +46,22 @@ def _tag_index(spec: TaskDataSpec, dataset: datasets.Dataset) -> dict[Any, int]:
     return index | {i: i for i in range(len(spec.label_names))}
 
 
-def _check_tags(spec: TaskDataSpec, dataset: datasets.Dataset, index: dict[Any, int], split: str | None) -> None:
-    """Every row has one known tag per word; the error names the task, split, row and field."""
-    words_column = spec.text_columns[0]
+def _check_tags(
+    spec: TaskDataSpec,
+    dataset: datasets.Dataset,
+    index: dict[Any, int],
+    split: str | None,
+    words_column: str | None = None,
+    present: list[bool] | None = None,
+) -> None:
+    """
+    Every row has one known tag per word; the error names the task, split, row and field. A task group's head reads
+    the group's `words_column` and skips the rows that `present` flags as lacking its tags.
+    """
+    words_column = words_column or spec.text_columns[0]
     for row, (words, tags) in enumerate(zip(dataset[words_column], dataset[spec.label_column])):
+        if present is not None and not present[row]:
+            continue
         at = f"Task '{spec.name}'{where(split)}, row {row}"
         if not isinstance(tags, list) or len(tags) != len(words):
             count = len(tags) if isinstance(tags, list) else type(tags).__name__
@@ -73,7 +88,11 @@ def prepare_tokens(
 ) -> datasets.Dataset:
     """
     Tokenizes word lists and aligns one tag per word to the word's first sub-token (the others get -100); each row
-    keeps `word_ids` (each token's word, -1 for special tokens).
+    keeps `word_ids` (each token's word, -1 for special tokens), `num_words` (its number of words) and, with labels,
+    `word_tags` (the gold tag id of every word). A word the model never sees (one the tokenizer turns into no tokens,
+    such as a zero-width space, a soft hyphen or a control character, or one cut off by `max_seq_length`) keeps its
+    place: decoding gives it `UNSEEN_WORD`, evaluation scores it as predicted `O` against its gold tag, and prediction
+    files write `O` and list it as unseen. A warning says how many words of how many rows the model does not see.
     """
     require_fast_tokenizer(spec, tokenizer, "aligning tags with sub-tokens (word_ids)")
     words_column = spec.text_columns[0]
@@ -87,6 +106,8 @@ def prepare_tokens(
         encoded["word_ids"] = [
             [-1 if word is None else word for word in encoded.word_ids(i)] for i in range(len(encoded["input_ids"]))
         ]
+        encoded["num_words"] = [len(words) for words in batch[words_column]]
+        encoded[_TRUNCATED] = [bool(encoding.overflowing) for encoding in encoded.encodings]
         if with_labels:
             aligned = []
             for i, tags in enumerate(batch[spec.label_column]):
@@ -96,24 +117,56 @@ def prepare_tokens(
                     previous = word
                 aligned.append(row)
             encoded["labels"] = aligned
+            encoded["word_tags"] = [[index[tag] for tag in tags] for tags in batch[spec.label_column]]
         return dict(encoded)
 
     tokenized = dataset.map(
         tokenize, batched=True, remove_columns=dataset.column_names, desc=f"Tokenizing {spec.name}"
     )
-    if with_labels:
-        cut = sum(
-            sum(tag != -100 for tag in labels) < len(words)
-            for labels, words in zip(tokenized["labels"], dataset[words_column])
-        )
-        if cut:
-            logger.warning(
-                "Task %s%s: %d of %d rows are longer than %d tokens; their last words are cut off and not scored. "
-                "Raise max_seq_length to keep them.",
-                spec.name,
-                where(split),
-                cut,
-                len(dataset),
-                length,
-            )
+    _warn_unseen_words(spec, tokenized, length, with_labels, split)
+    tokenized = tokenized.remove_columns(_TRUNCATED)
     return tokenized.add_column("task_name", [spec.name] * len(tokenized))
+
+
+def _warn_unseen_words(
+    spec: TaskDataSpec, tokenized: datasets.Dataset, length: int, with_labels: bool, split: str | None
+) -> None:
+    """Warns, with counts, about the words the model never sees: with no tokens, or cut off by max_seq_length."""
+    empty = cut = rows = 0
+    for word_ids, count, truncated in zip(tokenized["word_ids"], tokenized["num_words"], tokenized[_TRUNCATED]):
+        seen = {word for word in word_ids if word >= 0}
+        if len(seen) == count:
+            continue
+        rows += 1
+        last = max(seen, default=-1)
+        row_cut = count - 1 - last if truncated else 0  # the words after the last one seen
+        cut += row_cut
+        empty += count - len(seen) - row_cut
+    if not rows:
+        return
+    causes = []
+    if empty:
+        causes.append(
+            f"{empty} that the tokenizer turns into no tokens (zero-width spaces, soft hyphens, control characters)"
+        )
+    if cut:
+        causes.append(f"{cut} cut off by max_seq_length {length}")
+    fixes = ["drop or clean such words"] if empty else []
+    fixes += ["raise max_seq_length to keep long rows whole"] if cut else []
+    consequence = (
+        "They are not trained, evaluation scores them as predicted 'O' (a gold entity there counts as missed), and"
+        if with_labels
+        else "The model predicts no tag for them:"
+    )
+    logger.warning(
+        "Task '%s'%s: the model does not see %d word(s) in %d of %d rows: %s. %s prediction files tag them 'O' and "
+        "list their positions in the 'unseen_words' column. To see them, %s.",
+        spec.name,
+        where(split),
+        empty + cut,
+        rows,
+        len(tokenized),
+        "; ".join(causes),
+        consequence,
+        " and ".join(fixes),
+    )

@@ -51,10 +51,19 @@ from mtdnn.training.collator import MultiTaskDataCollator  # noqa: E402
 from mtdnn.training.distill import MANIFEST_SUFFIX, attach_soft_targets  # noqa: E402
 from mtdnn.training.metrics import METRIC_NAMES  # noqa: E402
 from mtdnn.training.task_files import FILE_BUILDERS, TaskDataSpec, load_task_specs  # noqa: E402
+from mtdnn.training.task_groups import group_heads  # noqa: E402
 from mtdnn.training.task_sets import build_task_sets  # noqa: E402
 from mtdnn.training.trainer import EvalSpec, MTDNNTrainer, end_distributed_run  # noqa: E402
 
-__all__ = ["build_model", "cli", "format_score_table", "main", "parse_args", "write_predictions"]
+__all__ = [
+    "build_model",
+    "check_position_limit",
+    "cli",
+    "format_score_table",
+    "main",
+    "parse_args",
+    "write_predictions",
+]
 
 logger = logging.getLogger("run_mtdnn")
 
@@ -138,6 +147,35 @@ def build_model(model_args: ModelArguments, specs: dict[str, TaskDataSpec]) -> M
     return model
 
 
+# Encoders whose position ids start after the padding index (RoBERTa's scheme): `pad_token_id + 1` positions are
+# never given to a token.
+_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text", "xmod")
+
+
+def check_position_limit(model: MTDNNForMultiTask, specs: dict[str, TaskDataSpec], max_seq_length: int) -> None:
+    """
+    Refuses, before any data is read, a task whose sequences would be longer than the encoder has position
+    embeddings for: the tokenizer's `model_max_length` is checked too, but some tokenizers do not set it, and a long
+    row would then fail mid-training, when it is first sampled.
+    """
+    encoder = model.config.encoder_config
+    positions = getattr(encoder, "max_position_embeddings", None)
+    if not isinstance(positions, int) or positions <= 0:
+        return  # relative or rotary positions: no table to run past
+    usable = positions
+    if encoder.model_type in _OFFSET_POSITIONS:
+        usable -= (encoder.pad_token_id or 0) + 1
+    for name, spec in specs.items():
+        length = spec.max_seq_length or max_seq_length
+        if isinstance(length, int) and length > usable:
+            setting = "the task's 'max_seq_length'" if spec.max_seq_length else "--max_seq_length"
+            raise ValueError(
+                f"Task '{name}': max_seq_length {length} is longer than the {usable} positions the encoder "
+                f"({encoder.model_type}, max_position_embeddings={positions}) has embeddings for; lower {setting} to "
+                f"at most {usable}."
+            )
+
+
 def add_task_adapters(model: MTDNNForMultiTask, task_names: list[str], settings: dict[str, Any]) -> None:
     """
     Gives each task a LoRA adapter (one the model already has is trained further) and freezes everything but the
@@ -184,32 +222,76 @@ def _check_checkpoint_folder(path: str) -> None:
 RESULT_FILES = ("all_results.json", "train_results.json", "eval_results.json", "test_results.json")
 
 
-def check_output_dir(training_args: MTDNNTrainingArguments) -> None:
+def check_output_dir(training_args: MTDNNTrainingArguments, keep: tuple[str | None, ...] = ()) -> None:
     """
     Before any work, refuses to train into an output folder that holds a model, results or checkpoints unless
-    `--overwrite_output_dir` (or `--resume_from_checkpoint`, to continue its run) is given; with the flag, the earlier
-    run's results files are removed so that none of them is merged into the new ones.
+    `--overwrite_output_dir` (or `--resume_from_checkpoint`, to continue its run) is given.
+
+    With `--overwrite_output_dir`, what an earlier run wrote there and this run would not replace is removed, so that
+    none of it is resumed (`--resume_from_checkpoint true` takes the last `checkpoint-N`) or merged into this run's
+    outputs: its `checkpoint-N` folders and what killed saves left of them (`.checkpoint-N.saving-*`), its results
+    files and `trainer_state.json`, the prediction files of `predictions/` and `glue_submission/`, and its task
+    adapters (`adapters/<task>/`). A warning names what went. Nothing else is removed: the model's files stay until
+    this run's save replaces them (the folder may be this run's `--init_from`), and so do files the run does not write.
+    Never removed either: a folder holding one of the paths in `keep` (what the run reads from: `--init_from`,
+    `--model_name_or_path`, `--tokenizer_name`), and the checkpoints under `--resume_from_checkpoint`.
     """
+    import shutil
+
+    from modeling_mtdnn.saving import ADAPTER_CONFIG_FILE
+
     folder = Path(training_args.output_dir)
     if not training_args.do_train or not folder.is_dir():
+        return
+    if training_args.overwrite_output_dir:
+        if not training_args.should_save:
+            return
+        sources = [Path(path).expanduser().resolve() for path in keep if path and Path(path).expanduser().exists()]
+        resuming = training_args.resume_from_checkpoint is not None
+        killed = re.compile(r"\.checkpoint-\d+\.(saving|old)-[^.]+")  # what a killed checkpoint save left
+        earlier = [
+            path
+            for path in sorted(folder.iterdir())
+            if (path.is_file() and path.name in (*RESULT_FILES, "trainer_state.json"))
+            or (path.is_dir() and not path.is_symlink() and killed.fullmatch(path.name))
+            or (path.is_dir() and not path.is_symlink() and not resuming and _CHECKPOINT.fullmatch(path.name))
+        ]
+        for name in ("predictions", "glue_submission"):
+            if (folder / name).is_dir():
+                files = (folder / name).iterdir()
+                earlier += sorted(path for path in files if path.is_file() and path.suffix in (".tsv", ".json"))
+        if (folder / "adapters").is_dir():
+            adapters = (folder / "adapters").iterdir()
+            earlier += sorted(path for path in adapters if (path / ADAPTER_CONFIG_FILE).is_file())
+        removed = []
+        for path in earlier:
+            if any(source == path.resolve() or path.resolve() in source.parents for source in sources):
+                logger.warning("--overwrite_output_dir: keeping %s, which this run reads from.", path)
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path.relative_to(folder).as_posix())
+        for name in ("predictions", "glue_submission", "adapters"):
+            if (folder / name).is_dir() and not any((folder / name).iterdir()):
+                (folder / name).rmdir()
+        if removed:
+            logger.warning(
+                "--overwrite_output_dir: removed the earlier run's %s from %s.", ", ".join(removed), str(folder)
+            )
         return
     found = sorted(
         path.name
         for path in folder.iterdir()
         if path.name in ("config.json", "model.safetensors", *RESULT_FILES) or _CHECKPOINT.fullmatch(path.name)
     )
-    if not found:
-        return
-    if training_args.overwrite_output_dir:
-        if training_args.should_save:
-            for name in RESULT_FILES:
-                (folder / name).unlink(missing_ok=True)
-        return
-    if training_args.resume_from_checkpoint is None:
+    if found and training_args.resume_from_checkpoint is None:
         raise ValueError(
             f"--output_dir {str(folder)!r} already holds {found[:5]}{' ...' if len(found) > 5 else ''} of an earlier "
-            "run. Pass --overwrite_output_dir to train into it anyway (its results files are replaced), "
-            "--resume_from_checkpoint to continue from one of its checkpoints, or choose another --output_dir."
+            "run. Pass --overwrite_output_dir to train into it anyway (what the earlier run wrote is removed or "
+            "replaced), --resume_from_checkpoint to continue from one of its checkpoints, or choose another "
+            "--output_dir."
         )
 
 
@@ -225,7 +307,11 @@ class _StartMessage(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
-        sizes = ", ".join(f"{name} ({len(dataset):,})" for name, dataset in self.train_sets.items())
+        sizes = ", ".join(
+            f"{name} ({len(dataset):,}" + (f"; a task group of {', '.join(heads)})" if heads else ")")
+            for name, dataset in self.train_sets.items()
+            for heads in [group_heads(dataset)]
+        )
         logger.info(
             "MT-DNN: training %d task%s on one encoder, %s training rows: %s; %d optimizer steps (%s epochs, batch "
             "%d per device); the model goes to %s.",
@@ -260,7 +346,9 @@ def _run(argv: list[str] | None) -> dict[str, float]:
     datasets.utils.logging.set_verbosity(log_level)
     transformers.utils.logging.set_verbosity(log_level)
     set_seed(training_args.seed)
-    check_output_dir(training_args)
+    check_output_dir(
+        training_args, keep=(model_args.init_from, model_args.model_name_or_path, model_args.tokenizer_name)
+    )
 
     specs = load_task_specs(data_args.task_names, data_args.task_files)
     for flag in ("model_name_or_path", "init_from", "tokenizer_name"):
@@ -271,9 +359,20 @@ def _run(argv: list[str] | None) -> dict[str, float]:
         cache_dir=model_args.cache_dir,
     )
     model = build_model(model_args, specs)
+    check_position_limit(model, specs, data_args.max_seq_length)
     lora = model_args.lora_settings()
     if lora is not None:
         add_task_adapters(model, list(specs), lora)
+        for group in dict.fromkeys(spec.group for spec in specs.values() if spec.group is not None):
+            heads = [name for name, spec in specs.items() if spec.group == group]
+            if len(heads) > 1:
+                logger.warning(
+                    "Task group %s: each of its heads (%s) trains a LoRA adapter of its own, so a batch of the group "
+                    "runs the encoder once per head (with that head's adapter): the heads still share the batch and "
+                    "their summed loss, but the group saves no encoder passes.",
+                    group,
+                    ", ".join(heads),
+                )
 
     # All data is loaded, checked and tokenized before training starts, so bad input fails fast.
     with training_args.main_process_first(desc="loading and tokenizing the tasks"):
@@ -342,6 +441,11 @@ def _run(argv: list[str] | None) -> dict[str, float]:
         name: value
         for name, value in {
             "tasks": ", ".join(specs),
+            "task_groups": "; ".join(
+                f"{group} ({', '.join(heads)}: one encoder pass per batch)"
+                for group, heads in task_sets.groups.items()
+            )
+            or None,
             "max_seq_length": data_args.max_seq_length,
             "max_train_samples": data_args.max_train_samples,
             "train_fraction": data_args.train_fraction,
@@ -410,22 +514,28 @@ def _run(argv: list[str] | None) -> dict[str, float]:
     return results
 
 
-def _write_tsv(path: Path, rows: list[tuple[Any, Any]]) -> None:
-    """Writes `index<TAB>prediction` rows through a temporary file, so a crash never leaves half a file."""
+def _write_tsv(path: Path, rows: list[tuple[Any, ...]], header: tuple[str, ...] = ("index", "prediction")) -> None:
+    """Writes tab-separated rows under `header` through a temporary file, so a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(path) as temporary, open(temporary, "w") as file:
-        file.write("index\tprediction\n")
-        file.writelines(f"{index}\t{value}\n" for index, value in rows)
+        file.write("\t".join(header) + "\n")
+        file.writelines("\t".join(map(str, row)) + "\n" for row in rows)
 
 
 def write_predictions(
     trainer: MTDNNTrainer, test_sets: dict[str, tuple[TaskDataSpec, Any, list[int]]], output_dir: str
 ) -> list[str]:
     """
-    Predicts every test set and writes `predictions/<key>.tsv` (label names, or scores for regression; for token
-    classification one tag per word, space-separated) and, for tasks with a `submission_file`,
-    `glue_submission/<file>` in the GLUE server's format; span extraction writes `predictions/<key>.json`, SQuAD's
-    `{question id: answer}`. Returns the paths written.
+    Predicts every test set and writes `predictions/<key>.tsv` (label names, or scores for regression) and, for tasks
+    with a `submission_file`, `glue_submission/<file>` in the GLUE server's format; span extraction writes
+    `predictions/<key>.json`, SQuAD's `{question id: answer}`. Returns the paths written.
+
+    Token classification files have three columns, `index`, `prediction` and `unseen_words`: `prediction` holds one
+    tag per word of the row, space-separated, so the n-th tag is always the n-th word's; a word the model never saw
+    (one the tokenizer turns into no tokens, such as a zero-width space, a soft hyphen or a control character, or one
+    cut off by `max_seq_length`) is tagged `O` there, and `unseen_words` lists the positions of those words (from 0,
+    space-separated; empty when the model saw every word). Preparing the split warns how many words of how many rows
+    the model does not see.
     """
     written = []
     for key, (spec, dataset, indices) in test_sets.items():
@@ -448,7 +558,11 @@ def write_predictions(
             written.append(str(path))
             continue
         named = [kind.format_prediction(value, names) for value in predictions]
-        _write_tsv(path, list(zip(indices, named)))
+        if kind.input_kind == "tokens":  # every word keeps its place; the words the model never saw are listed
+            unseen = [" ".join(map(str, kind.unseen_words(value))) for value in predictions]
+            _write_tsv(path, list(zip(indices, named, unseen)), ("index", "prediction", "unseen_words"))
+        else:
+            _write_tsv(path, list(zip(indices, named)))
         written.append(str(path))
         if key in spec.submission_files():
             as_written = kind.predicts_value or spec.submission_labels == "names"

@@ -30,6 +30,8 @@ from .metrics import METRIC_NAMES, REGRESSION_METRICS
 __all__ = [
     "BUILTIN_TASK_FILES",
     "FILE_BUILDERS",
+    "GROUP_FIELDS",
+    "HEAD_FIELDS",
     "MODEL_FIELDS",
     "RESERVED_COLUMNS",
     "SPLITS",
@@ -48,6 +50,26 @@ SPLITS = ("train", "validation", "test")
 # (`task_type` is its own field, `num_labels` and `id2label` come from `label_names`, `inputs` from `text_columns`).
 _DERIVED_FIELDS = ("task_type", "num_labels", "id2label", "inputs")
 MODEL_FIELDS = tuple(field for field in TASK_SPEC_FIELDS if field not in _DERIVED_FIELDS)
+# A task group (`groups:` in a task file): the fields its heads share (one dataset, one input), and each head's own.
+GROUP_FIELDS = ("dataset", "config", "data_files", "splits", "text_columns", "max_seq_length", "heads")
+HEAD_FIELDS = (
+    "label_column",
+    "task_type",
+    "label_names",
+    "metric",
+    "drop_labels",
+    "adv_weight",
+    "submission_file",
+    "submission_labels",
+    *MODEL_FIELDS,
+)
+# The inputs a head of a task group may read: one text or a pair, or a list of words (ranking and span extraction
+# prepare rows of their own: a query's candidates, windows of a context).
+GROUPABLE_INPUT_KINDS = ("sentences", "tokens")
+
+
+def _groupable(kind: TaskType) -> bool:
+    return kind.input_kind in GROUPABLE_INPUT_KINDS and not kind.groups_candidates
 
 
 @dataclasses.dataclass
@@ -123,6 +145,13 @@ class TaskDataSpec:
         submission_labels (`str`, *optional*, defaults to `"ids"`):
             How classes are written in the submission file: `ids` (CoLA, SST-2, MRPC, QQP, WNLI) or `names`
             (MNLI, QNLI, RTE), as the GLUE server expects. Regression scores are written as numbers.
+        tag_scheme (`str`, *optional*):
+            Token classification: `entities` (the default: IOB2 / IOB1 / IOBES tags, scored with seqeval) or `tags`
+            (any tag names, such as part of speech; `metric: token_accuracy`).
+        group (`str`, *optional*):
+            The task group the task is a head of (a task file's `groups:`): the heads of a group share its dataset,
+            splits and text columns, and train on one encoder pass per batch (see `mtdnn.training.task_groups`).
+            Classification, regression and token classification tasks can be heads.
     """
 
     name: str
@@ -154,6 +183,8 @@ class TaskDataSpec:
     submission_file: str | None = None
     extra_submission_files: dict[str, str] = dataclasses.field(default_factory=dict)
     submission_labels: str = "ids"
+    tag_scheme: str | None = None
+    group: str | None = None
 
     def __post_init__(self):
         def fail(field: str, value: Any, allowed: str) -> ValueError:
@@ -215,9 +246,26 @@ class TaskDataSpec:
             raise fail("metric", self.metric, f"one of {sorted(METRIC_NAMES)}")
         kinds = {name: "regression" if name in REGRESSION_METRICS else "classes" for name in METRIC_NAMES}
         kinds |= {"seqeval": "tokens", "squad": "spans"}
+        kinds |= {"token_accuracy": "tokens"}
         if kinds[self.metric] != self.label_kind:
             fitting = sorted(name for name, metric_kind in kinds.items() if metric_kind == self.label_kind)
             raise fail("metric", self.metric, f"a metric for task_type '{self.task_type}', one of {fitting}")
+        if self.metric == "seqeval" and self.tag_scheme == "tags":
+            raise fail(
+                "metric",
+                self.metric,
+                "'token_accuracy' for tag_scheme 'tags' (seqeval scores entities, which such tags do not name)",
+            )
+        if self.group is not None:
+            check_task_name(self.group)
+            if kind.input_kind not in GROUPABLE_INPUT_KINDS or kind.groups_candidates:
+                groupable = [name for name in TASK_TYPES if _groupable(get_task_type(name))]
+                raise fail(
+                    "task_type",
+                    self.task_type,
+                    f"one of {groupable} for a head of task group '{self.group}' (ranking groups a query's "
+                    "candidates and span extraction reads windows of a context: train them as tasks of their own)",
+                )
         weight = self.adv_weight
         if weight is not None and (
             isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < float("inf")
@@ -326,37 +374,134 @@ class TaskDataSpec:
         return keys | {f"{self.name}_{key}": name for key, name in self.extra_submission_files.items()}
 
 
-def _read_task_file(path: Path) -> dict[str, TaskDataSpec]:
+def _absolute_data_files(entry: dict[str, Any], path: Path) -> None:
+    if entry.get("data_files"):
+        entry["data_files"] = {
+            split: [str(path.parent / f) for f in ([files] if isinstance(files, str) else files)]
+            for split, files in entry["data_files"].items()
+        }
+
+
+def _read_task_file(path: Path) -> tuple[dict[str, TaskDataSpec], dict[str, dict[str, TaskDataSpec]]]:
+    """The tasks of one file, and its task groups (group name -> its heads, each a `TaskDataSpec`)."""
     try:
         content = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ValueError(f"Task file {str(path)!r} is not valid YAML: {error}") from None
-    if not isinstance(content, dict) or not isinstance(content.get("tasks"), dict):
+    if (
+        not isinstance(content, dict)
+        or not isinstance(content.get("tasks", {}), dict)
+        or not isinstance(content.get("groups", {}), dict)
+        or not ({"tasks", "groups"} & set(content))
+    ):
         raise ValueError(
-            f"Task file {path}: expected a mapping with a 'tasks' mapping (see training/tasks/glue.yaml)."
+            f"Task file {path}: expected a mapping with a 'tasks' mapping and/or a 'groups' mapping (see "
+            "training/tasks/glue.yaml and training/tasks/conll2003_multi.yaml)."
         )
     specs = {}
     field_names = {field.name for field in dataclasses.fields(TaskDataSpec)}
-    for name, entry in content["tasks"].items():
+    for name, entry in (content.get("tasks") or {}).items():
         if entry is not None and not isinstance(entry, dict):
             raise ValueError(f"Task '{name}' in {path}: expected a mapping of fields, got {entry!r}.")
         entry = {"dataset": content.get("dataset"), **(entry or {})}
-        unknown = sorted(set(entry) - field_names)
+        unknown = sorted((set(entry) - field_names) | ({"group"} & set(entry)))
         if unknown:
             raise ValueError(
                 f"Task '{name}' in {path}: unknown field(s) {unknown}; "
-                f"the fields are {sorted(field_names - {'name'})}."
+                f"the fields are {sorted(field_names - {'name', 'group'})} (heads of a task group go under 'groups')."
             )
         missing = [field for field in ("dataset", "text_columns", "task_type", "metric") if not entry.get(field)]
         if missing:
             raise ValueError(f"Task '{name}' in {path}: missing field(s) {missing}.")
-        if entry.get("data_files"):
-            entry["data_files"] = {
-                split: [str(path.parent / f) for f in ([files] if isinstance(files, str) else files)]
-                for split, files in entry["data_files"].items()
-            }
+        _absolute_data_files(entry, path)
         specs[name] = TaskDataSpec(name=name, **entry)
+    groups = {
+        group: _read_group(path, group, entry, content.get("dataset"))
+        for group, entry in (content.get("groups") or {}).items()
+    }
+    return specs, groups
+
+
+def _read_group(path: Path, group: str, entry: Any, dataset: str | None) -> dict[str, TaskDataSpec]:
+    """One entry of a task file's `groups:`: its heads as `TaskDataSpec`s sharing the group's data fields."""
+    check_task_name(group)
+    if not isinstance(entry, dict):
+        raise ValueError(f"Task group '{group}' in {path}: expected a mapping of fields, got {entry!r}.")
+    entry = {"dataset": dataset, **entry}
+    unknown = sorted(set(entry) - set(GROUP_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"Task group '{group}' in {path}: unknown field(s) {unknown}; a group's fields are {list(GROUP_FIELDS)}, "
+            f"and each head's own fields ({list(HEAD_FIELDS)}) go under 'heads'."
+        )
+    missing = [field for field in ("dataset", "text_columns", "heads") if not entry.get(field)]
+    if missing:
+        raise ValueError(f"Task group '{group}' in {path}: missing field(s) {missing}.")
+    heads = entry.pop("heads")
+    if not isinstance(heads, dict):
+        raise ValueError(
+            f"Task group '{group}' in {path}: field 'heads' must be a mapping of task name -> the head's fields, got "
+            f"{heads!r}."
+        )
+    _absolute_data_files(entry, path)
+    specs: dict[str, TaskDataSpec] = {}
+    readers: dict[str, str] = {}  # label column -> the head that reads it
+    for name, fields in heads.items():
+        where = f"Task '{name}' (a head of task group '{group}') in {path}"
+        if not isinstance(fields, dict):
+            raise ValueError(f"{where}: expected a mapping of fields, got {fields!r}.")
+        unknown = sorted(set(fields) - set(HEAD_FIELDS))
+        if unknown:
+            shared = [field for field in unknown if field in GROUP_FIELDS]
+            raise ValueError(
+                f"{where}: unknown field(s) {unknown}; a head's fields are {list(HEAD_FIELDS)}"
+                + (f" ({shared} belong to the group: its heads share one input)." if shared else ".")
+            )
+        missing = [field for field in ("label_column", "task_type", "metric") if not fields.get(field)]
+        if missing:
+            raise ValueError(f"{where}: missing field(s) {missing}.")
+        column = fields["label_column"]
+        if column in readers:
+            raise ValueError(
+                f"Task '{name}': field 'label_column' is {column!r}, which head '{readers[column]}' of task group "
+                f"'{group}' reads too ({path}); give each head its own label column."
+            )
+        readers[column] = name
+        specs[name] = TaskDataSpec(name=name, group=group, **entry, **fields)
     return specs
+
+
+def _claims(
+    tasks: dict[str, tuple[TaskDataSpec, Path]], groups: dict[str, tuple[dict[str, TaskDataSpec], Path]]
+) -> dict[str, tuple[str, Path]]:
+    """Each head -> its group and file, refusing a name two groups claim, or a task or group of a head's name."""
+    claims: dict[str, tuple[str, Path]] = {}
+    for group, (heads, path) in groups.items():
+        if group in tasks:
+            raise ValueError(
+                f"Task group '{group}' ({path}) has the name of a task ({tasks[group][1]}); rename one of them "
+                "(--tasks names both)."
+            )
+        for head in heads:
+            if head in claims:
+                other, other_path = claims[head]
+                raise ValueError(
+                    f"Task '{head}': field 'heads' of task group '{group}' ({path}) claims it, but task group "
+                    f"'{other}' ({other_path}) has it already; a task is a head of one group only: rename it in one "
+                    "of them."
+                )
+            if head in tasks:
+                raise ValueError(
+                    f"Task '{head}': field 'heads' of task group '{group}' ({path}) claims it, but it is a task of "
+                    f"its own in {tasks[head][1]}; rename one of them."
+                )
+            if head in groups:
+                raise ValueError(
+                    f"Task '{head}': field 'heads' of task group '{group}' ({path}) claims it, but it is the name of "
+                    f"task group '{head}' ({groups[head][1]}); rename one of them."
+                )
+            claims[head] = (group, path)
+    return claims
 
 
 def load_task_specs(
@@ -364,22 +509,41 @@ def load_task_specs(
 ) -> dict[str, TaskDataSpec]:
     """
     Looks the named tasks up in the built-in task files (`training/tasks/*.yaml`) and in `task_files`; a task in
-    `task_files` overrides a built-in task of the same name.
+    `task_files` overrides a built-in task of the same name, and a task group one of the same name. A task group's
+    name stands for all its heads (in the order the file gives them); a head named alone trains without its
+    group's other heads.
 
     Raises:
-        `ValueError`: for an unknown task name (listing the known ones) or a malformed task file.
+        `ValueError`: for an unknown task name (listing the known ones), a malformed task file, or a name that is
+            claimed twice (by two task groups, or by a group and a task).
     """
-    known: dict[str, TaskDataSpec] = {}
+    known: dict[str, tuple[TaskDataSpec, Path]] = {}
+    groups: dict[str, tuple[dict[str, TaskDataSpec], Path]] = {}
     for path in (*BUILTIN_TASK_FILES, *map(Path, task_files)):
         if not path.is_file():
             raise ValueError(f"Task file {str(path)!r} does not exist.")
-        known.update(_read_task_file(path))
+        specs, file_groups = _read_task_file(path)
+        known.update({name: (spec, path) for name, spec in specs.items()})
+        groups.update({name: (heads, path) for name, heads in file_groups.items()})
+    claims = _claims(known, groups)
+    listing = f"the known tasks are {sorted(known)} and the task groups " + str(
+        {group: list(heads) for group, (heads, _) in sorted(groups.items())}
+    )
     names = list(task_names)
     if not names:
-        raise ValueError(f"No task was named; choose among {sorted(known)}.")
-    unknown = [name for name in names if name not in known]
+        raise ValueError(f"No task was named; choose among them: {listing}.")
+    unknown = [name for name in names if name not in known and name not in groups and name not in claims]
     if unknown:
         raise ValueError(
-            f"Unknown task(s) {unknown}; the known tasks are {sorted(known)} (add yours with a task file)."
+            f"Unknown task(s) {unknown}; {listing} (a group's name trains all its heads, a head's name that head "
+            "alone; add yours with a task file)."
         )
-    return {name: known[name] for name in names}
+    chosen: dict[str, TaskDataSpec] = {}
+    for name in names:
+        if name in groups:
+            chosen.update((head, spec) for head, spec in groups[name][0].items() if head not in chosen)
+        elif name in claims:
+            chosen.setdefault(name, groups[claims[name][0]][0][name])
+        else:
+            chosen.setdefault(name, known[name][0])
+    return chosen

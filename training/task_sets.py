@@ -25,6 +25,7 @@ from transformers import PreTrainedTokenizerBase
 
 from .data_loading import load_raw_split
 from .preparation import prepare_split
+from .prepare_groups import head_rows, prepare_group
 from .task_files import TaskDataSpec
 
 __all__ = ["EvalSpec", "TaskSets", "build_task_sets"]
@@ -77,6 +78,9 @@ class TaskSets:
         eval_cuts (`dict[str, tuple[int, int]]`):
             Evaluation key to `(rows kept, rows in the split)` for the sets that `max_eval_samples` cut (a ranking
             task counts questions kept and rows in the split), so reports can say the score is on a part.
+        groups (`dict[str, list[str]]`):
+            Task group to the heads the run trains of it. A group's training set is keyed by the group's name (its
+            rows carry every head's labels); its heads are evaluated and predicted one by one, as tasks of their own.
     """
 
     train_sets: dict[str, datasets.Dataset] = dataclasses.field(default_factory=dict)
@@ -84,6 +88,7 @@ class TaskSets:
     eval_specs: dict[str, EvalSpec] = dataclasses.field(default_factory=dict)
     test_sets: dict[str, tuple[TaskDataSpec, datasets.Dataset, list[Any]]] = dataclasses.field(default_factory=dict)
     eval_cuts: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    groups: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 def build_task_sets(
@@ -131,6 +136,10 @@ def build_task_sets(
         train_fraction (`float`, *optional*):
             Train on a seeded random fraction of each task's rows (shuffled with `seed` first, even at 1.0).
 
+    The heads of a task group (specs with the same `group`) are prepared together: one training set for the group,
+    keyed by its name, whose rows hold every head's labels (`prepare_group`), and each head's own evaluation and test
+    sets (the rows that have its label, `head_rows`).
+
     Returns:
         [`TaskSets`]: the sets of the asked stages (the others empty).
 
@@ -148,6 +157,24 @@ def build_task_sets(
     """
     sets = TaskSets()
     for name, spec in specs.items():
+        if spec.group is not None:
+            sets.groups.setdefault(spec.group, []).append(name)
+    settings = {
+        "data_dir": data_dir,
+        "cache_dir": cache_dir,
+        "max_seq_length": max_seq_length,
+        "seed": seed,
+        "max_train_samples": max_train_samples,
+        "train_fraction": train_fraction,
+        "max_eval_samples": max_eval_samples,
+        "max_predict_samples": max_predict_samples,
+    }
+    for name, spec in specs.items():
+        if spec.group is not None:
+            if name == sets.groups[spec.group][0]:  # the group's first head: build the whole group, in its place
+                heads = [specs[head] for head in sets.groups[spec.group]]
+                _build_group(sets, heads, tokenizer, train, evaluate, predict, **settings)
+            continue
 
         def prepare(split: str, role: str | None = None, **kwargs) -> tuple[datasets.Dataset, datasets.Dataset]:
             """The raw split and its prepared form (`role`: the split's use, for tasks with group_split)."""
@@ -188,3 +215,51 @@ def build_task_sets(
                 indices = list(raw[column][:rows]) if column else list(range(rows))
                 sets.test_sets[key] = (spec, prepared, indices)
     return sets
+
+
+def _build_group(
+    sets: TaskSets,
+    heads: list[TaskDataSpec],
+    tokenizer: PreTrainedTokenizerBase,
+    train: bool,
+    evaluate: bool,
+    predict: bool,
+    *,
+    data_dir: str | os.PathLike | None,
+    cache_dir: str | None,
+    max_seq_length: int,
+    seed: int,
+    max_train_samples: int | None,
+    train_fraction: float | None,
+    max_eval_samples: int | None,
+    max_predict_samples: int | None,
+) -> None:
+    """The sets of one task group's heads (they share the group's dataset, splits and input): see `build_task_sets`."""
+    first, group = heads[0], heads[0].group
+
+    def prepare(split: str, role: str | None = None, **kwargs) -> tuple[datasets.Dataset, datasets.Dataset]:
+        raw = load_raw_split(first, split, data_dir, cache_dir, role=role)
+        prepared = prepare_group(heads, raw, tokenizer, max_seq_length, seed=seed, split=split, **kwargs)
+        return raw, prepared
+
+    if train:
+        if "train" not in first.splits:
+            raise ValueError(f"Task group '{group}' has no train split in its task file; drop it from --tasks.")
+        _, sets.train_sets[group] = prepare(
+            first.splits["train"], "train", max_samples=max_train_samples, fraction=train_fraction
+        )
+    if evaluate and "validation" in first.splits:
+        raw, prepared = prepare(first.splits["validation"], "validation", max_samples=max_eval_samples)
+        for spec in heads:
+            sets.eval_sets[spec.name] = head_rows(prepared, spec)
+            if max_eval_samples is not None and max_eval_samples < len(raw):
+                sets.eval_cuts[spec.name] = (max_eval_samples, len(raw))
+            sets.eval_specs[spec.name] = EvalSpec(task_name=spec.name, metric=spec.metric, **spec.decode_settings)
+    if predict:
+        if "test" not in first.splits:
+            raise ValueError(f"Task group '{group}' has no test split in its task file; drop --do_predict or it.")
+        raw, prepared = prepare(first.splits["test"], with_labels=False, max_samples=max_predict_samples)
+        column = next((c for c in ("idx", "id") if c in raw.column_names), None)
+        indices = list(raw[column][: len(prepared)]) if column else list(range(len(prepared)))
+        for spec in heads:
+            sets.test_sets[spec.name] = (spec, head_rows(prepared, spec), indices)

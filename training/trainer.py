@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader
 from transformers import Trainer
 from transformers.trainer_callback import ProgressCallback
-from transformers.trainer_utils import PredictionOutput, get_last_checkpoint, seed_worker
+from transformers.trainer_utils import PredictionOutput, get_last_checkpoint, rotate_checkpoints, seed_worker
 from transformers.utils import logging
 
 from modeling_mtdnn.saving import atomic_directory
@@ -41,6 +41,7 @@ from .divergence import DivergenceGuard, TrainingDivergedError
 from .metrics import average_score, score_task
 from .samplers import MultiTaskBatchSampler
 from .smart import BregmanProximalCallback, smart_terms
+from .task_groups import group_heads, group_loss
 from .task_sets import EvalSpec
 
 __all__ = [
@@ -89,6 +90,62 @@ def _rows_in_order(outputs, order: np.ndarray):
     return np.asarray(outputs)[order]
 
 
+# The encoder settings that shape its weights or what they compute: a checkpoint is resumed only onto the same.
+_ENCODER_SETTINGS = (
+    "model_type",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "vocab_size",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "hidden_act",
+)
+
+
+def check_resume_settings(model, checkpoint: str) -> None:
+    """
+    Refuses to resume `model`'s training from `checkpoint` when the checkpoint was trained as another model: another
+    pooling (its linear heads read another vector), another encoder shape, other tasks or task fields that shape a
+    head or its outputs (the training fields `update_task` may change are free), or other LoRA adapters. The
+    Trainer would load the weights it can and continue in silence on a model they were not trained for.
+    """
+    config_file = os.path.join(checkpoint, "config.json")
+    if not getattr(model.config, "model_type", None) == "mtdnn" or not os.path.isfile(config_file):
+        return
+    saved = type(model.config).from_pretrained(checkpoint)
+    mine = model.config
+    differences = []
+    if saved.pooling != mine.pooling:
+        differences.append(("pooling", saved.pooling, mine.pooling, f"--pooling {saved.pooling}"))
+    for field in _ENCODER_SETTINGS:
+        theirs, ours = getattr(saved.encoder_config, field, None), getattr(mine.encoder_config, field, None)
+        if theirs != ours:
+            differences.append((f"encoder_config.{field}", theirs, ours, "the encoder it was trained from"))
+    if list(saved.tasks) != list(mine.tasks):
+        differences.append(("tasks", list(saved.tasks), list(mine.tasks), f"--tasks {','.join(saved.tasks)}"))
+    for name in set(saved.tasks) & set(mine.tasks):
+        for field in sorted(set(saved.tasks[name]) | set(mine.tasks[name])):
+            if field in type(model).UPDATABLE_TASK_FIELDS:
+                continue
+            theirs, ours = saved.tasks[name].get(field), mine.tasks[name].get(field)
+            if theirs != ours:
+                differences.append((f"tasks.{name}.{field}", theirs, ours, "the task file it was trained with"))
+    if (saved.task_adapters or {}) != (mine.task_adapters or {}):
+        differences.append(("task_adapters", saved.task_adapters, mine.task_adapters, "the same --lora_* flags"))
+    if differences:
+        lines = "\n  - ".join(
+            f"{field}: {theirs!r} in the checkpoint, {ours!r} in this run's model (resume with {fix})"
+            for field, theirs, ours, fix in differences
+        )
+        raise ValueError(
+            f"Cannot resume from {checkpoint!r}: it was trained as another model than this run builds:\n  - {lines}\n"
+            "Resume with the settings it was trained with, or start a new run from its weights with --init_from "
+            "(which checks and keeps them)."
+        )
+
+
 class MTDNNTrainer(Trainer):
     r"""
     Multi-task training as in MT-DNN: every mini-batch comes from one task, batches of all tasks are mixed by a
@@ -101,11 +158,14 @@ class MTDNNTrainer(Trainer):
       non-finite check), `log` (per-task losses), `create_optimizer` (Adamax, the head learning rate);
     - `predict` (puts rows evaluated in length order back in dataset order) and `evaluate` (every task, its metric,
       and their GLUE-style average);
-    - `save_model` (atomic, with the model card) and `create_model_card` (MT-DNN's card instead of the Trainer's).
+    - `save_model` (atomic, with the model card) and `create_model_card` (MT-DNN's card instead of the Trainer's);
+    - and one private method, `_save_checkpoint`: older checkpoints are deleted only once the new one is complete.
 
     Args:
         train_dataset (`dict[str, datasets.Dataset]`):
-            Task name to its prepared training split (see `mtdnn.training.task_sets.build_task_sets`).
+            Task name to its prepared training split (see `mtdnn.training.task_sets.build_task_sets`); a task group's
+            name to its rows, whose `labels.<task>` columns name its heads: the sampler takes the group as one task,
+            and each of its batches trains every head it labels on one encoder pass (`mtdnn.training.task_groups`).
         eval_dataset (`dict[str, datasets.Dataset]`, *optional*):
             Evaluation key (`rte`, `mnli_mm`) to its prepared validation split.
         eval_specs (`dict[str, EvalSpec]`, *optional*):
@@ -113,10 +173,11 @@ class MTDNNTrainer(Trainer):
         kwargs:
             Everything else `Trainer` takes (`model`, `args` as [`MTDNNTrainingArguments`], `data_collator`, ...).
 
-    Reports `loss_<task>` in the training logs, and `eval_<key>_<metric>`, `eval_<key>_loss` and `eval_average`
-    (the GLUE-style mean of the tasks' scores, usable as `metric_for_best_model="average"`) from `evaluate`. The
-    model card written with every save (see `model_cards`) records the tasks' training sizes, the hyperparameters
-    and the dev scores.
+    Reports `loss_<task>` in the training logs (for a task group, its total and each head's own), and
+    `eval_<key>_<metric>`, `eval_<key>_loss` and `eval_average` (the GLUE-style mean of the tasks' scores, usable as
+    `metric_for_best_model="average"`) from `evaluate`, where a group's heads are tasks of their own. The model card
+    written with every save (see `model_cards`) records the tasks' training sizes, the hyperparameters and the dev
+    scores.
     """
 
     def __init__(
@@ -215,6 +276,8 @@ class MTDNNTrainer(Trainer):
                 "be checked. Resume from an earlier checkpoint-N folder that has it, or start afresh with --init_from "
                 "to keep its weights."
             )
+        if checkpoint is not None:
+            check_resume_settings(self.model, checkpoint)
         self.resumed_from = checkpoint
         output = super().train(checkpoint, *args, **kwargs)
         self.divergence.raise_if_diverged()
@@ -285,6 +348,8 @@ class MTDNNTrainer(Trainer):
         return lengths
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if isinstance(inputs.get("labels"), Mapping):  # a task group's batch: one encoder pass, every head's loss
+            return self._group_loss(model, inputs, return_outputs)
         teacher_logits = inputs.pop("teacher_logits", None)
         outputs = model(**inputs)
         loss = outputs["loss"] if isinstance(outputs, Mapping) else outputs[0]
@@ -304,10 +369,36 @@ class MTDNNTrainer(Trainer):
             record[1] += 1
         return (loss, outputs) if return_outputs else loss
 
+    def _group_loss(self, model, inputs, return_outputs: bool):
+        """
+        `compute_loss` of a task group's batch (see `mtdnn.training.task_groups.group_loss`): the sum of its heads'
+        losses from one encoder pass, plus SMART's terms summed over the heads; logged per head and for the group.
+        """
+        if "teacher_logits" in inputs:
+            raise ValueError(
+                f"Task group '{inputs['task_name']}': MT-DNN-KD soft targets are per task; train the group on its "
+                "labels (leave it out of --soft_targets)."
+            )
+        tasks = self.accelerator.unwrap_model(model).config.tasks
+        loss, outputs, head_losses, model_inputs = group_loss(model, inputs, tasks)
+        if model.training and (self.args.adv_train or self.proximal_model is not None):
+            loss = loss + smart_terms(self, model, model_inputs, outputs)
+        if model.training:
+            self.divergence.check(loss, inputs["task_name"])
+            for name, value in [(inputs["task_name"], loss), *head_losses.items()]:
+                record = self._task_losses.setdefault(name, [0.0, 0])
+                record[0] = record[0] + value.detach().float()
+                record[1] += 1
+        return (loss, outputs) if return_outputs else loss
+
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         self.divergence.raise_if_diverged()
         if "loss" in logs:
-            names = sorted(self.train_dataset) if isinstance(self.train_dataset, Mapping) else []
+            names = []
+            if isinstance(self.train_dataset, Mapping):  # each task, each task group and each of its heads
+                for name, dataset in self.train_dataset.items():
+                    names += [name, *group_heads(dataset)]
+                names = sorted(names)
             records = [self._task_losses.get(name, [0.0, 0]) for name in names]
             totals = torch.tensor([[float(total), count] for total, count in records], dtype=torch.float64)
             totals = totals.reshape(-1, 2)
@@ -354,7 +445,9 @@ class MTDNNTrainer(Trainer):
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         """
         `Trainer.save_model` (model, tokenizer, training arguments) written to a staging folder beside `output_dir`
-        and moved in only once every file is there: a failed save leaves what `output_dir` held before unchanged.
+        that takes its place as a whole once every file is there (see `modeling_mtdnn.saving.atomic_directory`): a
+        failed or killed save leaves what `output_dir` held before unchanged, and what the folder holds besides the
+        model (results, logs, `checkpoint-N` folders) stays in it.
         """
         output_dir = output_dir if output_dir is not None else self.args.output_dir
         self.divergence.raise_if_diverged()
@@ -368,6 +461,38 @@ class MTDNNTrainer(Trainer):
             return super().save_model(output_dir, _internal_call)
         with atomic_directory(output_dir) as staging:
             super().save_model(str(staging), _internal_call)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        """
+        `Trainer._save_checkpoint` with the deletion of older checkpoints (`--save_total_limit`) held back until the
+        new checkpoint is complete. The Trainer deletes them at the end of `_save_checkpoint`, before the `on_save`
+        callbacks write the Bregman proximal copy and then the task sampler's state (the file that marks a checkpoint
+        complete), so a kill in between left no checkpoint to resume from. `TaskSamplerCallback.on_save`, the last of
+        those writers, calls [`~MTDNNTrainer._rotate_completed_checkpoints`] once both are written.
+        """
+        self._rotate_completed_checkpoints()  # one still pending (no TaskSamplerCallback ran): it is complete
+        limit = self.args.save_total_limit
+        self.args.save_total_limit = None  # the Trainer's own rotation finds nothing to do
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self.args.save_total_limit = limit
+        self._rotation_pending = self._get_output_dir(trial=trial)
+
+    def _rotate_completed_checkpoints(self) -> None:
+        """
+        Deletes the checkpoints beyond `--save_total_limit` (keeping the newest and the best, as the Trainer does)
+        once the checkpoint `_save_checkpoint` wrote last is complete; a no-op when no rotation is pending.
+        """
+        run_dir, self._rotation_pending = getattr(self, "_rotation_pending", None), None
+        if run_dir is None or not self.args.should_save:
+            return
+        rotate_checkpoints(
+            output_dir=run_dir,
+            save_total_limit=self.args.save_total_limit,
+            best_model_checkpoint=self.state.best_model_checkpoint,
+            use_mtime=True,
+        )
 
     def create_model_card(self, model_name: str | None = None, **kwargs) -> None:
         """Writes this model's MT-DNN card (not the Trainer's generic one) into `output_dir`, as `push_to_hub` asks."""

@@ -38,6 +38,7 @@ from .saving import (
     HEAD_WEIGHTS_FILE,
     atomic_directory,
     check_local_path,
+    fingerprint_weights,
     public_name,
     read_json,
     read_safetensors,
@@ -185,8 +186,6 @@ class TaskHeadHubMixin:
         (`fingerprint`: a head trained with the encoder fits those weights, not the pretrained ones they started
         from) and the pretrained encoder they came from (`base_fingerprint`, Hub id, hint).
         """
-        from .modeling_mtdnn import fingerprint_weights
-
         return {
             "hub_id": self.config.encoder_name_or_path,
             "revision": self.config.encoder_revision,

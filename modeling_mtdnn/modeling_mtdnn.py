@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -37,7 +36,14 @@ from .heads import build_head, pool_sentence, stack_san_heads, stacked_san_forwa
 from .hub_mixin import TaskHeadHubMixin
 from .outputs import MTDNNMixedOutput, MTDNNMultiTaskOutput, MTDNNOutput
 from .pipeline_mtdnn import MTDNNPipeline  # noqa: F401  (ships with checkpoints for `custom_pipelines`)
-from .saving import atomic_directory, check_local_path, is_local_path, public_name, saved_name
+from .saving import (
+    atomic_directory,
+    check_local_path,
+    fingerprint_weights,
+    is_local_path,
+    public_name,
+    saved_name,
+)
 from .task_types import compute_task_loss, task_type_of
 
 __all__ = ["MTDNNForMultiTask", "MTDNNPreTrainedModel", "fingerprint_weights"]
@@ -47,24 +53,6 @@ logger = logging.get_logger(__name__)
 _HEADS_PREFIX = "heads."
 # The entry-point group through which an installed package supplies the model card writer (mt-dnn's `model_cards`).
 MODEL_CARD_ENTRY_POINT = "mtdnn.model_card_writer"
-
-
-def fingerprint_weights(state_dict: dict[str, torch.Tensor], skip: Sequence[str] = ()) -> str:
-    """
-    A SHA-256 of a model's weights (names, shapes and values rounded to bfloat16, so that an fp32 and a bf16 load of
-    the same checkpoint agree), as `"sha256:<hex>"`: the same for the same weights wherever they were loaded from.
-    """
-    digest = hashlib.sha256()
-    skipped = set(skip)
-    for name in sorted(state_dict):
-        if name in skipped:
-            continue
-        tensor = state_dict[name].detach()
-        if tensor.is_floating_point():
-            tensor = tensor.to(torch.bfloat16).view(torch.int16)
-        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
-        digest.update(tensor.cpu().contiguous().numpy().tobytes())
-    return f"sha256:{digest.hexdigest()}"
 
 
 def _local_encoder_hint(folder: str) -> str | None:

@@ -18,17 +18,19 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
+import hashlib
 import json
 import os
 import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers.utils import logging
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "HEAD_WEIGHTS_FILE",
     "atomic_directory",
     "check_local_path",
+    "fingerprint_weights",
     "is_local_path",
     "public_name",
     "read_json",
@@ -315,6 +318,24 @@ def read_safetensors(path: str | os.PathLike, what: str) -> dict[str, Any]:
             f"{what}: {str(path)!r} cannot be read ({error}); the file is truncated or corrupt. Save or download it "
             "again."
         ) from None
+
+
+def fingerprint_weights(state_dict: dict[str, torch.Tensor], skip: Sequence[str] = ()) -> str:
+    """
+    A SHA-256 of a model's weights (names, shapes and values rounded to bfloat16, so that an fp32 and a bf16 load of
+    the same checkpoint agree), as `"sha256:<hex>"`: the same for the same weights wherever they were loaded from.
+    """
+    digest = hashlib.sha256()
+    skipped = set(skip)
+    for name in sorted(state_dict):
+        if name in skipped:
+            continue
+        tensor = state_dict[name].detach()
+        if tensor.is_floating_point():
+            tensor = tensor.to(torch.bfloat16).view(torch.int16)
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
+        digest.update(tensor.cpu().contiguous().numpy().tobytes())
+    return f"sha256:{digest.hexdigest()}"
 
 
 def _looks_local(text: str) -> bool:

@@ -94,14 +94,14 @@ SETTINGS = {
 }
 
 
-def stock_syncs_per_step(tokenizer, data) -> dict[str, float]:  # noqa: F811
+def stock_syncs_per_step(tokenizer, data, output_dir) -> dict[str, float]:  # noqa: F811
     """The stock Trainer with `BertForSequenceClassification` on the same CoLA batches."""
     rows = data[1]["cola"].remove_columns(["task_name"])
 
     def train(steps):
         torch.manual_seed(0)
         encoder = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)  # fmt: skip
-        args = TrainingArguments(output_dir="unused", max_steps=steps, **SETTINGS)
+        args = TrainingArguments(output_dir=str(output_dir), max_steps=steps, **SETTINGS)  # never the checkout
         collator = DataCollatorWithPadding(tokenizer)
         Trainer(model=BertForSequenceClassification(encoder), args=args, train_dataset=rows, data_collator=collator).train()  # fmt: skip
 
@@ -122,7 +122,7 @@ def test_a_training_step_syncs_no_more_than_the_stock_trainers(tokenizer, tmp_pa
     data = tiny_data(tokenizer)
     specs, train_sets, evaluation, eval_specs = data
     picked = ({name: specs[name] for name in tasks}, {name: train_sets[name] for name in tasks}, None, {})
-    stock = stock_syncs_per_step(tokenizer, data)
+    stock = stock_syncs_per_step(tokenizer, data, tmp_path / "stock")
 
     def train(steps, check):
         settings = SETTINGS | {"max_steps": steps, "finite_loss_check": check} | overrides

@@ -23,13 +23,25 @@ from __future__ import annotations
 from modeling_mtdnn import MTDNNForMultiTask
 
 from .card_data import MTDNNModelCardData
-from .generate import PLOT_FILE, TEMPLATE_PATH, generate_model_card, plot_scores, write_model_card
+from .generate import (
+    AFFINITY_PLOT_FILE,
+    PLOT_FILE,
+    TEMPLATE_PATH,
+    affinity_reading,
+    generate_model_card,
+    plot_affinity,
+    plot_scores,
+    write_model_card,
+)
 
 __all__ = [
+    "AFFINITY_PLOT_FILE",
     "PLOT_FILE",
     "TEMPLATE_PATH",
     "MTDNNModelCardData",
+    "affinity_reading",
     "generate_model_card",
+    "plot_affinity",
     "plot_scores",
     "write_model_card",
 ]

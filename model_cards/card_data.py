@@ -60,6 +60,10 @@ class MTDNNModelCardData:
             data folder, ...
         hyperparameters (`dict[str, Any]`):
             The training arguments worth reporting (optimizer, learning rate, batch size, epochs, sampling, ...).
+        task_affinity (`dict[str, Any]`, *optional*):
+            The task affinity measured during training (`--task_affinity_steps`): `{"method", "tasks", "matrix",
+            "measurements", "every_steps", "probe_rows"}`, `matrix[i][j]` how a step on task `i` changes task `j`'s
+            loss (see `mtdnn.training.task_affinity`).
 
     Example:
 
@@ -81,6 +85,7 @@ class MTDNNModelCardData:
     training_data: dict[str, int] = field(default_factory=dict)
     data_settings: dict[str, Any] = field(default_factory=dict)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    task_affinity: dict[str, Any] | None = None
 
     def evaluation_keys(self) -> list[str]:
         """The evaluated sets (`rte`, `mnli`, `mnli_mm`), in the order of `eval_results`."""

@@ -36,10 +36,20 @@ from modeling_mtdnn.task_types import task_type_of
 
 from .card_data import MTDNNModelCardData
 
-__all__ = ["PLOT_FILE", "TEMPLATE_PATH", "generate_model_card", "plot_scores", "write_model_card"]
+__all__ = [
+    "AFFINITY_PLOT_FILE",
+    "PLOT_FILE",
+    "TEMPLATE_PATH",
+    "affinity_reading",
+    "generate_model_card",
+    "plot_affinity",
+    "plot_scores",
+    "write_model_card",
+]
 
 TEMPLATE_PATH = Path(__file__).resolve().parent / "template.md"
 PLOT_FILE = "dev_scores.png"
+AFFINITY_PLOT_FILE = "task_affinity.png"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -227,6 +237,7 @@ def generate_model_card(
     card_data: MTDNNModelCardData | None = None,
     plot_file: str | None = None,
     name: str | None = None,
+    affinity_plot_file: str | None = None,
 ) -> ModelCard:
     """
     Renders the model card of `model` from `template.md`: YAML metadata (with a `model-index` of the dev results),
@@ -240,6 +251,8 @@ def generate_model_card(
         plot_file (`str`, *optional*): a picture beside the card to link from it.
         name (`str`, *optional*): the folder the card goes to, whose name is the title when neither the card data's
             `model_name` nor its `model_id` (the Hub repo) gives one.
+        affinity_plot_file (`str`, *optional*): the task affinity heatmap beside the card to show (see
+            [`plot_affinity`]).
     """
     card_data = card_data or getattr(model, "model_card_data", None) or MTDNNModelCardData()
     base_model = _base_model(model)
@@ -269,6 +282,9 @@ def generate_model_card(
         training_data=card_data.training_data,
         data_settings=card_data.data_settings,
         hyperparameters=card_data.hyperparameters,
+        task_affinity=card_data.task_affinity,
+        affinity_reading=affinity_reading(card_data.task_affinity),
+        affinity_plot_file=affinity_plot_file,
         versions=versions,
     )
     card.data = metadata  # the card re-reads its header with huggingface_hub's grouping; keep one result per task
@@ -306,6 +322,60 @@ def plot_scores(card_data: MTDNNModelCardData, path: str | os.PathLike) -> bool:
     return True
 
 
+def affinity_reading(entry: dict[str, Any] | None) -> list[str]:
+    """
+    The card's reading of a task affinity matrix (`MTDNNModelCardData.task_affinity`): for each task, the other task
+    whose steps lowered its loss most, or that none did. Empty without a matrix or with fewer than two tasks.
+    """
+    if not entry or not entry.get("matrix") or len(entry["tasks"]) < 2:
+        return []
+    tasks, matrix = entry["tasks"], entry["matrix"]
+    lines = []
+    for j, target in enumerate(tasks):
+        value, source = max((matrix[i][j], tasks[i]) for i in range(len(tasks)) if i != j)
+        if value > 0:
+            lines.append(f"{target} is helped most by steps on {source} ({value:+.3f})")
+        else:
+            lines.append(f"{target} is helped by no other task (best: {source}, {value:+.3f})")
+    return lines
+
+
+def plot_affinity(entry: dict[str, Any] | None, path: str | os.PathLike) -> bool:
+    """
+    Writes a heatmap (PNG) of a task affinity matrix (`MTDNNModelCardData.task_affinity`: row `i`, column `j`, how a
+    step on task `i` changes task `j`'s loss); `False` without a matrix or without matplotlib.
+    """
+    if not entry or not entry.get("matrix"):
+        return False
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    tasks, matrix = entry["tasks"], entry["matrix"]
+    size = max(3.5, 0.8 * len(tasks) + 2.0)
+    figure, axis = plt.subplots(figsize=(size + 1.0, size), dpi=110)
+    limit = max((abs(value) for row in matrix for value in row if math.isfinite(value)), default=1.0) or 1.0
+    image = axis.imshow(matrix, cmap="RdBu", vmin=-limit, vmax=limit)
+    axis.set_xticks(range(len(tasks)), labels=tasks, rotation=45, ha="right")
+    axis.set_yticks(range(len(tasks)), labels=tasks)
+    axis.set_xlabel("task whose probe loss changes (j)")
+    axis.set_ylabel("task stepped on (i)")
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            axis.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
+    figure.colorbar(image, ax=axis, shrink=0.8)
+    axis.set_title(f"Task affinity ({entry.get('method', '')}, mean of {entry.get('measurements', '?')})", fontsize=9)
+    figure.tight_layout()
+    temporary = Path(f"{path}.tmp.png")
+    figure.savefig(temporary)
+    plt.close(figure)
+    os.replace(temporary, path)
+    return True
+
+
 def write_model_card(
     model: MTDNNForMultiTask,
     folder: str | os.PathLike,
@@ -314,7 +384,8 @@ def write_model_card(
     name: str | None = None,
 ) -> Path:
     """
-    Writes `README.md` (and `dev_scores.png` when there are dev scores) into `folder`; returns the card's path.
+    Writes `README.md` (and `dev_scores.png` when there are dev scores, `task_affinity.png` when the task affinity
+    was measured) into `folder`; returns the card's path.
     `model_id` (the Hub repo the folder goes to) overrides the card data's for the title and the usage snippets;
     `name` is the title otherwise (the folder's own name by default, for a save through a staging folder the
     target's).
@@ -324,7 +395,10 @@ def write_model_card(
     if model_id is not None:
         card_data = dataclasses.replace(card_data, model_id=model_id)
     plot = PLOT_FILE if plot_scores(card_data, folder / PLOT_FILE) else None
-    card = generate_model_card(model, card_data, plot_file=plot, name=name or saved_name(folder))
+    affinity = AFFINITY_PLOT_FILE if plot_affinity(card_data.task_affinity, folder / AFFINITY_PLOT_FILE) else None
+    card = generate_model_card(
+        model, card_data, plot_file=plot, name=name or saved_name(folder), affinity_plot_file=affinity
+    )
     temporary = folder / "README.md.tmp"
     card.save(temporary)
     os.replace(temporary, folder / "README.md")

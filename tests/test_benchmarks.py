@@ -60,6 +60,10 @@ ROOT = Path(__file__).resolve().parents[1]
             },
         ),
         ("bench_memory.py", {"training_peak_rss_mib", "inference_peak_rss_mib", "heads"}),
+        (
+            "bench_task_affinity.py",
+            {"off_s_per_step", "cosine_s_per_step", "lookahead_overhead", "cosine_s_per_measurement"},
+        ),
         ("bench_mixed_batches.py", {"ratio_to_pregrouped", "speedup_over_per_row", "max_abs_difference"}),
         ("profile_train.py", {"steps", "total_seconds", "own_time_share"}),
         (

@@ -26,6 +26,7 @@ from modeling_mtdnn import POOLING_MODES
 
 from .samplers import SAMPLING_STRATEGIES
 from .smart import ADV_NORMS
+from .task_affinity import AFFINITY_METHODS
 
 __all__ = ["FINITE_LOSS_CHECKS", "PAPER_RECIPE", "DataArguments", "MTDNNTrainingArguments", "ModelArguments"]
 
@@ -288,6 +289,30 @@ class MTDNNTrainingArguments(TrainingArguments):
             "loss stops an MT-DNN run (--finite_loss_check), so the filter would only cost a sync per step."
         },
     )
+    task_affinity_steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "Measure task affinity every N optimizer steps (off when left out): how a step on each task "
+            "changes each other task's loss on probe rows held back from training; logged (affinity/<i>-><j>), kept "
+            "in checkpoints, and written as task_affinity.json and .png, which the model card shows."
+        },
+    )
+    task_affinity_probe_size: int = field(
+        default=8,
+        metadata={
+            "help": "With --task_affinity_steps: the rows of each task held back from training (drawn with --seed) "
+            "as its probe batch."
+        },
+    )
+    task_affinity_method: str = field(
+        default="cosine",
+        metadata={
+            "help": "With --task_affinity_steps: 'cosine' (of the tasks' gradients on the shared encoder: one "
+            "backward pass per task) or 'lookahead' (Fifty et al. 2021: 1 - L_j after an SGD step on task i over "
+            "L_j before; tasks squared forward passes more).",
+            "choices": list(AFFINITY_METHODS),
+        },
+    )
     overwrite_output_dir: bool = field(
         default=False,
         metadata={
@@ -329,6 +354,31 @@ class MTDNNTrainingArguments(TrainingArguments):
                 "train with SMART's adversarial regularizer, or leave the adv_* settings out."
             )
 
+    def _check_affinity_settings(self) -> None:
+        steps, size = self.task_affinity_steps, self.task_affinity_probe_size
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+            raise ValueError(
+                f"--task_affinity_steps must be a positive int (measure every N optimizer steps), got {steps!r}; "
+                "leave it out to train without measuring task affinity."
+            )
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"--task_affinity_probe_size must be a positive int (rows per task), got {size!r}.")
+        if self.task_affinity_method not in AFFINITY_METHODS:
+            raise ValueError(
+                f"--task_affinity_method must be one of {list(AFFINITY_METHODS)}, got {self.task_affinity_method!r}."
+            )
+        changed = [
+            name
+            for name, default in (("task_affinity_probe_size", 8), ("task_affinity_method", "cosine"))
+            if getattr(self, name) != default
+        ]
+        if changed and steps is None:
+            raise ValueError(
+                f"--{changed[0]} {getattr(self, changed[0])!r} was given without --task_affinity_steps; pass "
+                "--task_affinity_steps N to measure task affinity every N steps, or leave the task_affinity_* "
+                "settings out."
+            )
+
     def __post_init__(self):
         if self.sampling_strategy not in SAMPLING_STRATEGIES:
             raise ValueError(
@@ -349,6 +399,7 @@ class MTDNNTrainingArguments(TrainingArguments):
                 f"--finite_loss_check must be one of {list(FINITE_LOSS_CHECKS)}, got {self.finite_loss_check!r}."
             )
         self._check_smart_settings()
+        self._check_affinity_settings()
         self._check_number("kd_weight", "in [0, 1] (the soft loss's share)", lambda v: 0 <= v <= 1)
         self._check_number("kd_temperature", "a finite number > 0", lambda v: v > 0)
         if self.head_learning_rate is not None:

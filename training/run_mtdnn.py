@@ -50,6 +50,7 @@ from mtdnn.training.arguments import DataArguments, ModelArguments, MTDNNTrainin
 from mtdnn.training.collator import MultiTaskDataCollator  # noqa: E402
 from mtdnn.training.distill import MANIFEST_SUFFIX, attach_soft_targets  # noqa: E402
 from mtdnn.training.metrics import METRIC_NAMES  # noqa: E402
+from mtdnn.training.task_affinity import AFFINITY_FILE  # noqa: E402
 from mtdnn.training.task_files import FILE_BUILDERS, TaskDataSpec, load_task_specs  # noqa: E402
 from mtdnn.training.task_groups import group_heads  # noqa: E402
 from mtdnn.training.task_sets import build_task_sets  # noqa: E402
@@ -230,9 +231,10 @@ def check_output_dir(training_args: MTDNNTrainingArguments, keep: tuple[str | No
     With `--overwrite_output_dir`, what an earlier run wrote there and this run would not replace is removed, so that
     none of it is resumed (`--resume_from_checkpoint true` takes the last `checkpoint-N`) or merged into this run's
     outputs: its `checkpoint-N` folders and what killed saves left of them (`.checkpoint-N.saving-*`), its results
-    files and `trainer_state.json`, the prediction files of `predictions/` and `glue_submission/`, and its task
-    adapters (`adapters/<task>/`). A warning names what went. Nothing else is removed: the model's files stay until
-    this run's save replaces them (the folder may be this run's `--init_from`), and so do files the run does not write.
+    files, `trainer_state.json` and `task_affinity.json`, the prediction files of `predictions/` and
+    `glue_submission/`, and its task adapters (`adapters/<task>/`). A warning names what went. Nothing else is
+    removed: the model's files stay until this run's save replaces them (the folder may be this run's `--init_from`),
+    and so do files the run does not write.
     Never removed either: a folder holding one of the paths in `keep` (what the run reads from: `--init_from`,
     `--model_name_or_path`, `--tokenizer_name`), and the checkpoints under `--resume_from_checkpoint`.
     """
@@ -252,7 +254,7 @@ def check_output_dir(training_args: MTDNNTrainingArguments, keep: tuple[str | No
         earlier = [
             path
             for path in sorted(folder.iterdir())
-            if (path.is_file() and path.name in (*RESULT_FILES, "trainer_state.json"))
+            if (path.is_file() and path.name in (*RESULT_FILES, "trainer_state.json", AFFINITY_FILE))
             or (path.is_dir() and not path.is_symlink() and killed.fullmatch(path.name))
             or (path.is_dir() and not path.is_symlink() and not resuming and _CHECKPOINT.fullmatch(path.name))
         ]
@@ -471,6 +473,11 @@ def _run(argv: list[str] | None) -> dict[str, float]:
         processing_class=tokenizer,
         callbacks=[_StartMessage(train_sets)] if train_sets else None,
     )
+    if trainer.affinity_probes:  # --task_affinity_steps held each task's probe rows back: say and count the rest
+        train_sets = dict(trainer.train_dataset)
+        for callback in trainer.callback_handler.callbacks:
+            if isinstance(callback, _StartMessage):
+                callback.train_sets = train_sets
 
     results: dict[str, float] = {}
     if training_args.do_train:

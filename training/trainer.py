@@ -41,6 +41,7 @@ from .divergence import DivergenceGuard, TrainingDivergedError
 from .metrics import average_score, score_task
 from .samplers import MultiTaskBatchSampler
 from .smart import BregmanProximalCallback, smart_terms
+from .task_affinity import TaskAffinityCallback, hold_out_probes
 from .task_groups import group_heads, group_loss
 from .task_sets import EvalSpec
 
@@ -177,7 +178,9 @@ class MTDNNTrainer(Trainer):
     `eval_<key>_<metric>`, `eval_<key>_loss` and `eval_average` (the GLUE-style mean of the tasks' scores, usable as
     `metric_for_best_model="average"`) from `evaluate`, where a group's heads are tasks of their own. The model card
     written with every save (see `model_cards`) records the tasks' training sizes, the hyperparameters and the dev
-    scores.
+    scores. With `args.task_affinity_steps`, each task's `task_affinity_probe_size` probe rows are held back from
+    `train_dataset` when the trainer is built, and the task affinity measured on them (see
+    `mtdnn.training.task_affinity`) is logged as `affinity/<i>-><j>`, checkpointed, and written to `output_dir`.
     """
 
     def __init__(
@@ -205,10 +208,30 @@ class MTDNNTrainer(Trainer):
         self.proximal_model = None
         if self.args.bregman_weight > 0:
             self.add_callback(BregmanProximalCallback(self))
+        # Task affinity (--task_affinity_steps): each task's probe rows are held back here, before any loader is
+        # built, so the sampler never sees them; its state goes into checkpoints before the sampler's.
+        self.affinity_probes: dict | None = None
+        self.task_affinity: TaskAffinityCallback | None = None
+        if getattr(self.args, "task_affinity_steps", None):
+            self._hold_out_affinity_probes()
         self.add_callback(TaskSamplerCallback(self))
         self.add_callback(ModelCardCallback(self))
         if self.pop_callback(ProgressCallback) is not None:  # the same bars, evaluation's named by task
             self.add_callback(TaskProgressCallback)
+
+    def _hold_out_affinity_probes(self) -> None:
+        """Splits each task's probe rows off the training data and adds the callback that measures affinity on them."""
+        if not isinstance(self.train_dataset, Mapping) or len(self.train_dataset) < 2:
+            tasks = list(self.train_dataset) if isinstance(self.train_dataset, Mapping) else []
+            raise ValueError(
+                f"--task_affinity_steps measures how tasks affect each other: it needs at least two training tasks, "
+                f"got {tasks}."
+            )
+        self.train_dataset, self.affinity_probes = hold_out_probes(
+            self.train_dataset, self.args.task_affinity_probe_size, self.args.seed
+        )
+        self.task_affinity = TaskAffinityCallback(self)
+        self.add_callback(self.task_affinity)
 
     # ------------------------------------------------------------------------------------------------ training
     def get_train_dataloader(self) -> DataLoader:
@@ -408,6 +431,8 @@ class MTDNNTrainer(Trainer):
                 if count:
                     logs[f"loss_{name}"] = round(total / count, 4)
             self._task_losses = {}
+            if self.task_affinity is not None:  # the running matrix, the same on every rank
+                logs.update(self.task_affinity.log_entries())
             if self.args.adv_train:
                 skipped = torch.tensor([float(self._adv_skipped)], dtype=torch.float64)  # a sync per log, not step
                 if self.args.world_size > 1:

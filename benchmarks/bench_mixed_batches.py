@@ -58,6 +58,7 @@ from transformers import AutoTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_inference import SENTENCES  # noqa: E402
 from benchmark_args import (  # noqa: E402
     benchmark_parser,
     device_figures,
@@ -78,16 +79,6 @@ TASKS = {
     "squad": {"task_type": "span_extraction"},
 }
 ADAPTER_TASK = "stsb"
-SENTENCES = [
-    "The film is a gripping, funny and humane portrait of a family.",
-    "A man is playing a guitar on the stage while people listen.",
-    "The committee did not approve the proposal before the deadline.",
-    "She reads the newspaper every morning with a cup of coffee.",
-    "Nobody expected the small team to win the championship.",
-    "The results were published in a peer-reviewed journal last year.",
-    "It rained all day, so the match was moved to Sunday.",
-    "The new library opens to the public next month.",
-]
 ENTITY_SENTENCES = [
     "Angela Merkel met Emmanuel Macron in Paris on Tuesday.",
     "Microsoft opened a new office in Nairobi last spring.",

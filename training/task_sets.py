@@ -211,10 +211,14 @@ def build_task_sets(
                 raw, prepared = prepare(split, with_labels=False, max_samples=max_predict_samples)
                 # Each row's id (GLUE's idx, SQuAD's and CoNLL's id), or its index; span tasks hold windows.
                 rows = len(raw) if spec.kind.input_kind == "spans" else len(prepared)
-                column = next((c for c in ("idx", "id") if c in raw.column_names), None)
-                indices = list(raw[column][:rows]) if column else list(range(rows))
-                sets.test_sets[key] = (spec, prepared, indices)
+                sets.test_sets[key] = (spec, prepared, _row_ids(raw, rows))
     return sets
+
+
+def _row_ids(raw: datasets.Dataset, rows: int) -> list[Any]:
+    """The ids of the first `rows` rows of a split: GLUE's `idx`, SQuAD's and CoNLL's `id`, else the row index."""
+    column = next((c for c in ("idx", "id") if c in raw.column_names), None)
+    return list(raw[column][:rows]) if column else list(range(rows))
 
 
 def _build_group(
@@ -259,7 +263,6 @@ def _build_group(
         if "test" not in first.splits:
             raise ValueError(f"Task group '{group}' has no test split in its task file; drop --do_predict or it.")
         raw, prepared = prepare(first.splits["test"], with_labels=False, max_samples=max_predict_samples)
-        column = next((c for c in ("idx", "id") if c in raw.column_names), None)
-        indices = list(raw[column][: len(prepared)]) if column else list(range(len(prepared)))
+        indices = _row_ids(raw, len(prepared))
         for spec in heads:
             sets.test_sets[spec.name] = (spec, head_rows(prepared, spec), indices)

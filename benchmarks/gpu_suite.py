@@ -24,7 +24,9 @@ Sections (`--sections`, any subset; the runs' logs are in `<output_dir>/logs`):
   QNLI: ranking, CoNLL-2003: token classification, SQuAD: span extraction), a few steps on capped rows, evaluated
   and saved; the checkpoint reloaded with `MTDNNForMultiTask.from_pretrained` gives the trained model's logits
   again; one pass over all heads (`task_name=None`) gives each head's own logits; the `mtdnn` pipeline answers each
-  kind of task; then a LoRA adapter run (`--lora_r 8`, saved and reloaded alike) and a SMART run (`--adv_train`).
+  kind of task; then a LoRA adapter run (`--lora_r 8`, saved and reloaded alike), a SMART run (`--adv_train`) and
+  task affinity runs (`--task_affinity_steps`, cosine and lookahead, RTE, STS-B and QNLI): every measurement finite,
+  the cosine's diagonal 1.
 - `throughput`: `bench_train.py`'s arms (MTDNNTrainer against the stock Trainer on the same batches) for a
   BERT-base-sized encoder with random weights (built from `BertConfig()` with `--model`'s tokenizer: no file needed)
   and for `--model`, at batch 32 and at the largest batch that fits (doubled from 32 until CUDA runs out of memory on
@@ -98,7 +100,7 @@ from benchmark_args import (  # noqa: E402
 __all__ = ["SECTIONS", "main", "probe_inputs", "probe_logits"]
 
 SECTIONS = {
-    "tasks": "every task type through the CLI; reload, one pass, pipeline, LoRA, SMART",
+    "tasks": "every task type through the CLI; reload, one pass, pipeline, LoRA, SMART, task affinity",
     "throughput": "MTDNNTrainer against the stock Trainer, BERT-base size and --model, batch 32 and the largest",
     "inference": "one pass over 8 GLUE heads against 8 single-task models",
     "glue": "MT-DNN on the local GLUE rows against single-task runs",
@@ -347,7 +349,7 @@ class Suite:
 
     # ---------------------------------------------------------------------------------------------- sections
     def tasks(self) -> dict:
-        """Section `tasks`: every task type through the CLI, reload, one pass, pipeline, LoRA, SMART."""
+        """Section `tasks`: every task type through the CLI, reload, one pass, pipeline, LoRA, SMART, task affinity."""
         present = {"conll2003": self.conll_dir, "squad": self.squad_dir}
         tasks = [name for name in TASK_TYPES if present.get(name, self.glue_dir) is not None]
         data, out = self.data_folder(), self.out / "tasks"
@@ -438,12 +440,38 @@ class Suite:
                 "train_samples_per_second": metrics.get("train_samples_per_second"),
             }
 
+        def affinity() -> dict:
+            every, probe = ("2", "4") if self.quick else ("5", "16")
+            figures = {}
+            for method in ("cosine", "lookahead"):
+                folder = out / f"affinity-{method}"
+                flags = [*self.common_flags(folder), "--tasks", "rte,stsb,qnli", "--task_files", str(QNLI_TASK_FILE),
+                         "--task_affinity_steps", every, "--task_affinity_probe_size", probe,
+                         "--task_affinity_method", method, *caps]  # fmt: skip
+                metrics = self.run_mtdnn(f"tasks-affinity-{method}", flags)
+                summary = json.loads((folder / "task_affinity.json").read_text())
+                matrix = torch.tensor(summary["matrix"])
+                if summary["measurements"] != int(steps) // int(every) or not torch.isfinite(matrix).all():
+                    raise AssertionError(
+                        f"--task_affinity_method {method}: expected {int(steps) // int(every)} finite measurements, "
+                        f"got {summary['measurements']} with the matrix {summary['matrix']}."
+                    )
+                if method == "cosine" and (matrix.diagonal() - 1).abs().max() > 1e-3:
+                    raise AssertionError(f"The cosine affinity's diagonal is not 1: {matrix.diagonal().tolist()}.")
+                figures[method] = {
+                    "matrix": summary["matrix"],
+                    "seconds_per_measurement": summary["seconds_per_measurement"],
+                    "train_runtime": metrics.get("train_runtime"),
+                }
+            return figures
+
         for name, part in (
             ("all_types", train_all_types),
             ("one_pass", one_pass),
             ("pipeline", pipeline),
             ("lora", lora),
             ("smart", smart),
+            ("affinity", affinity),
         ):
             parts[name] = _attempt(part)
             print(f"  tasks/{name}: {parts[name]['status']} ({parts[name]['seconds']} s)", flush=True)

@@ -86,14 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
     arms = parse_subset(parser, "--arms", args.arms, ARMS)
     mnli_sizes, rte_rows = ([64], 32) if args.quick else (_sizes(parser, args.mnli_rows), args.rte_rows)
     results_dir, seeds = Path(args.results_dir), range(args.first_seed, 1 if args.quick else args.seeds)
-    common = [
-        "--model_name_or_path", args.model, "--pooling", "mean", "--max_seq_length", "128", "--recipe", "paper",
-        "--learning_rate", str(args.learning_rate), "--head_learning_rate", str(args.head_learning_rate),
-        "--per_device_train_batch_size", "8" if args.quick else "32", "--per_device_eval_batch_size", "64",
-        "--do_train", "--do_eval", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
-        "--train_sampling_strategy", "group_by_length", "--data_dir", args.data_dir,
-        "--max_eval_samples", "32" if args.quick else str(args.max_eval_samples), *cli_device_flags(args),
-    ]  # fmt: skip
+    common = transfer_flags(args)
     scores: dict[str, dict[str, list[float]]] = {}
     for seed in seeds:
         seed_flags = ["--seed", str(42 + seed)]
@@ -163,6 +156,22 @@ def main(argv: list[str] | None = None) -> dict:
             )
     print(json.dumps(figures))
     return figures
+
+
+def transfer_flags(args) -> list[str]:
+    """
+    The `run_mtdnn.py` flags of this script's runs (and `affinity_transfer.py`'s), from its parsed `args`: the
+    reproduction's recipe with `--learning_rate` and `--head_learning_rate`, mean pooling, 128 tokens, batch 32 (8 in
+    `--quick`), the local GLUE copy and the first `--max_eval_samples` dev rows (32 in `--quick`).
+    """
+    return [
+        "--model_name_or_path", args.model, "--pooling", "mean", "--max_seq_length", "128", "--recipe", "paper",
+        "--learning_rate", str(args.learning_rate), "--head_learning_rate", str(args.head_learning_rate),
+        "--per_device_train_batch_size", "8" if args.quick else "32", "--per_device_eval_batch_size", "64",
+        "--do_train", "--do_eval", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
+        "--train_sampling_strategy", "group_by_length", "--data_dir", args.data_dir,
+        "--max_eval_samples", "32" if args.quick else str(args.max_eval_samples), *cli_device_flags(args),
+    ]  # fmt: skip
 
 
 def _sizes(parser, value: str) -> list[int]:

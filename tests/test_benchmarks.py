@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -100,6 +101,10 @@ ROOT = Path(__file__).resolve().parents[1]
         ),
         ("san_diagnosis.py", {"rte_san_mean", "rte_linear_mean", "rte_head_lr_10x_mean", "rte_one_step_mean"}),
         (
+            "affinity_transfer.py",
+            {"gains", "affinity_cosine", "spearman_cosine", "spearman_lookahead_loss", "disagree_cosine"},
+        ),
+        (
             "reproduce_paper.py",
             {
                 "examples_per_seed_per_arm",
@@ -140,6 +145,7 @@ def test_benchmark_quick_mode_prints_its_figures(script, keys, tmp_path):
             "bench_task_groups.py",
             "mnli_transfer.py",
             "finetune_budget.py",
+            "affinity_transfer.py",
         )
         else []
     )
@@ -192,7 +198,10 @@ def test_gpu_suite_quick_mode_passes_or_skips_each_section_with_a_reason(tmp_pat
         assert report["skipped"] == ["fsdp"] and "GPU process groups" in report["sections"]["fsdp"]["reason"]
     tasks = report["sections"]["tasks"]
     assert set(tasks["task_types"]) == {"rte", "stsb", "qnli", "conll2003", "squad"}
-    assert all(tasks[part]["status"] == "passed" for part in ("all_types", "one_pass", "pipeline", "lora", "smart"))
+    assert all(
+        tasks[part]["status"] == "passed"
+        for part in ("all_types", "one_pass", "pipeline", "lora", "smart", "affinity")
+    )
     assert tasks["all_types"]["reload_max_abs_diff"] <= tasks["all_types"]["reload_tolerance"]
     throughput = report["sections"]["throughput"]
     for encoder in ("bert_base_random", "model"):
@@ -429,3 +438,66 @@ def test_a_stage_is_trained_again_only_when_its_checkpoint_is_gone_and_still_nee
     path.unlink()
     bench.run_stage(path, flags, needed=False)
     assert len(runs) == 3 and path.is_file() and not stage.is_dir()  # trained for its figures, checkpoint dropped
+
+
+def _transfer_results(tasks, gains, losses=None, seeds=2, noise=None):
+    """Alone and pair results in which task j scores 0.5 alone and 0.5 + gains[(i, j)] beside i (seed s adds noise)."""
+    noise = noise or (lambda pair, seed: 0.0)
+    alone = {j: [{f"eval_{j}_accuracy": 0.5, f"eval_{j}_loss": 1.0} for _ in range(seeds)] for j in tasks}
+    pairs = {}
+    for a, b in itertools.combinations(tasks, 2):
+        pairs[(a, b)] = [
+            {
+                **{f"eval_{j}_accuracy": 0.5 + gains[(i, j)] + noise((i, j), seed) for i, j in ((a, b), (b, a))},
+                **{f"eval_{j}_loss": 1.0 - (losses or gains)[(i, j)] for i, j in ((a, b), (b, a))},
+            }
+            for seed in range(seeds)
+        ]
+    return alone, pairs
+
+
+def test_affinity_transfer_correlates_each_ordered_pairs_gain_with_its_predicted_affinity():
+    bench = _benchmark_module("affinity_transfer")
+    tasks = ["rte", "mnli", "qnli"]
+    ordered = [(i, j) for j in tasks for i in tasks if i != j]
+    gains = {pair: 0.01 * k for k, pair in enumerate(ordered)}  # mnli->rte lowest ... mnli->qnli highest
+    alone, pairs = _transfer_results(tasks, gains)
+    agreeing = {pair: 10.0 * gain - 3 for pair, gain in gains.items()}  # same order, other scale
+    reversed_ = {pair: -gain for pair, gain in gains.items()}
+    figures = bench.transfer_figures(tasks, alone, pairs, {"cosine": agreeing, "lookahead": reversed_})
+
+    assert figures["gains"]["mnli->rte"] == {"mean": 0.0, "sd": 0.0, "seeds": [0.0, 0.0]}
+    assert figures["gains"]["rte->mnli"]["mean"] == pytest.approx(0.02)
+    assert figures["gains"]["mnli->qnli"]["mean"] == pytest.approx(0.05)
+    assert figures["loss_gains"]["mnli->qnli"]["mean"] == pytest.approx(0.05)  # 1.0 alone, 0.95 beside mnli
+    assert figures["spearman_cosine"] == 1.0 and figures["spearman_cosine_loss"] == 1.0
+    assert figures["spearman_lookahead"] == -1.0 and figures["spearman_cosine_within_target"] == 1.0
+    assert figures["affinity_cosine"]["mnli->qnli"] == pytest.approx(10 * 0.05 - 3)
+    assert figures["alone"]["rte"]["mean"] == 0.5
+    # identical seeds rank the gains identically: the ceiling is 1
+    assert figures["seed_to_seed_spearman"] == 1.0 and figures["mean_of_seeds_reliability"] == 1.0
+    # reversed: the lowest gain has the highest affinity, and the two ends disagree the most
+    worst = figures["disagree_lookahead"][0]
+    assert worst["pair"] in ("mnli->rte", "mnli->qnli") and abs(worst["affinity_rank"] - worst["gain_rank"]) == 5
+    assert [d["pair"] for d in figures["disagree_cosine"]] and all(
+        d["affinity_rank"] == d["gain_rank"] for d in figures["disagree_cosine"]
+    )
+
+
+def test_affinity_transfer_measures_how_well_seeds_agree_and_leaves_ranking_tasks_out_of_the_loss_gain():
+    bench = _benchmark_module("affinity_transfer")
+    tasks = ["rte", "mnli", "qnli"]
+    ordered = [(i, j) for j in tasks for i in tasks if i != j]
+    gains = {pair: 0.0 for pair in ordered}
+    # seed 0 ranks the pairs one way, seed 1 the opposite way: the gains carry no reproducible order
+    order = {pair: k for k, pair in enumerate(ordered)}
+    alone, pairs = _transfer_results(tasks, gains, noise=lambda pair, seed: 0.01 * order[pair] * (1 - 2 * seed))
+    for results in [alone["qnli"], *pairs.values()]:  # as a ranking task reports it: no dev loss
+        for result in results:
+            result.pop("eval_qnli_loss", None)
+    figures = bench.transfer_figures(tasks, alone, pairs, {"cosine": {pair: order[pair] for pair in ordered}})
+    assert figures["seed_to_seed_spearman"] == -1.0
+    assert figures["mean_of_seeds_reliability"] == 0.0  # no reproducible order: nothing to predict
+    assert set(figures["loss_gains"]) == {"mnli->rte", "qnli->rte", "rte->mnli", "qnli->mnli"}
+    assert all(figures["gains"][f"{i}->{j}"]["mean"] == pytest.approx(0.0) for i, j in ordered)
+    assert figures["gains"]["rte->mnli"]["seeds"] == [pytest.approx(0.02), pytest.approx(-0.02)]

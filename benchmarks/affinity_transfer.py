@@ -15,6 +15,7 @@
 
     python benchmarks/affinity_transfer.py --data_dir ../shared/data/glue [--tasks mnli,rte,stsb,cola,sst2,qnli]
         [--rows 500] [--epochs 2] [--seeds 3] [--methods cosine,lookahead] [--every 10] [--probe_size 16]
+        [--predict_seeds 1]
         [--results_dir outputs/affinity_transfer]
 
 Every task trains on its first `--rows` training rows (QNLI as the paper's ranking task, on a question-grouped half
@@ -26,7 +27,8 @@ pooling, lr 1e-4, heads at 1e-3, batch 32, 128 tokens), and is scored on its dev
 - `pair`: each pair of tasks in one multi-task run (same rows of each, so the target task sees the same examples the
   same number of times as alone), once per seed; both tasks of the pair are scored.
 - `predict`: one multi-task run of all the tasks (seed 0) per affinity method, measuring the affinity every
-  `--every` steps on `--probe_size` held-back rows per task (`--task_affinity_steps`).
+  `--every` steps on `--probe_size` held-back rows per task (`--task_affinity_steps`); with `--predict_seeds N`, N
+  such runs per method, the first the prediction, the others a check of how much the affinity changes between runs.
 
 The gain of task j from task i is j's dev score in the pair run minus j's score alone, with the same seed, averaged
 over the seeds. Reported: the Spearman correlation between the gains of every ordered pair (i, j) and the predicted
@@ -63,6 +65,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=float, default=2.0, help="Epochs of every run.")
     parser.add_argument("--seeds", type=int, default=3, help="Seeds of the alone and pair runs.")
     parser.add_argument("--methods", default=",".join(METHODS), help="Comma-separated: cosine, lookahead.")
+    parser.add_argument(
+        "--predict_seeds",
+        type=int,
+        default=1,
+        help="Multi-task runs measuring the affinity, per method (seeds 0..N-1): the prediction is seed 0's, the "
+        "others say how much the affinity itself changes from run to run.",
+    )
     parser.add_argument("--every", type=int, default=10, help="--task_affinity_steps of the predicting runs.")
     parser.add_argument("--probe_size", type=int, default=16, help="--task_affinity_probe_size of those runs.")
     parser.add_argument("--max_eval_samples", type=int, default=1000, help="Dev rows scored per task (its first).")
@@ -92,21 +101,20 @@ def main(argv: list[str] | None = None) -> dict:
             inspect=inspect,
         )  # fmt: skip
 
-    affinity = {}
-    for method in methods:
+    def predict(method: str, seed: int) -> dict[tuple[str, str], float]:
         result = run(
-            f"predict/{method}",
+            f"predict/{method}-every{args.every}-probe{args.probe_size}-seed{seed}",
             tasks,
-            0,
+            seed,
             ("--task_affinity_steps", str(args.every), "--task_affinity_probe_size", str(args.probe_size),
              "--task_affinity_method", method),
             inspect=lambda output_dir: {"task_affinity": json.loads((output_dir / "task_affinity.json").read_text())},
         )  # fmt: skip
         summary = result["task_affinity"]
         order = summary["tasks"]
-        affinity[method] = {
-            (i, j): summary["matrix"][order.index(i)][order.index(j)] for i in tasks for j in tasks if i != j
-        }
+        return {(i, j): summary["matrix"][order.index(i)][order.index(j)] for i in tasks for j in tasks if i != j}
+
+    affinity = {method: predict(method, 0) for method in methods}
     alone: dict[str, list[dict]] = {task: [] for task in tasks}
     pairs: dict[tuple[str, str], list[dict]] = {pair: [] for pair in itertools.combinations(tasks, 2)}
     for seed in range(args.seeds):  # seed by seed, so that a run cut short leaves whole seeds
@@ -114,7 +122,8 @@ def main(argv: list[str] | None = None) -> dict:
             alone[task].append(run(f"alone/{task}/seed{seed}", [task], seed))
         for i, j in pairs:
             pairs[(i, j)].append(run(f"pair/{i}+{j}/seed{seed}", [i, j], seed))
-    figures = transfer_figures(tasks, alone, pairs, affinity)
+    repeats = {method: [predict(method, seed) for seed in range(1, args.predict_seeds)] for method in methods}
+    figures = transfer_figures(tasks, alone, pairs, affinity, repeats)
     figures |= {"tasks": tasks, "rows": args.rows, "epochs": args.epochs, "seeds": args.seeds}
     figures |= {"every": args.every, "probe_size": args.probe_size, "max_eval_samples": args.max_eval_samples}
     figures |= device_figures(args)
@@ -124,7 +133,11 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def transfer_figures(
-    tasks: list[str], alone: dict[str, list[dict]], pairs: dict[tuple[str, str], list[dict]], affinity: dict
+    tasks: list[str],
+    alone: dict[str, list[dict]],
+    pairs: dict[tuple[str, str], list[dict]],
+    affinity: dict,
+    repeats: dict | None = None,
 ) -> dict:
     """
     The measured gains and their agreement with each method's predicted affinity.
@@ -134,6 +147,7 @@ def transfer_figures(
         alone (`dict`): Task to its runs' results, one per seed.
         pairs (`dict`): `(i, j)` (each unordered pair once) to the pair runs' results, one per seed.
         affinity (`dict`): Method to `{(i, j): matrix[i][j]}` for every ordered pair of distinct tasks.
+        repeats (`dict`, *optional*): Method to more such matrices, each from a run with another seed.
     """
     ordered = [(i, j) for j in tasks for i in tasks if i != j]  # gains of each target j, partner by partner
     runs = lambda i, j: pairs[(i, j)] if (i, j) in pairs else pairs[(j, i)]  # noqa: E731
@@ -152,19 +166,46 @@ def transfer_figures(
         "gains": {f"{i}->{j}": _mean_sd(score_gain[(i, j)]) for i, j in ordered},
         "loss_gains": {f"{i}->{j}": _mean_sd(values) for (i, j), values in loss_gain.items()},
     }
+    # How much of the gains is the target's own: the share of their variance between the targets' means (a task
+    # that gains from every partner, as one that profits from any extra steps of the encoder, is target variance)
+    target_mean = {j: statistics.mean(mean_gain[(i, j)] for i in tasks if i != j) for j in tasks}
+    centered = {(i, j): mean_gain[(i, j)] - target_mean[j] for i, j in ordered}
+    total = statistics.pvariance(mean_gain.values())
+    figures["target_share"] = (
+        round(statistics.pvariance([target_mean[j] for _, j in ordered]) / total, 4) if total > 1e-12 else None
+    )
     seeds = len(next(iter(score_gain.values())))
-    if seeds > 1:  # how well one seed's gains rank like another's
-        per_seed = [[score_gain[pair][seed] for pair in ordered] for seed in range(seeds)]
-        between = [spearman(a, b) for a, b in itertools.combinations(per_seed, 2)]
-        one = statistics.mean(between)
-        figures["seed_to_seed_spearman"] = round(one, 4)
-        # Spearman-Brown: the reliability of the mean of `seeds` seeds, which bounds any predictor's correlation
-        # with it (0 when the seeds do not agree on an order at all)
-        figures["mean_of_seeds_reliability"] = round(seeds * one / (1 + (seeds - 1) * one), 4) if one > 0 else 0.0
+    if seeds > 1:  # how well one seed's gains rank like another's: the noise the gains carry
+        for suffix, per_seed in (
+            ("", [[score_gain[pair][seed] for pair in ordered] for seed in range(seeds)]),
+            ("_centered", [_centered(ordered, tasks, score_gain, seed) for seed in range(seeds)]),
+        ):
+            one = statistics.mean(spearman(a, b) for a, b in itertools.combinations(per_seed, 2))
+            # Spearman-Brown: the reliability of the mean of `seeds` seeds (0 when the seeds agree on no order);
+            # a predictor that knew the true gains would correlate with the measured mean at its square root
+            reliability = seeds * one / (1 + (seeds - 1) * one) if one > 0 else 0.0
+            figures[f"seed_to_seed_spearman{suffix}"] = round(one, 4)
+            figures[f"mean_of_seeds_reliability{suffix}"] = round(reliability, 4)
+            figures[f"ceiling{suffix}"] = round(math.sqrt(reliability), 4)
+    if len(affinity) == 2:  # do the two methods order the pairs alike?
+        first, second = affinity.values()
+        figures["spearman_between_methods"] = round(
+            spearman([first[pair] for pair in ordered], [second[pair] for pair in ordered]), 4
+        )
     for method, predicted in affinity.items():
         values = [predicted[pair] for pair in ordered]
-        figures[f"affinity_{method}"] = {f"{i}->{j}": round(predicted[(i, j)], 6) for i, j in ordered}
+        figures[f"affinity_{method}"] = {f"{i}->{j}": float(f"{predicted[(i, j)]:.4g}") for i, j in ordered}
+        others = (repeats or {}).get(method) or []
+        if others:  # does another seed's run measure the same order of pairs, and predict the gains as well?
+            figures[f"affinity_{method}_seed_to_seed_spearman"] = [
+                round(spearman(values, [other[pair] for pair in ordered]), 4) for other in others
+            ]
+            figures[f"spearman_{method}_other_seeds"] = [
+                round(spearman([other[pair] for pair in ordered], [mean_gain[pair] for pair in ordered]), 4)
+                for other in others
+            ]
         figures[f"spearman_{method}"] = round(spearman(values, [mean_gain[pair] for pair in ordered]), 4)
+        figures[f"spearman_{method}_centered"] = round(spearman(values, [centered[pair] for pair in ordered]), 4)
         figures[f"spearman_{method}_loss"] = round(
             spearman([predicted[pair] for pair in loss_gain], [statistics.mean(v) for v in loss_gain.values()]), 4
         )
@@ -176,6 +217,12 @@ def transfer_figures(
         figures[f"spearman_{method}_within_target"] = round(statistics.mean(within), 4) if within else None
         figures[f"disagree_{method}"] = disagreeing_pairs(ordered, values, [mean_gain[pair] for pair in ordered])
     return figures
+
+
+def _centered(ordered: list[tuple[str, str]], tasks: list[str], gains: dict, seed: int) -> list[float]:
+    """One seed's gains, each less the mean gain of its target over its partners (what ranks partners within it)."""
+    mean = {j: statistics.mean(gains[(i, j)][seed] for i in tasks if i != j) for j in tasks}
+    return [gains[(i, j)][seed] - mean[j] for i, j in ordered]
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -199,7 +246,7 @@ def disagreeing_pairs(ordered: list[tuple[str, str]], predicted: list[float], ga
             "affinity_rank": float(by_affinity[k]),
             "gain_rank": float(by_gain[k]),
             "gain": round(gains[k], 4),
-            "affinity": round(predicted[k], 6),
+            "affinity": float(f"{predicted[k]:.4g}"),
         }
         for k in worst
     ]
@@ -214,35 +261,47 @@ def _mean_sd(values: list[float]) -> dict:
 
 
 def print_report(tasks: list[str], figures: dict, methods: list[str]) -> None:
-    width = max(map(len, tasks)) + 2
-    print("gain of the target (row) from each partner (column), dev score, mean over seeds; alone = its score alone")
-    print(f"{'target':<{width}}{'alone':>8}" + "".join(f"{task:>10}" for task in tasks))
+    """The gains, each method's affinity and the correlations, as Markdown tables (docs/RESULTS.md keeps them)."""
+    header = "| target | " + " | ".join(f"with {task}" for task in tasks) + " |\n" + "| --- " * (len(tasks) + 1) + "|"
+    print("Gain of the target (row) from training beside each partner (column): dev score beside it minus alone,")
+    print("mean ± sd over seeds (the target's score alone in brackets).\n")
+    print(header)
     for j in tasks:
-        cells = "".join(f"{'':>10}" if i == j else f"{figures['gains'][f'{i}->{j}']['mean']:>+10.4f}" for i in tasks)
-        print(f"{j:<{width}}{figures['alone'][j]['mean']:>8.4f}{cells}")
+        cells = ["" if i == j else "{mean:+.4f} ± {sd:.4f}".format(**figures["gains"][f"{i}->{j}"]) for i in tasks]
+        print(f"| {j} ({figures['alone'][j]['mean']:.4f}) | " + " | ".join(cells) + " |")
     for method in methods:
-        print(f"\naffinity ({method}) of the partner (column) on the target (row), from one run of all tasks")
-        print(f"{'target':<{width}}{'':>8}" + "".join(f"{task:>10}" for task in tasks))
+        print(f"\nAffinity ({method}) of the partner (column) on the target (row), from one run of all tasks.\n")
+        print(header)
         for j in tasks:
-            cells = "".join(
-                f"{'':>10}" if i == j else f"{figures[f'affinity_{method}'][f'{i}->{j}']:>+10.4f}" for i in tasks
+            cells = ["" if i == j else f"{figures[f'affinity_{method}'][f'{i}->{j}']:+.3g}" for i in tasks]
+            print(f"| {j} | " + " | ".join(cells) + " |")
+        print(
+            f"\n{method}: Spearman of affinity and gain {figures[f'spearman_{method}']:+.4f} over "
+            f"{len(figures['gains'])} ordered pairs; against the dev-loss gain "
+            f"{figures[f'spearman_{method}_loss']:+.4f} (the tasks with a dev loss); against the gains less their "
+            f"target's mean {figures[f'spearman_{method}_centered']:+.4f}; within each target, mean "
+            f"{figures[f'spearman_{method}_within_target']}."
+        )
+        if f"affinity_{method}_seed_to_seed_spearman" in figures:
+            print(
+                f"The affinity of runs with other seeds: Spearman with this one's "
+                f"{figures[f'affinity_{method}_seed_to_seed_spearman']}, with the gains "
+                f"{figures[f'spearman_{method}_other_seeds']}."
             )
-            print(f"{j:<{width}}{'':>8}{cells}")
-        print(
-            f"Spearman (affinity, gain): {figures[f'spearman_{method}']:+.4f} over {len(figures['gains'])} ordered "
-            f"pairs; against the dev-loss gain {figures[f'spearman_{method}_loss']:+.4f} (tasks with a dev loss); "
-            f"within a target, mean "
-            f"{figures[f'spearman_{method}_within_target']}"
-        )
-        print("pairs that disagree most: " + ", ".join(
-            f"{d['pair']} (gain {d['gain']:+.4f}, rank {d['gain_rank']:g} by gain, {d['affinity_rank']:g} by affinity)"
+        print("Pairs that disagree most: " + "; ".join(
+            f"{d['pair']} (gain {d['gain']:+.4f}: rank {d['gain_rank']:g} by gain, {d['affinity_rank']:g} by affinity)"
             for d in figures[f"disagree_{method}"]
-        ))  # fmt: skip
-    if "seed_to_seed_spearman" in figures:
-        print(
-            f"\nseed to seed Spearman of the gains: {figures['seed_to_seed_spearman']:+.4f}; reliability of their "
-            f"mean over seeds: {figures['mean_of_seeds_reliability']:+.4f} (a ceiling for any predictor)"
-        )
+        ) + ".")  # fmt: skip
+    if "spearman_between_methods" in figures:
+        print(f"\nSpearman between the two methods' affinities: {figures['spearman_between_methods']:+.4f}.")
+    print(f"\nShare of the gains' variance between the targets' means: {figures['target_share']}.")
+    for suffix, what in (("", "the gains"), ("_centered", "the gains less their target's mean")):
+        if f"seed_to_seed_spearman{suffix}" in figures:
+            print(
+                f"Seed to seed Spearman of {what}: {figures[f'seed_to_seed_spearman{suffix}']:+.4f}; reliability of "
+                f"their mean over the seeds {figures[f'mean_of_seeds_reliability{suffix}']:.4f}, so a predictor that "
+                f"knew the true gains would reach {figures[f'ceiling{suffix}']:.4f}."
+            )
 
 
 if __name__ == "__main__":

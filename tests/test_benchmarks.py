@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -464,7 +465,9 @@ def test_affinity_transfer_correlates_each_ordered_pairs_gain_with_its_predicted
     alone, pairs = _transfer_results(tasks, gains)
     agreeing = {pair: 10.0 * gain - 3 for pair, gain in gains.items()}  # same order, other scale
     reversed_ = {pair: -gain for pair, gain in gains.items()}
-    figures = bench.transfer_figures(tasks, alone, pairs, {"cosine": agreeing, "lookahead": reversed_})
+    figures = bench.transfer_figures(
+        tasks, alone, pairs, {"cosine": agreeing, "lookahead": reversed_}, repeats={"cosine": [reversed_]}
+    )
 
     assert figures["gains"]["mnli->rte"] == {"mean": 0.0, "sd": 0.0, "seeds": [0.0, 0.0]}
     assert figures["gains"]["rte->mnli"]["mean"] == pytest.approx(0.02)
@@ -472,10 +475,20 @@ def test_affinity_transfer_correlates_each_ordered_pairs_gain_with_its_predicted
     assert figures["loss_gains"]["mnli->qnli"]["mean"] == pytest.approx(0.05)  # 1.0 alone, 0.95 beside mnli
     assert figures["spearman_cosine"] == 1.0 and figures["spearman_cosine_loss"] == 1.0
     assert figures["spearman_lookahead"] == -1.0 and figures["spearman_cosine_within_target"] == 1.0
+    assert figures["spearman_between_methods"] == -1.0
     assert figures["affinity_cosine"]["mnli->qnli"] == pytest.approx(10 * 0.05 - 3)
+    # a run with another seed that measured the opposite order: it disagrees with the first and with the gains
+    assert figures["affinity_cosine_seed_to_seed_spearman"] == [-1.0]
+    assert figures["spearman_cosine_other_seeds"] == [-1.0]
+    assert "affinity_lookahead_seed_to_seed_spearman" not in figures
     assert figures["alone"]["rte"]["mean"] == 0.5
-    # identical seeds rank the gains identically: the ceiling is 1
+    # identical seeds rank the gains identically: the ceiling is 1, also within each target
     assert figures["seed_to_seed_spearman"] == 1.0 and figures["mean_of_seeds_reliability"] == 1.0
+    assert figures["ceiling"] == 1.0 and figures["ceiling_centered"] == 1.0
+    # target means 0.005, 0.025, 0.045 (each twice) against gains 0, 0.01, ..., 0.05: 0.0016 / 0.00175 of the variance
+    assert figures["target_share"] == pytest.approx(0.0016 / 0.00175, abs=1e-4)
+    # less their target's mean, the gains alternate low, high: ranks 1..6 against 2, 5, 2, 5, 2, 5
+    assert figures["spearman_cosine_centered"] == pytest.approx(4.5 / math.sqrt(17.5 * 13.5), abs=1e-4)
     # reversed: the lowest gain has the highest affinity, and the two ends disagree the most
     worst = figures["disagree_lookahead"][0]
     assert worst["pair"] in ("mnli->rte", "mnli->qnli") and abs(worst["affinity_rank"] - worst["gain_rank"]) == 5
@@ -498,6 +511,8 @@ def test_affinity_transfer_measures_how_well_seeds_agree_and_leaves_ranking_task
     figures = bench.transfer_figures(tasks, alone, pairs, {"cosine": {pair: order[pair] for pair in ordered}})
     assert figures["seed_to_seed_spearman"] == -1.0
     assert figures["mean_of_seeds_reliability"] == 0.0  # no reproducible order: nothing to predict
+    assert figures["ceiling"] == 0.0 and figures["seed_to_seed_spearman_centered"] == -1.0
+    assert figures["target_share"] is None  # the mean gains are all 0: no variance to share out
     assert set(figures["loss_gains"]) == {"mnli->rte", "qnli->rte", "rte->mnli", "qnli->mnli"}
     assert all(figures["gains"][f"{i}->{j}"]["mean"] == pytest.approx(0.0) for i, j in ordered)
     assert figures["gains"]["rte->mnli"]["seeds"] == [pytest.approx(0.02), pytest.approx(-0.02)]

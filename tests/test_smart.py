@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 
 import numpy as np
 import pytest
@@ -34,7 +33,7 @@ from mtdnn.training.task_files import TaskDataSpec
 from mtdnn.training.trainer import SAMPLER_STATE_FILE
 
 from .conftest import minilm_folder
-from .test_trainer import DISTRIBUTED_SCRIPT, REPO, distributed_command, make_trainer, tiny_data
+from .test_trainer import DISTRIBUTED_SCRIPT, REPO, make_trainer, run_two_processes, tiny_data
 
 
 @pytest.fixture(scope="module")
@@ -220,10 +219,8 @@ def test_smart_trains_with_bf16_and_gradient_accumulation(tokenizer, tmp_path):
 def test_two_processes_train_with_smart(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(DISTRIBUTED_SCRIPT.format(repo=str(REPO)))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     overrides = json.dumps({"adv_train": True, "adv_step_size": 1e-3, "bregman_weight": 1.0})
-    completed = subprocess.run(distributed_command(script, tmp_path, overrides), env=env, capture_output=True, text=True, timeout=600, cwd=REPO)  # fmt: skip
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    run_two_processes(script, tmp_path, overrides)
     ranks = [json.loads((tmp_path / f"tasks-{rank}.json").read_text()) for rank in (0, 1)]
     assert ranks[0]["tasks"] == ranks[1]["tasks"] and len(ranks[0]["tasks"]) == 6
     assert ranks[0]["weights"] == ranks[1]["weights"]  # the regularizers' gradients are all-reduced like the rest

@@ -374,11 +374,9 @@ def test_ner_and_qa_train_and_evaluate_under_ddp_as_in_one_process(encoder_dir, 
     Two gloo processes, batches grouped by length: the gathered token and span logits (padded across ranks, put back in
     dataset order) score as one process reading in order does.
     """
-    import os
-    import subprocess
 
     from .test_token_classification import sentences
-    from .test_trainer import REPO, distributed_command
+    from .test_trainer import REPO, run_two_processes
 
     data = tmp_path / "data"
     write_local_copy(data / "glue", {"rte": {"train": pairs(), "validation": pairs()}})
@@ -386,10 +384,8 @@ def test_ner_and_qa_train_and_evaluate_under_ddp_as_in_one_process(encoder_dir, 
     write_local_copy(data / "squad", {"plain_text": {"train": questions(), "validation": questions()}})
     task_file = short_squad_task_file(tmp_path)
     flags = common_flags(encoder_dir, tmp_path / "ddp", data) + ["--tasks", "conll2003,squad,rte", "--task_files", str(task_file), "--do_train", "--do_eval", "--max_steps", "4", "--per_device_train_batch_size", "2", "--per_device_eval_batch_size", "2", "--save_strategy", "no", "--use_cpu", "true", "--train_sampling_strategy", "group_by_length"]  # fmt: skip
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     script = REPO / "training" / "run_mtdnn.py"
-    completed = subprocess.run(distributed_command(script, *flags), env=env, capture_output=True, text=True, timeout=600, cwd=REPO)  # fmt: skip
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    run_two_processes(script, *flags)
     distributed = json.loads((tmp_path / "ddp" / "eval_results.json").read_text())
     assert json.loads((tmp_path / "ddp" / "train_results.json").read_text())["train_squad_samples"] > 3
     single = main(common_flags(encoder_dir, tmp_path / "one", data)[:-4] + ["--init_from", str(tmp_path / "ddp"), "--output_dir", str(tmp_path / "one"), "--tasks", "conll2003,squad,rte", "--task_files", str(task_file), "--do_eval", "--per_device_eval_batch_size", "3", "--report_to", "none"])  # fmt: skip

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-import subprocess
 
 import datasets
 import pytest
@@ -37,7 +35,7 @@ from mtdnn.training.task_affinity import (
 from mtdnn.training.trainer import SAMPLER_STATE_FILE
 
 from .conftest import minilm_folder
-from .test_trainer import DISTRIBUTED_SCRIPT, REPO, distributed_command, make_trainer, tiny_data
+from .test_trainer import DISTRIBUTED_SCRIPT, REPO, make_trainer, run_two_processes, tiny_data
 
 
 @pytest.fixture(scope="module")
@@ -278,10 +276,8 @@ def test_bad_probe_sizes_and_tasks_are_refused_before_training(tokenizer, tmp_pa
 def test_two_processes_hold_the_same_matrix(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(DISTRIBUTED_SCRIPT.format(repo=str(REPO)))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     overrides = json.dumps({"task_affinity_steps": 3, "task_affinity_probe_size": 2})
-    completed = subprocess.run(distributed_command(script, tmp_path, overrides), env=env, capture_output=True, text=True, timeout=600, cwd=REPO)  # fmt: skip
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    run_two_processes(script, tmp_path, overrides)
     ranks = [json.loads((tmp_path / f"tasks-{rank}.json").read_text()) for rank in (0, 1)]
     logs = [[{k: v for k, v in entry.items() if k.startswith("affinity/")} for entry in r["log"]] for r in ranks]
     logs = [[entry for entry in log if entry] for log in logs]

@@ -19,9 +19,7 @@ the sampler, evaluation and the card per head, SMART, LoRA, resume, DDP, export 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import datasets
@@ -43,7 +41,7 @@ from mtdnn.training.trainer import SAMPLER_STATE_FILE, MTDNNTrainer
 
 from .conftest import minilm_folder, write_local_copy
 from .test_run_mtdnn import encoder_dir  # noqa: F401 (a fixture)
-from .test_trainer import distributed_command, record_batch_tasks
+from .test_trainer import record_batch_tasks, run_two_processes
 
 REPO = Path(__file__).resolve().parents[1]
 POS = ["DT", "JJ", "NN", "NNP", "VBZ"]
@@ -477,9 +475,7 @@ end_distributed_run(trainer)
 def test_two_processes_train_a_group_at_the_same_steps_and_end_with_the_same_weights(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(DISTRIBUTED_GROUP_SCRIPT.format(repo=str(REPO)))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    completed = subprocess.run(distributed_command(script, tmp_path), env=env, capture_output=True, text=True, timeout=600, cwd=REPO)  # fmt: skip
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    run_two_processes(script, tmp_path)
     ranks = [json.loads((tmp_path / f"ranks-{rank}.json").read_text()) for rank in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]
     assert ranks[0]["tasks"] == ranks[1]["tasks"] and "tagged" in ranks[0]["tasks"]

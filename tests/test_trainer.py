@@ -408,17 +408,21 @@ end_distributed_run(trainer)  # a gloo group left alive can abort the interprete
 """
 
 
-def distributed_command(script, *args) -> list[str]:
-    """`accelerate launch` of `script` as two gloo processes on this CPU-only machine."""
-    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script), *map(str, args)]  # fmt: skip
+def run_two_processes(script, *args) -> None:
+    """
+    `accelerate launch` of `script` with `args` as two gloo processes on this CPU-only machine, offline, one thread
+    each; fails the test with the end of its stderr unless it exits 0.
+    """
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script), *map(str, args)]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert completed.returncode == 0, completed.stderr[-4000:]
 
 
 def test_two_processes_train_the_same_task_at_every_step(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(DISTRIBUTED_SCRIPT.format(repo=str(REPO)))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    completed = subprocess.run(distributed_command(script, tmp_path), env=env, capture_output=True, text=True, timeout=600, cwd=REPO)  # fmt: skip
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    run_two_processes(script, tmp_path)
     ranks = [json.loads((tmp_path / f"tasks-{rank}.json").read_text()) for rank in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]
     assert ranks[0]["tasks"] == ranks[1]["tasks"] and len(ranks[0]["tasks"]) == 6

@@ -31,7 +31,7 @@ from huggingface_hub.repocard_data import eval_results_to_model_index
 
 import modeling_mtdnn
 from modeling_mtdnn import MTDNNForMultiTask
-from modeling_mtdnn.saving import saved_name
+from modeling_mtdnn.saving import atomic_file, saved_name
 from modeling_mtdnn.task_types import task_type_of
 
 from .card_data import MTDNNModelCardData
@@ -291,17 +291,35 @@ def generate_model_card(
     return card
 
 
-def plot_scores(card_data: MTDNNModelCardData, path: str | os.PathLike) -> bool:
-    """Writes a bar chart (PNG) of each evaluated set's score; `False` without scores or matplotlib."""
-    keys = card_data.evaluation_keys()
-    if not keys:
-        return False
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, or `None` without matplotlib (the `train` extra)."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def _save_figure(plt, figure, path: str | os.PathLike) -> None:
+    """Writes `figure` to `path` as a PNG in one rename (never half a file there) and closes it."""
+    figure.tight_layout()
+    try:
+        with atomic_file(path) as temporary:
+            figure.savefig(temporary, format="png")
+    finally:
+        plt.close(figure)
+
+
+def plot_scores(card_data: MTDNNModelCardData, path: str | os.PathLike) -> bool:
+    """Writes a bar chart (PNG) of each evaluated set's score; `False` without scores or matplotlib."""
+    keys = card_data.evaluation_keys()
+    if not keys:
+        return False
+    plt = _pyplot()
+    if plt is None:
         return False
     means = {key: sum(card_data.scores_of(key).values()) / len(card_data.scores_of(key)) for key in keys}
     keys = [key for key in keys if math.isfinite(means[key])]
@@ -314,11 +332,7 @@ def plot_scores(card_data: MTDNNModelCardData, path: str | os.PathLike) -> bool:
     axis.set_ylabel("dev score")
     axis.set_title("MT-DNN dev score per task (mean of the task's metrics)")
     axis.set_ylim(min(0.0, min(scores) - 0.05), max(1.0, max(scores) + 0.1))
-    figure.tight_layout()
-    temporary = Path(f"{path}.tmp.png")
-    figure.savefig(temporary)
-    plt.close(figure)
-    os.replace(temporary, path)
+    _save_figure(plt, figure, path)
     return True
 
 
@@ -347,12 +361,8 @@ def plot_affinity(entry: dict[str, Any] | None, path: str | os.PathLike) -> bool
     """
     if not entry or not entry.get("matrix"):
         return False
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return False
     tasks, matrix = entry["tasks"], entry["matrix"]
     size = max(3.5, 0.8 * len(tasks) + 2.0)
@@ -368,11 +378,7 @@ def plot_affinity(entry: dict[str, Any] | None, path: str | os.PathLike) -> bool
             axis.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
     figure.colorbar(image, ax=axis, shrink=0.8)
     axis.set_title(f"Task affinity ({entry.get('method', '')}, mean of {entry.get('measurements', '?')})", fontsize=9)
-    figure.tight_layout()
-    temporary = Path(f"{path}.tmp.png")
-    figure.savefig(temporary)
-    plt.close(figure)
-    os.replace(temporary, path)
+    _save_figure(plt, figure, path)
     return True
 
 

@@ -35,7 +35,9 @@ over the seeds. Reported: the Spearman correlation between the gains of every or
 affinity `matrix[i][j]` (the issue's figure; also against the gain in dev loss, and within each target task), the
 pairs whose ranks disagree most, and how well the gains agree with themselves from seed to seed (the highest
 correlation any predictor can reach with gains this noisy). Each run's result is a JSON file in `--results_dir`, so
-an interrupted run resumes. It prints the tables and, last, one JSON object of the figures.
+an interrupted run resumes; the files are named by task, seed and (measuring runs) method, interval and probe size
+only, so give other `--rows`, `--epochs` or learning rates their own `--results_dir`. It prints the tables and, last,
+one JSON object of the figures.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_args import benchmark_parser, device_figures, parse_benchmark_args, parse_subset  # noqa: E402
 from mnli_transfer import transfer_flags  # noqa: E402
 from reproduce_paper import QNLI_TASK_FILE, run_once, task_score_of  # noqa: E402
+
+from modeling_mtdnn.saving import read_json  # noqa: E402
+from mtdnn.training.task_affinity import AFFINITY_FILE  # noqa: E402
 
 TASKS = ["mnli", "rte", "stsb", "cola", "sst2", "qnli"]
 METHODS = ("cosine", "lookahead")
@@ -108,7 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
             seed,
             ("--task_affinity_steps", str(args.every), "--task_affinity_probe_size", str(args.probe_size),
              "--task_affinity_method", method),
-            inspect=lambda output_dir: {"task_affinity": json.loads((output_dir / "task_affinity.json").read_text())},
+            inspect=lambda output_dir: {"task_affinity": read_json(output_dir / AFFINITY_FILE, "Task affinity")},
         )  # fmt: skip
         summary = result["task_affinity"]
         order = summary["tasks"]

@@ -408,14 +408,20 @@ end_distributed_run(trainer)  # a gloo group left alive can abort the interprete
 """
 
 
+def distributed_command(script, *args) -> list[str]:
+    """`accelerate launch` of `script` as two gloo processes on this CPU-only machine (also benchmarks/soak_ddp.py)."""
+    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script), *map(str, args)]  # fmt: skip
+
+
 def run_two_processes(script, *args) -> None:
     """
-    `accelerate launch` of `script` with `args` as two gloo processes on this CPU-only machine, offline, one thread
-    each; fails the test with the end of its stderr unless it exits 0.
+    `distributed_command(script, *args)` run offline with one thread per process; fails the test with the end of its
+    stderr unless it exits 0.
     """
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script), *map(str, args)]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
+    completed = subprocess.run(
+        distributed_command(script, *args), env=env, capture_output=True, text=True, timeout=600, cwd=REPO
+    )
     assert completed.returncode == 0, completed.stderr[-4000:]
 
 
